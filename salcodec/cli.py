@@ -1,0 +1,50 @@
+"""Command line: ``salcodec VERB ...``; one module per verb under salcodec/commands.
+
+Progress goes to stderr, machine output (``--json``) to stdout. A user mistake
+(bad input, refused overwrite) prints one line ``salcodec: error: ...`` and
+exits with status 1; Ctrl-C exits with 130 and leaves no partial output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .errors import SalcodecError
+
+#: Verb modules under salcodec.commands, each with ``register(subparsers)``
+#: that adds its parser and sets ``func(args) -> int``.
+COMMANDS = ["encode", "inspect"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="salcodec", description="Saliency-guided H.264 compression."
+    )
+    parser.add_argument("--version", action="version", version=f"salcodec {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        importlib.import_module(f"salcodec.commands.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except SalcodecError as exc:
+        print(f"salcodec: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("salcodec: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 141
+
+
+if __name__ == "__main__":
+    sys.exit(main())
