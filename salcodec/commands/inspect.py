@@ -1,0 +1,44 @@
+"""``salcodec inspect FILE``: per-macroblock QP statistics read back from H.264."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("inspect", help="per-macroblock QP statistics of an H.264 file",
+                       description="Decode FILE with export_side_data=venc_params and report "
+                       "the QP the encoder really used, per frame type.")
+    p.add_argument("file")
+    p.add_argument("--json", action="store_true", help="print JSON on stdout")
+    p.add_argument("--png", metavar="PATH", help="write a QP heat map of one frame")
+    p.add_argument("--frame", type=int, default=0, help="frame for --png (default 0)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..errors import SalcodecError
+    from ..qpinspect import qp_heatmap, qp_statistics
+
+    stats, qp = qp_statistics(args.file, keep_frame=args.frame if args.png else None)
+    if args.png:
+        import cv2
+
+        if qp is None:
+            raise SalcodecError(f"{args.file}: no frame {args.frame} (has {stats['frames']})")
+        rgb = qp_heatmap(qp)
+        if not cv2.imwrite(args.png, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
+            raise SalcodecError(f"{args.png}: cannot write PNG")
+        stats["png"] = args.png
+    if args.json:
+        json.dump(stats, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(f"{stats['file']}: {stats['frames']} frames, mean QP {stats['mean_qp']:.2f} "
+              f"(range {stats['min_qp']}..{stats['max_qp']}, "
+              f"mean in-frame std {stats['mean_std_qp']:.2f})")
+        for t, s in stats["by_type"].items():
+            print(f"  {t}: {s['frames']} frames, mean QP {s['mean_qp']:.2f}")
+    return 0

@@ -1,0 +1,38 @@
+"""Bring decoded frames to the encoder's exact format: yuv420p at an even size.
+
+The ROI side data survives only if PyAV hands this very frame to libx264, so
+every frame must already match the stream; PyAV would otherwise reformat into
+a new frame and drop the side data (FACTS.md).
+"""
+
+from __future__ import annotations
+
+import av
+import numpy as np
+
+
+def even_size(width: int, height: int) -> tuple[int, int]:
+    """4:2:0 needs even dimensions; odd ones are padded by one pixel."""
+    return width + (width & 1), height + (height & 1)
+
+
+def conform_frame(frame: av.VideoFrame, width: int, height: int) -> av.VideoFrame:
+    """Return ``frame`` as yuv420p of ``width`` x ``height`` with its timestamps kept.
+
+    Any pixel format (10-bit, 4:4:4, RGB, full-range) is converted by swscale.
+    An odd-sized frame is padded to the even size by repeating its last
+    row/column, so no picture is lost or rescaled.
+    """
+    if (frame.width, frame.height) == (width, height):
+        out = frame if frame.format.name == "yuv420p" else frame.reformat(format="yuv420p")
+    elif (width - frame.width, height - frame.height) in ((0, 1), (1, 0), (1, 1)):
+        planes = frame.reformat(format="yuv444p").to_ndarray()
+        pad = ((0, 0), (0, height - frame.height), (0, width - frame.width))
+        padded = np.ascontiguousarray(np.pad(planes, pad, mode="edge"))
+        out = av.VideoFrame.from_ndarray(padded, format="yuv444p").reformat(format="yuv420p")
+    else:
+        out = frame.reformat(width=width, height=height, format="yuv420p")
+    if out is not frame:
+        out.pts = frame.pts
+        out.time_base = frame.time_base
+    return out

@@ -1,0 +1,70 @@
+"""Open an input video and stream its frames, with one-line errors for bad input."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import av
+
+from .errors import InputError
+
+
+def check_input_path(path: str | os.PathLike) -> Path:
+    """Refuse paths that are not readable regular files (a FIFO or device could hang)."""
+    p = Path(path)
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        raise InputError(f"{p}: no such file") from None
+    except OSError as exc:
+        raise InputError(f"{p}: cannot access ({exc.strerror})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise InputError(f"{p}: is a directory, not a video file")
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(f"{p}: not a regular file")
+    if st.st_size == 0:
+        raise InputError(f"{p}: empty file")
+    if not os.access(p, os.R_OK):
+        raise InputError(f"{p}: permission denied")
+    return p
+
+
+def open_input(path: str | os.PathLike) -> av.container.InputContainer:
+    """Open a media file for reading; any failure becomes :class:`InputError`."""
+    p = check_input_path(path)
+    try:
+        # A timeout on open guards against inputs that make demuxers probe forever.
+        return av.open(str(p), mode="r", timeout=(30.0, 30.0))
+    except av.error.FFmpegError as exc:
+        raise InputError(f"{p}: not a readable media file ({_cause(exc)})") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"{p}: not a readable media file ({exc})") from None
+
+
+def video_stream(container: av.container.InputContainer, path: str | os.PathLike):
+    """The first video stream, or :class:`InputError` (audio-only, no streams)."""
+    streams = [s for s in container.streams.video if s.codec_context is not None]
+    if not streams:
+        kinds = sorted({s.type for s in container.streams}) or ["no streams"]
+        raise InputError(f"{path}: no video stream (contains {', '.join(kinds)})")
+    stream = streams[0]
+    cc = stream.codec_context
+    if not cc.width or not cc.height:
+        raise InputError(f"{path}: video stream has no frame size (corrupt header?)")
+    return stream
+
+
+def expected_frames(stream) -> int:
+    """Frame count the container announces, or an estimate from duration x rate (0 if unknown)."""
+    if stream.frames:
+        return int(stream.frames)
+    if stream.duration and stream.time_base and stream.average_rate:
+        return int(round(float(stream.duration * stream.time_base * stream.average_rate)))
+    return 0
+
+
+def _cause(exc: Exception) -> str:
+    text = getattr(exc, "strerror", None) or str(exc)
+    return text.splitlines()[0] if text else type(exc).__name__

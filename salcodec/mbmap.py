@@ -1,0 +1,59 @@
+"""Pool a saliency map onto the 16x16 macroblock grid of the coded frame."""
+
+from __future__ import annotations
+
+import numpy as np
+
+MB_SIZE = 16
+
+
+def macroblock_grid(width: int, height: int, block: int = MB_SIZE) -> tuple[int, int]:
+    """Macroblock rows and columns of a frame: ``(ceil(H/16), ceil(W/16))``."""
+    if width <= 0 or height <= 0:
+        raise ValueError(f"invalid frame size {width}x{height}")
+    return -(-height // block), -(-width // block)
+
+
+def pool_to_macroblocks(
+    saliency: np.ndarray, width: int, height: int, block: int = MB_SIZE
+) -> np.ndarray:
+    """Mean saliency of every macroblock of a ``width`` x ``height`` frame.
+
+    ``saliency`` covers the whole frame at any (analysis) resolution. Each of its
+    pixels is assigned to the macroblock that contains its centre once mapped
+    to frame coordinates, so partial edge blocks average only the picture they
+    contain. A block that no analysis pixel falls in (a map coarser than the
+    grid) takes the value at its centre.
+
+    Parameters
+    ----------
+    saliency : ndarray, shape (h, w)
+        Importance map, any float range.
+    width, height : int
+        Size of the coded frame in pixels.
+    block : int
+        Macroblock size (16 for H.264).
+
+    Returns
+    -------
+    ndarray, shape (ceil(height/16), ceil(width/16)), float32
+    """
+    sal = np.asarray(saliency, dtype=np.float32)
+    if sal.ndim != 2 or sal.size == 0:
+        raise ValueError(f"expected a non-empty 2-D map, got shape {sal.shape}")
+    mb_h, mb_w = macroblock_grid(width, height, block)
+    h, w = sal.shape
+    rows = np.minimum(((np.arange(h) + 0.5) * height / h) // block, mb_h - 1).astype(np.intp)
+    cols = np.minimum(((np.arange(w) + 0.5) * width / w) // block, mb_w - 1).astype(np.intp)
+    index = (rows[:, None] * mb_w + cols[None, :]).ravel()
+    total = np.bincount(index, weights=sal.ravel(), minlength=mb_h * mb_w)
+    count = np.bincount(index, minlength=mb_h * mb_w)
+    pooled = np.empty(mb_h * mb_w, dtype=np.float64)
+    hit = count > 0
+    pooled[hit] = total[hit] / count[hit]
+    if not hit.all():
+        cy = np.minimum(((np.arange(mb_h) * block + block / 2) * h / height).astype(int), h - 1)
+        cx = np.minimum(((np.arange(mb_w) * block + block / 2) * w / width).astype(int), w - 1)
+        centre = sal[cy[:, None], cx[None, :]].ravel()
+        pooled[~hit] = centre[~hit]
+    return pooled.reshape(mb_h, mb_w).astype(np.float32)

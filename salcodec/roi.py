@@ -1,0 +1,317 @@
+"""ctypes bridge: attach AV_FRAME_DATA_REGIONS_OF_INTEREST to a PyAV VideoFrame.
+
+PyAV has no API to add frame side data, so this module loads the libavutil that
+PyAV's wheel bundles, finds the frame's ``AVFrame*`` inside PyAV's Cython
+object, and calls ``av_frame_new_side_data``. It is the one unsafe spot of the
+project, kept small on purpose:
+
+* memory is probed with ``write(2)`` into a pipe, which reports a bad address as
+  ``EFAULT`` instead of crashing, so a changed PyAV layout cannot segfault us;
+* the candidate ``AVFrame*`` must prove itself: ``data[0]`` equals the plane
+  buffer PyAV reports, and width, height and pixel format match the frame;
+* the side-data type number is checked by name with ``av_frame_side_data_name``.
+
+When any check fails, :class:`~salcodec.errors.RoiBridgeError` names the PyAV
+version. The supported PyAV versions are pinned in pyproject.toml.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import glob
+import os
+import threading
+from pathlib import Path
+
+import av
+import numpy as np
+
+from .errors import RoiBridgeError
+
+AV_FRAME_DATA_REGIONS_OF_INTEREST = 18
+#: libx264 maps qoffset in [-1, 1] to QP by multiplying with 51 (8-bit).
+X264_QP_RANGE = 51
+MB_SIZE = 16
+
+#: ``AVRegionOfInterest``: uint32 self_size; int top, bottom, left, right; AVRational qoffset.
+ROI_DTYPE = np.dtype(
+    [("self_size", "<u4"), ("top", "<i4"), ("bottom", "<i4"), ("left", "<i4"),
+     ("right", "<i4"), ("qoffset_num", "<i4"), ("qoffset_den", "<i4")]
+)
+assert ROI_DTYPE.itemsize == 28
+
+# AVFrame offsets (libavutil 57-60): data[8] at 0, width/height at 104/108, format at 116.
+_AVFRAME_WIDTH, _AVFRAME_HEIGHT, _AVFRAME_FORMAT = 104, 108, 116
+_PIX_FMT_YUV420P = 0
+
+
+class _AvUtil:
+    """The libavutil that PyAV itself loaded, with the few functions we need."""
+
+    def __init__(self) -> None:
+        path = _find_libavutil()
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError as exc:
+            raise _error(f"cannot load {path}: {exc}") from None
+        lib.av_frame_new_side_data.restype = ctypes.c_void_p
+        lib.av_frame_new_side_data.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]
+        lib.av_frame_remove_side_data.restype = None
+        lib.av_frame_remove_side_data.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        lib.av_frame_side_data_name.restype = ctypes.c_char_p
+        lib.av_frame_side_data_name.argtypes = [ctypes.c_int]
+        name = lib.av_frame_side_data_name(AV_FRAME_DATA_REGIONS_OF_INTEREST)
+        if name != b"Regions Of Interest":
+            raise _error(f"side-data type {AV_FRAME_DATA_REGIONS_OF_INTEREST} is {name!r}")
+        self.lib = lib
+        self.path = path
+
+
+def _error(cause: str) -> RoiBridgeError:
+    return RoiBridgeError(
+        f"ROI bridge to FFmpeg failed with PyAV {av.__version__}: {cause}; "
+        "salcodec supports the PyAV versions pinned in its pyproject.toml "
+        "(use --no-saliency to encode without ROI)"
+    )
+
+
+def _find_libavutil() -> str:
+    pkg = Path(av.__file__).resolve().parent
+    patterns = [
+        str(pkg.parent / "av.libs" / "libavutil*.so*"),  # Linux wheels (auditwheel)
+        str(pkg / ".dylibs" / "libavutil*.dylib"),  # macOS wheels (delocate)
+        str(pkg.parent / "av.libs" / "avutil*.dll"),  # Windows wheels (delvewheel)
+    ]
+    for pattern in patterns:
+        found = sorted(glob.glob(pattern))
+        if found:
+            return found[0]
+    # PyAV built against a system FFmpeg: the system library is the one it uses.
+    system = ctypes.util.find_library("avutil")
+    if system:
+        return system
+    raise _error(f"no libavutil found beside PyAV in {pkg}")
+
+
+_avutil: _AvUtil | None = None
+_avutil_lock = threading.Lock()
+_frame_ptr_offset: int | None = None
+
+
+def _lib() -> _AvUtil:
+    global _avutil
+    with _avutil_lock:
+        if _avutil is None:
+            _avutil = _AvUtil()
+        return _avutil
+
+
+def _read(address: int, size: int) -> bytes | None:
+    """Read ``size`` bytes at ``address``, or None if the address is not readable."""
+    if address <= 0:
+        return None
+    r, w = os.pipe()
+    try:
+        # write(2) fails with EFAULT on an unmapped address instead of faulting.
+        n = _libc().write(w, ctypes.c_void_p(address), size)
+        return os.read(r, size) if n == size else None
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+_libc_handle = None
+
+
+def _libc():
+    global _libc_handle
+    if _libc_handle is None:
+        lib = ctypes.CDLL(None, use_errno=True)
+        lib.write.restype = ctypes.c_ssize_t
+        lib.write.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t]
+        _libc_handle = lib
+    return _libc_handle
+
+
+def _looks_like_avframe(ptr: int, frame: av.VideoFrame) -> bool:
+    head = _read(ptr, _AVFRAME_FORMAT + 4)
+    if head is None:
+        return False
+    data0 = int.from_bytes(head[0:8], "little")
+    width = int.from_bytes(head[_AVFRAME_WIDTH:_AVFRAME_WIDTH + 4], "little", signed=True)
+    height = int.from_bytes(head[_AVFRAME_HEIGHT:_AVFRAME_HEIGHT + 4], "little", signed=True)
+    fmt = int.from_bytes(head[_AVFRAME_FORMAT:_AVFRAME_FORMAT + 4], "little", signed=True)
+    return (
+        data0 == frame.planes[0].buffer_ptr
+        and (width, height) == (frame.width, frame.height)
+        and fmt == _PIX_FMT_YUV420P
+    )
+
+
+def avframe_pointer(frame: av.VideoFrame) -> int:
+    """Return the address of the ``AVFrame`` behind a yuv420p PyAV ``VideoFrame``.
+
+    The field's offset inside PyAV's object is discovered once (every
+    pointer-sized slot of the object is probed safely) and verified on every call.
+    """
+    global _frame_ptr_offset
+    if frame.format.name != "yuv420p":
+        raise ValueError(f"ROI needs a yuv420p frame, got {frame.format.name}")
+    base = id(frame)
+    size = type(frame).__basicsize__
+
+    def slot(offset: int) -> int:
+        raw = _read(base + offset, 8)
+        return int.from_bytes(raw, "little") if raw else 0
+
+    if _frame_ptr_offset is not None:
+        ptr = slot(_frame_ptr_offset)
+        if _looks_like_avframe(ptr, frame):
+            return ptr
+        raise _error("the AVFrame field of av.VideoFrame no longer verifies")
+    for offset in range(8, size - 7, 8):  # skip the refcount at offset 0
+        ptr = slot(offset)
+        if _looks_like_avframe(ptr, frame):
+            _frame_ptr_offset = offset
+            return ptr
+    raise _error("cannot locate the AVFrame inside av.VideoFrame")
+
+
+def roi_records(rects: np.ndarray, offsets: np.ndarray, qp_range: int = X264_QP_RANGE) -> bytes:
+    """Pack regions into the ``AVRegionOfInterest`` array FFmpeg expects.
+
+    Parameters
+    ----------
+    rects : ndarray, shape (N, 4), int
+        ``top, bottom, left, right`` in pixels (bottom/right exclusive).
+    offsets : ndarray, shape (N,)
+        QP offsets (QP units, may be fractional; resolution 1/4 QP).
+    qp_range : int
+        The encoder's QP scale: qoffset = offset / qp_range (51 for 8-bit x264).
+
+    Returns
+    -------
+    bytes
+        ``N * 28`` bytes, records in the given order (the encoder gives the
+        FIRST listed region priority where regions overlap).
+    """
+    rects = np.asarray(rects, dtype=np.int64).reshape(-1, 4)
+    offsets = np.asarray(offsets, dtype=np.float64).reshape(-1)
+    if len(rects) != len(offsets):
+        raise ValueError("rects and offsets differ in length")
+    if np.any(rects[:, 1] <= rects[:, 0]) or np.any(rects[:, 3] <= rects[:, 2]):
+        raise ValueError("empty region (bottom <= top or right <= left)")
+    den = qp_range * 4
+    num = np.clip(np.rint(offsets * 4), -den, den)
+    rec = np.zeros(len(rects), dtype=ROI_DTYPE)
+    rec["self_size"] = ROI_DTYPE.itemsize
+    rec["top"], rec["bottom"] = rects[:, 0], rects[:, 1]
+    rec["left"], rec["right"] = rects[:, 2], rects[:, 3]
+    rec["qoffset_num"] = num
+    rec["qoffset_den"] = den
+    return rec.tobytes()
+
+
+def offsets_to_regions(offsets: np.ndarray, width: int, height: int,
+                       block: int = MB_SIZE) -> tuple[np.ndarray, np.ndarray]:
+    """Merge a per-block offset map into rectangles of equal offset.
+
+    Runs of equal offsets along each row are merged, then identical runs on
+    consecutive rows. Zero offsets need no region and are left out.
+
+    Parameters
+    ----------
+    offsets : ndarray, shape (mb_h, mb_w)
+        Per-macroblock QP offsets (already quantised: equal means equal).
+    width, height : int
+        Frame size in pixels; regions are clipped to it.
+    block : int
+        Block size in pixels (16 for H.264 macroblocks).
+
+    Returns
+    -------
+    rects : ndarray, shape (N, 4), int32
+        ``top, bottom, left, right`` in pixels.
+    values : ndarray, shape (N,), float64
+        Offset of each rectangle.
+    """
+    offsets = np.asarray(offsets)
+    mb_h, mb_w = offsets.shape
+    open_runs: dict[tuple[int, int, float], int] = {}  # (x0, x1, value) -> start row
+    rects: list[tuple[int, int, int, int]] = []
+    values: list[float] = []
+
+    def close(key: tuple[int, int, float], y0: int, y1: int) -> None:
+        x0, x1, v = key
+        rects.append((y0 * block, min(y1 * block, height), x0 * block, min(x1 * block, width)))
+        values.append(v)
+
+    for y in range(mb_h + 1):
+        runs: set[tuple[int, int, float]] = set()
+        if y < mb_h:
+            row = offsets[y]
+            x = 0
+            while x < mb_w:
+                v = row[x]
+                x1 = x + 1
+                while x1 < mb_w and row[x1] == v:
+                    x1 += 1
+                if v != 0:
+                    runs.add((x, x1, float(v)))
+                x = x1
+        for key in [k for k in open_runs if k not in runs]:
+            close(key, open_runs.pop(key), y)
+        for key in runs:
+            open_runs.setdefault(key, y)
+    return np.asarray(rects, dtype=np.int32).reshape(-1, 4), np.asarray(values, dtype=np.float64)
+
+
+def attach_roi(frame: av.VideoFrame, offsets: np.ndarray, block: int = MB_SIZE) -> int:
+    """Attach a per-macroblock QP-offset map to ``frame`` as ROI side data.
+
+    Any ROI side data already on the frame is replaced. Returns the number of
+    regions written (0 for an all-zero map, which attaches nothing).
+
+    Parameters
+    ----------
+    frame : av.VideoFrame
+        A yuv420p frame that will be passed to the encoder as is (a frame that
+        PyAV has to reformat loses its side data).
+    offsets : ndarray, shape (ceil(H/16), ceil(W/16))
+        QP offsets per macroblock; negative = better quality.
+    """
+    offsets = np.asarray(offsets)
+    expect = (-(-frame.height // block), -(-frame.width // block))
+    if offsets.shape != expect:
+        raise ValueError(f"offset map shape {offsets.shape} does not match frame grid {expect}")
+    rects, values = offsets_to_regions(offsets, frame.width, frame.height, block)
+    return attach_regions(frame, rects, values)
+
+
+def attach_regions(frame: av.VideoFrame, rects: np.ndarray, offsets: np.ndarray) -> int:
+    """Attach explicit regions (pixel rectangles, QP offsets) in the given order."""
+    lib = _lib().lib
+    ptr = avframe_pointer(frame)
+    lib.av_frame_remove_side_data(ptr, AV_FRAME_DATA_REGIONS_OF_INTEREST)
+    if len(rects) == 0:
+        return 0
+    payload = roi_records(rects, offsets)
+    side = lib.av_frame_new_side_data(ptr, AV_FRAME_DATA_REGIONS_OF_INTEREST, len(payload))
+    if not side:
+        raise MemoryError("av_frame_new_side_data failed")
+    # AVFrameSideData: {int type; uint8_t *data; size_t size; ...}
+    data_ptr = ctypes.c_void_p.from_address(side + 8).value
+    size = ctypes.c_size_t.from_address(side + 16).value
+    if not data_ptr or size != len(payload):
+        raise _error("unexpected AVFrameSideData layout")
+    ctypes.memmove(data_ptr, payload, len(payload))
+    return len(payload) // ROI_DTYPE.itemsize
+
+
+def frame_roi(frame: av.VideoFrame) -> np.ndarray:
+    """Read back the ROI records attached to a frame (structured array; empty if none)."""
+    for sd in frame.side_data:
+        if getattr(sd.type, "name", str(sd.type)).upper().endswith("REGIONS_OF_INTEREST"):
+            return np.frombuffer(bytes(sd), dtype=ROI_DTYPE).copy()
+    return np.zeros(0, dtype=ROI_DTYPE)

@@ -1,0 +1,166 @@
+"""``salcodec.encode``: decode -> saliency -> QP offsets -> libx264 -> mux, safely."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import av
+
+from .decode import expected_frames, open_input, video_stream
+from .encoder import SaliencyEncoder, add_h264_stream
+from .errors import InputError, SalcodecError
+from .progress import Progress
+from .qpmap import DEFAULT_CLAMP, DEFAULT_STRENGTH
+from .safeio import CONTAINERS, atomic_output, check_output_path
+
+
+@dataclass
+class EncodeResult:
+    """Summary of one encode (the ``--json`` output)."""
+
+    input: str
+    output: str
+    frames_in: int
+    frames_out: int
+    bytes: int
+    seconds: float
+    mean_abs_qp_offset: float
+    saliency: bool
+    model: str | None
+    strength: float
+    crf: float
+    preset: str
+    width: int
+    height: int
+    copied_streams: int
+    offsets: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def encode(input: str | os.PathLike, output: str | os.PathLike, *, crf: float = 23,
+           preset: str = "medium", saliency: bool = True, model: str = "default",
+           strength: float = DEFAULT_STRENGTH, clamp: float = DEFAULT_CLAMP,
+           smoothing: float = 0.6, x264_params: str | None = None, overwrite: bool = False,
+           progress: bool | None = None) -> EncodeResult:
+    """Transcode ``input`` to H.264 in ``output`` with saliency-guided QP offsets.
+
+    Audio, subtitle and other streams are copied untouched; video timestamps
+    are kept. The output is written to a temporary file and renamed only when
+    complete and its video frame count equals the input's.
+
+    Parameters
+    ----------
+    input, output : path
+        Any video PyAV can read; ``.mp4``, ``.mov``, ``.m4v`` or ``.mkv`` output.
+    crf, preset, x264_params
+        libx264 rate control, preset and extra ``K=V:K=V`` parameters.
+    saliency : bool
+        False encodes plain libx264 with the same settings (the baseline).
+    model : str
+        Saliency model name (see :func:`salcodec.saliency.available_models`).
+    strength, clamp, smoothing
+        QP offset per standard deviation of importance, the largest offset, and
+        temporal smoothing (see :mod:`salcodec.qpmap`).
+    overwrite : bool
+        Replace an existing output file.
+    progress : bool or None
+        Progress on stderr; None = only when stderr is a terminal.
+
+    Returns
+    -------
+    EncodeResult
+    """
+    started = time.monotonic()
+    src = open_input(input)
+    try:
+        out_path = check_output_path(output, [Path(input)], overwrite)
+        vin = video_stream(src, input)
+        with atomic_output(out_path) as tmp:
+            frames_in, stats, copied, size = _transcode(
+                src, vin, input, tmp, CONTAINERS[out_path.suffix.lower()], crf=crf,
+                preset=preset, saliency=saliency, model=model, strength=strength,
+                clamp=clamp, smoothing=smoothing, x264_params=x264_params, progress=progress,
+            )
+            frames_out = count_video_packets(tmp)
+            if frames_out != frames_in:
+                raise SalcodecError(
+                    f"{out_path}: output has {frames_out} video frames but input has "
+                    f"{frames_in}; output discarded"
+                )
+            nbytes = tmp.stat().st_size
+    finally:
+        src.close()
+    offsets = stats.as_dict() if saliency else {}
+    return EncodeResult(
+        input=str(input), output=str(out_path), frames_in=frames_in, frames_out=frames_out,
+        bytes=nbytes, seconds=round(time.monotonic() - started, 3),
+        mean_abs_qp_offset=offsets.get("mean_abs_qp_offset", 0.0), saliency=saliency,
+        model=model if saliency else None, strength=strength if saliency else 0.0, crf=crf,
+        preset=preset, width=size[0], height=size[1], copied_streams=copied, offsets=offsets,
+    )
+
+
+def _transcode(src, vin, input, tmp: Path, fmt: str, *, crf, preset, saliency, model,
+               strength, clamp, smoothing, x264_params, progress):
+    dst = av.open(str(tmp), mode="w", format=fmt)
+    stage = None
+    try:
+        cc = vin.codec_context
+        vin.thread_type = "AUTO"
+        vout = add_h264_stream(dst, cc.width, cc.height, vin.average_rate or vin.guessed_rate,
+                               vin.time_base, crf=crf, preset=preset, x264_params=x264_params,
+                               roi_enabled=saliency)
+        copies = {}
+        for s in src.streams:
+            if s is vin or s.type not in ("audio", "subtitle", "data", "attachment"):
+                continue
+            try:
+                copies[s.index] = dst.add_stream_from_template(s)
+            except (ValueError, av.error.FFmpegError) as exc:
+                raise SalcodecError(
+                    f"{tmp.name}: cannot copy {s.type} stream #{s.index} "
+                    f"({s.codec_context.name if s.codec_context else 'unknown'}) into {fmt}: "
+                    f"{exc}; try an .mkv output"
+                ) from None
+        stage = SaliencyEncoder(vout, model=model, strength=strength, clamp=clamp,
+                                smoothing=smoothing, enabled=saliency)
+        bar = Progress(expected_frames(vin), progress)
+        frames_in = 0
+        demux = src.demux([vin, *(src.streams[i] for i in copies)])
+        try:
+            for packet in demux:
+                if packet.stream is vin:
+                    for frame in packet.decode():
+                        frames_in += 1
+                        dst.mux(stage.encode(frame))
+                        bar.update(frames_in)
+                elif packet.dts is not None:
+                    packet.stream = copies[packet.stream.index]
+                    dst.mux(packet)
+        except av.error.FFmpegError as exc:
+            raise InputError(f"{input}: corrupt or truncated input ({exc})") from None
+        finally:
+            bar.close()
+        if frames_in == 0:
+            raise InputError(f"{input}: no decodable video frames")
+        dst.mux(stage.flush())
+        return frames_in, stage.stats, len(copies), (vout.width, vout.height)
+    finally:
+        if stage is not None:
+            stage.close()
+        dst.close()
+
+
+def count_video_packets(path: str | os.PathLike) -> int:
+    """Video frames in a file, counted by demuxing (no decode)."""
+    with av.open(str(path)) as c:
+        stream = c.streams.video[0]
+        return sum(1 for p in c.demux(stream) if p.size > 0)
+
+
+__all__ = ["EncodeResult", "count_video_packets", "encode"]
