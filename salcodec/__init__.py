@@ -1,3 +1,27 @@
-"""salcodec: saliency-guided video compression with libx264 through PyAV."""
+"""salcodec: saliency-guided video compression with libx264 through PyAV.
+
+Pipeline: decode -> saliency -> macroblock map -> QP offsets -> encoder -> mux.
+
+>>> import salcodec
+>>> salcodec.encode("in.mp4", "out.mp4", crf=23)          # doctest: +SKIP
+
+For pipelines, :class:`salcodec.encoder.SaliencyEncoder` takes decoded frames
+and returns packets for a libx264 stream in a container you own.
+"""
 
 __version__ = "0.1.0"
+
+from .encoder import SaliencyEncoder, add_h264_stream  # noqa: E402
+from .errors import InputError, SalcodecError, SalcodecWarning  # noqa: E402
+from .transcode import EncodeResult, encode  # noqa: E402
+
+__all__ = [
+    "EncodeResult",
+    "InputError",
+    "SalcodecError",
+    "SalcodecWarning",
+    "SaliencyEncoder",
+    "__version__",
+    "add_h264_stream",
+    "encode",
+]

@@ -10,12 +10,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 
-from .errors import SalcodecError
+from .errors import SalcodecError, SalcodecWarning
 
 #: Verb modules under salcodec.commands, each with ``register(subparsers)``
 #: that adds its parser and sets ``func(args) -> int``.
-COMMANDS = ["encode", "inspect"]
+COMMANDS = ["encode", "inspect", "demo", "quality"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,7 +32,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    if issubclass(category, SalcodecWarning):
+        print(f"salcodec: warning: {message}", file=sys.stderr)
+    else:
+        _default_showwarning(message, category, filename, lineno, file, line)
+
+
+_default_showwarning = warnings.showwarning
+
+
 def main(argv: list[str] | None = None) -> int:
+    warnings.showwarning = _show_warning
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -17,7 +17,7 @@ def even_size(width: int, height: int) -> tuple[int, int]:
 
 
 def conform_frame(frame: av.VideoFrame, width: int, height: int) -> av.VideoFrame:
-    """Return ``frame`` as yuv420p of ``width`` x ``height`` with its timestamps kept.
+    """Return ``frame`` as yuv420p of ``width`` x ``height``, timestamps kept, type unset.
 
     Any pixel format (10-bit, 4:4:4, RGB, full-range) is converted by swscale.
     An odd-sized frame is padded to the even size by repeating its last
@@ -35,4 +35,7 @@ def conform_frame(frame: av.VideoFrame, width: int, height: int) -> av.VideoFram
     if out is not frame:
         out.pts = frame.pts
         out.time_base = frame.time_base
+    # A decoded frame keeps its source picture type, which libx264 would obey
+    # as a forced I/P/B decision: let the encoder choose its own GOP.
+    out.pict_type = 0
     return out

@@ -38,7 +38,7 @@ def open_input(path: str | os.PathLike) -> av.container.InputContainer:
         # A timeout on open guards against inputs that make demuxers probe forever.
         return av.open(str(p), mode="r", timeout=(30.0, 30.0))
     except av.error.FFmpegError as exc:
-        raise InputError(f"{p}: not a readable media file ({_cause(exc)})") from None
+        raise InputError(f"{p}: not a readable media file ({ffmpeg_cause(exc)})") from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise InputError(f"{p}: not a readable media file ({exc})") from None
 
@@ -65,6 +65,7 @@ def expected_frames(stream) -> int:
     return 0
 
 
-def _cause(exc: Exception) -> str:
+def ffmpeg_cause(exc: Exception) -> str:
+    """The first line of an FFmpeg error's text, without PyAV's errno prefix."""
     text = getattr(exc, "strerror", None) or str(exc)
     return text.splitlines()[0] if text else type(exc).__name__

@@ -8,6 +8,7 @@ earlier frames (numba kernels release the GIL), through a bounded queue of
 from __future__ import annotations
 
 import math
+import warnings
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ import numpy as np
 
 from . import roi
 from .conform import conform_frame, even_size
-from .errors import SalcodecError
+from .errors import SalcodecError, SalcodecWarning
 from .mbmap import macroblock_grid, pool_to_macroblocks
 from .qpmap import (
     DEFAULT_CLAMP,
@@ -49,24 +50,47 @@ def x264_options(crf: float = 23, preset: str = "medium", x264_params: str | Non
                  roi_enabled: bool = True) -> dict[str, str]:
     """libx264 AVOptions for PyAV, checked so that ROI offsets are not silently dropped.
 
-    libx264 ignores ROI side data when aq-mode is 0, so that combination is
-    refused rather than encoded without the user noticing.
+    Measured with this x264: the offsets are ignored when aq-mode is 0 (the
+    ultrafast preset's default), and also when aq-strength is 0 without MB-tree
+    (ultrafast, superfast, mbtree=0 or rc-lookahead=0). The first is fixed with
+    a warning for the ultrafast preset; explicit settings that drop the offsets
+    are refused.
     """
     if preset not in PRESETS:
         raise SalcodecError(f"unknown x264 preset {preset!r}; choose from {', '.join(PRESETS)}")
     if not 0 <= crf <= 51:
         raise SalcodecError(f"--crf must be within 0..51, got {crf}")
     params = parse_x264_params(x264_params)
-    aq_mode = params.get("aq-mode", params.get("aq_mode"))
-    if roi_enabled and aq_mode is not None and aq_mode.strip() == "0":
-        raise SalcodecError(
-            "x264 aq-mode=0 makes libx264 ignore the saliency offsets; use aq-mode=1 with "
-            "aq-strength=0 to disable variance AQ, or pass --no-saliency"
-        )
+    if roi_enabled:
+        aq_mode = params.get("aq-mode")
+        if aq_mode == "0":
+            raise SalcodecError(
+                "x264 aq-mode=0 makes libx264 ignore the saliency offsets; use aq-mode=1 "
+                "(with aq-strength=0 to disable variance AQ) or pass --no-saliency"
+            )
+        if aq_mode is None and preset == "ultrafast":
+            warnings.warn("preset ultrafast turns adaptive quantisation off, which drops the "
+                          "saliency offsets; setting aq-mode=1", SalcodecWarning, stacklevel=2)
+            params["aq-mode"] = "1"
+        mbtree_off = (preset in ("ultrafast", "superfast") and params.get("mbtree") != "1"
+                      or params.get("mbtree") == "0" or params.get("no-mbtree") == "1"
+                      or params.get("rc-lookahead") == "0")
+        if _float(params.get("aq-strength", "1")) == 0 and mbtree_off:
+            raise SalcodecError(
+                "x264 aq-strength=0 without MB-tree makes libx264 ignore the saliency "
+                "offsets; keep MB-tree on or use a small aq-strength such as 0.1"
+            )
     opts = {"crf": f"{crf:g}", "preset": preset}
     if params:
         opts["x264-params"] = ":".join(f"{k}={v}" for k, v in params.items())
     return opts
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise SalcodecError(f"x264 parameter value {text!r} is not a number") from None
 
 
 def add_h264_stream(container: av.container.OutputContainer, width: int, height: int,

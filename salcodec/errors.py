@@ -15,3 +15,7 @@ class InputError(SalcodecError):
 
 class RoiBridgeError(SalcodecError):
     """The ctypes bridge to FFmpeg cannot attach ROI side data safely."""
+
+
+class SalcodecWarning(UserWarning):
+    """Something the user should know; the CLI prints it as one line on stderr."""

@@ -59,6 +59,8 @@ class _AvUtil:
         lib.av_frame_new_side_data.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]
         lib.av_frame_remove_side_data.restype = None
         lib.av_frame_remove_side_data.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        lib.av_frame_get_side_data.restype = ctypes.c_void_p
+        lib.av_frame_get_side_data.argtypes = [ctypes.c_void_p, ctypes.c_int]
         lib.av_frame_side_data_name.restype = ctypes.c_char_p
         lib.av_frame_side_data_name.argtypes = [ctypes.c_int]
         name = lib.av_frame_side_data_name(AV_FRAME_DATA_REGIONS_OF_INTEREST)
@@ -277,7 +279,8 @@ def attach_roi(frame: av.VideoFrame, offsets: np.ndarray, block: int = MB_SIZE) 
     ----------
     frame : av.VideoFrame
         A yuv420p frame that will be passed to the encoder as is (a frame that
-        PyAV has to reformat loses its side data).
+        PyAV has to reformat loses its side data). Do not use its
+        ``side_data`` property before this call: PyAV caches that view.
     offsets : ndarray, shape (ceil(H/16), ceil(W/16))
         QP offsets per macroblock; negative = better quality.
     """
@@ -300,9 +303,7 @@ def attach_regions(frame: av.VideoFrame, rects: np.ndarray, offsets: np.ndarray)
     side = lib.av_frame_new_side_data(ptr, AV_FRAME_DATA_REGIONS_OF_INTEREST, len(payload))
     if not side:
         raise MemoryError("av_frame_new_side_data failed")
-    # AVFrameSideData: {int type; uint8_t *data; size_t size; ...}
-    data_ptr = ctypes.c_void_p.from_address(side + 8).value
-    size = ctypes.c_size_t.from_address(side + 16).value
+    data_ptr, size = _side_data_buffer(side)
     if not data_ptr or size != len(payload):
         raise _error("unexpected AVFrameSideData layout")
     ctypes.memmove(data_ptr, payload, len(payload))
@@ -310,8 +311,20 @@ def attach_regions(frame: av.VideoFrame, rects: np.ndarray, offsets: np.ndarray)
 
 
 def frame_roi(frame: av.VideoFrame) -> np.ndarray:
-    """Read back the ROI records attached to a frame (structured array; empty if none)."""
-    for sd in frame.side_data:
-        if getattr(sd.type, "name", str(sd.type)).upper().endswith("REGIONS_OF_INTEREST"):
-            return np.frombuffer(bytes(sd), dtype=ROI_DTYPE).copy()
-    return np.zeros(0, dtype=ROI_DTYPE)
+    """Read back the ROI records attached to a frame (structured array; empty if none).
+
+    Read through libavutil, not ``frame.side_data``: PyAV caches that view, and
+    the cache goes stale once side data is added or removed behind its back.
+    """
+    side = _lib().lib.av_frame_get_side_data(avframe_pointer(frame),
+                                             AV_FRAME_DATA_REGIONS_OF_INTEREST)
+    if not side:
+        return np.zeros(0, dtype=ROI_DTYPE)
+    data_ptr, size = _side_data_buffer(side)
+    return np.frombuffer(ctypes.string_at(data_ptr, size), dtype=ROI_DTYPE).copy()
+
+
+def _side_data_buffer(side: int) -> tuple[int, int]:
+    # AVFrameSideData: {enum type; uint8_t *data; size_t size; ...}
+    return (ctypes.c_void_p.from_address(side + 8).value or 0,
+            ctypes.c_size_t.from_address(side + 16).value)

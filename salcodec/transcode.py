@@ -9,7 +9,7 @@ from pathlib import Path
 
 import av
 
-from .decode import expected_frames, open_input, video_stream
+from .decode import expected_frames, ffmpeg_cause, open_input, video_stream
 from .encoder import SaliencyEncoder, add_h264_stream
 from .errors import InputError, SalcodecError
 from .progress import Progress
@@ -131,11 +131,15 @@ def _transcode(src, vin, input, tmp: Path, fmt: str, *, crf, preset, saliency, m
                                 smoothing=smoothing, enabled=saliency)
         bar = Progress(expected_frames(vin), progress)
         frames_in = 0
+        last_pts = None
+        rate = vin.average_rate or vin.guessed_rate or 25
+        step = max(1, round(1 / (rate * vin.time_base)))  # one frame, in time-base units
         demux = src.demux([vin, *(src.streams[i] for i in copies)])
         try:
             for packet in demux:
                 if packet.stream is vin:
                     for frame in packet.decode():
+                        last_pts = _check_pts(frame, last_pts, step, input, frames_in)
                         frames_in += 1
                         dst.mux(stage.encode(frame))
                         bar.update(frames_in)
@@ -143,17 +147,32 @@ def _transcode(src, vin, input, tmp: Path, fmt: str, *, crf, preset, saliency, m
                     packet.stream = copies[packet.stream.index]
                     dst.mux(packet)
         except av.error.FFmpegError as exc:
-            raise InputError(f"{input}: corrupt or truncated input ({exc})") from None
+            raise InputError(f"{input}: corrupt or truncated input ({ffmpeg_cause(exc)})") from None
         finally:
             bar.close()
         if frames_in == 0:
             raise InputError(f"{input}: no decodable video frames")
+        if vin.frames and frames_in < vin.frames:
+            raise InputError(f"{input}: truncated or corrupt: decoded {frames_in} of the "
+                             f"{vin.frames} video frames its index lists")
         dst.mux(stage.flush())
         return frames_in, stage.stats, len(copies), (vout.width, vout.height)
     finally:
         if stage is not None:
             stage.close()
         dst.close()
+
+
+def _check_pts(frame, last: int | None, step: int, input, index: int) -> int:
+    """Keep input timestamps; fill a missing one, refuse ones that go backwards."""
+    if frame.pts is None:
+        frame.pts = 0 if last is None else last + step
+    elif last is not None and frame.pts <= last:
+        raise InputError(
+            f"{input}: video timestamps do not increase at frame {index} "
+            f"(pts {frame.pts} after {last}); the file's timing is broken"
+        )
+    return frame.pts
 
 
 def count_video_packets(path: str | os.PathLike) -> int:

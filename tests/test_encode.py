@@ -1,0 +1,154 @@
+"""End-to-end encodes through PyAV's libx264, checked by decoding the result."""
+
+import av
+import numpy as np
+import pytest
+
+import salcodec
+from salcodec.encoder import OffsetMapper, SaliencyEncoder, add_h264_stream
+from salcodec.qpinspect import iter_qp_maps, qp_statistics
+from salcodec.saliency import SaliencyModel
+from salcodec.transcode import count_video_packets
+
+from .media import CARPHONE, DATA, audio_payloads, frames, video_pts_seconds, write_clip
+
+pytestmark = pytest.mark.filterwarnings("ignore::salcodec.errors.SalcodecWarning")
+
+
+BBB = DATA / "bbb_audio.mp4"
+ASL = DATA / "asl_again.mkv"
+# aq-strength 0 removes x264's own variance AQ so the realised QP shows our offsets.
+PARAMS = "aq-mode=1:aq-strength=0:keyint=8:min-keyint=8:scenecut=0"
+
+
+class Stripes(SaliencyModel):
+    """A test model: vertical bands of importance, known exactly."""
+
+    name = "stripes"
+
+    def compute(self, image):
+        w = image.shape[1]
+        return np.tile((np.arange(w) * 4 // w).astype(np.float32), (image.shape[0], 1))
+
+
+def pearson(a, b):
+    a, b = np.ravel(a).astype(float), np.ravel(b).astype(float)
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def encode_with_model(src, dst, model, **kw):
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        vin = inp.streams.video[0]
+        cc = vin.codec_context
+        vout = add_h264_stream(out, cc.width, cc.height, vin.average_rate, vin.time_base,
+                               crf=26, preset="veryfast", x264_params=PARAMS)
+        with SaliencyEncoder(vout, model=model, smoothing=0, **kw) as stage:
+            for f in inp.decode(vin):
+                out.mux(stage.encode(f))
+            out.mux(stage.flush())
+    return stage.stats
+
+
+def test_requested_offsets_reach_the_encoder_exactly(tmp_path):
+    out = tmp_path / "stripes.mp4"
+    encode_with_model(CARPHONE, out, Stripes(), strength=4, clamp=8)
+    mapper = OffsetMapper(176, 144, Stripes(), strength=4, clamp=8, smoothing=0)
+    requested = mapper.offsets(next(frames(CARPHONE)).to_ndarray(format="rgb24"))[0]
+    intra = [f.qp for f in iter_qp_maps(out) if f.pict_type == "I"]
+    assert len(intra) >= 10
+    for qp in intra:
+        assert pearson(qp, requested) >= 0.9
+
+
+def test_lc_saliency_offsets_correlate_with_decoded_qp_on_i_frames(tmp_path):
+    out = tmp_path / "lc.mp4"
+    # At strength 4 MB-tree's own per-block QP on I-frames pulls this to ~0.86.
+    stats = encode_with_model(CARPHONE, out, "lc", strength=6, clamp=10)
+    assert stats.frames == 120 and stats.as_dict()["mean_abs_qp_offset"] > 0.5
+    mapper = OffsetMapper(176, 144, "lc", strength=6, clamp=10, smoothing=0)
+    requested = [mapper(f)[0] for f in frames(CARPHONE)]
+    cors = [pearson(f.qp, requested[f.index]) for f in iter_qp_maps(out) if f.pict_type == "I"]
+    assert len(cors) >= 10
+    assert min(cors) >= 0.9, cors
+
+
+def test_no_saliency_attaches_nothing(tmp_path):
+    out = tmp_path / "plain.mp4"
+    stats = encode_with_model(CARPHONE, out, "lc", enabled=False)
+    assert stats.frames == 120 and stats.regions == 0 and stats.sum_abs_offset == 0
+
+
+def test_encode_copies_audio_bit_exact_and_keeps_frames_and_timestamps(tmp_path):
+    out = tmp_path / "bbb.mp4"
+    r = salcodec.encode(BBB, out, model="lc", preset="veryfast")
+    assert r.frames_in == r.frames_out == 50 == count_video_packets(out)
+    assert r.copied_streams == 1
+    assert audio_payloads(out) == audio_payloads(BBB)
+    assert video_pts_seconds(out) == pytest.approx(video_pts_seconds(BBB), abs=1e-6)
+    with av.open(str(out)) as a, av.open(str(BBB)) as b:
+        assert a.duration == pytest.approx(b.duration, abs=50_000)  # 50 ms of container slack
+        assert a.streams.video[0].average_rate == b.streams.video[0].average_rate
+    assert r.mean_abs_qp_offset > 0 and r.bytes == out.stat().st_size
+
+
+def test_mkv_full_range_input_to_mov(tmp_path):
+    out = tmp_path / "asl.mov"
+    r = salcodec.encode(ASL, out, model="lc", preset="ultrafast")
+    assert r.frames_out == r.frames_in == 77
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].codec_context.pix_fmt == "yuv420p"
+
+
+def test_variable_frame_rate_timestamps_survive(tmp_path):
+    src = tmp_path / "vfr.mkv"
+    pts = np.cumsum([0] + [33, 33, 50, 17, 100, 33, 33, 66, 33, 40, 27] * 2).tolist()
+    write_clip(src, CARPHONE, pts=pts, limit=len(pts))
+    out = tmp_path / "vfr_out.mp4"
+    r = salcodec.encode(src, out, model="lc", preset="ultrafast")
+    assert r.frames_out == len(pts)
+    np.testing.assert_allclose(video_pts_seconds(out), np.array(pts) / 1000, atol=1e-3)
+
+
+def test_odd_size_is_padded_to_even(tmp_path):
+    src = tmp_path / "odd.mkv"
+    write_clip(src, CARPHONE, codec="ffv1", size=(175, 143), limit=10)
+    out = tmp_path / "odd.mp4"
+    r = salcodec.encode(src, out, model="lc", preset="ultrafast")
+    assert (r.width, r.height) == (176, 144) and r.frames_out == 10
+
+
+def test_ten_bit_input_is_converted(tmp_path):
+    src = tmp_path / "ten.mkv"
+    write_clip(src, CARPHONE, codec="ffv1", pix_fmt="yuv420p10le", limit=10)
+    out = tmp_path / "ten.mp4"
+    r = salcodec.encode(src, out, model="lc", preset="ultrafast")
+    assert r.frames_out == 10 and r.mean_abs_qp_offset > 0
+    # The ROI still reaches the encoder after the conversion.
+    assert qp_statistics(out)[0]["mean_std_qp"] > 1
+
+
+def test_saliency_changes_the_qp_spread_against_baseline(tmp_path):
+    a = salcodec.encode(CARPHONE, tmp_path / "s.mp4", model="lc", preset="veryfast",
+                        x264_params="aq-strength=0")
+    b = salcodec.encode(CARPHONE, tmp_path / "b.mp4", saliency=False, preset="veryfast",
+                        x264_params="aq-strength=0")
+    assert b.mean_abs_qp_offset == 0 and b.model is None
+    sa = qp_statistics(tmp_path / "s.mp4")[0]["mean_std_qp"]
+    sb = qp_statistics(tmp_path / "b.mp4")[0]["mean_std_qp"]
+    assert sa > sb + 1.0
+    assert a.bytes != b.bytes
+
+
+def test_settings_that_would_drop_the_offsets_are_refused_or_fixed(tmp_path):
+    from salcodec.encoder import x264_options
+
+    with pytest.raises(salcodec.SalcodecError, match="aq-mode=0"):
+        x264_options(x264_params="aq-mode=0")
+    with pytest.raises(salcodec.SalcodecError, match="MB-tree"):
+        x264_options(preset="superfast", x264_params="aq-strength=0")
+    with pytest.raises(salcodec.SalcodecError, match="MB-tree"):
+        x264_options(x264_params="aq-strength=0:mbtree=0")
+    assert x264_options(x264_params="aq-mode=0", roi_enabled=False)["x264-params"] == "aq-mode=0"
+    with pytest.warns(salcodec.SalcodecWarning, match="ultrafast"):
+        opts = x264_options(preset="ultrafast")
+    assert opts["x264-params"] == "aq-mode=1"

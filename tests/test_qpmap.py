@@ -1,0 +1,77 @@
+import numpy as np
+import pytest
+
+from salcodec.qpmap import OffsetSmoother, importance_to_offsets, quantize_offsets
+
+
+@pytest.fixture
+def importance():
+    rng = np.random.default_rng(1)
+    # Skewed like a real saliency map: most blocks dull, a few very salient.
+    return rng.beta(0.5, 3.0, size=(9, 11))
+
+
+def test_zero_mean_and_clamp(importance):
+    off = importance_to_offsets(importance, strength=8, clamp=6)
+    assert abs(off.mean()) < 1e-4
+    assert off.max() <= 6 + 1e-6 and off.min() >= -6 - 1e-6
+    assert (np.abs(off) >= 6 - 1e-6).any(), "strength 8 should reach the clamp"
+
+
+def test_monotone_non_increasing_in_importance(importance):
+    off = importance_to_offsets(importance, strength=5, clamp=4)
+    order = np.argsort(importance.ravel(), kind="stable")
+    assert np.all(np.diff(off.ravel()[order]) <= 1e-6)
+    # The most important block gets the lowest QP.
+    assert off.ravel()[order[-1]] == off.min()
+
+
+def test_strength_scales_offsets_linearly_inside_clamp(importance):
+    a = importance_to_offsets(importance, strength=1, clamp=50)
+    b = importance_to_offsets(importance, strength=2, clamp=50)
+    np.testing.assert_allclose(b, 2 * a, atol=1e-5)
+    assert a.std() == pytest.approx(1.0, rel=1e-3)
+
+
+def test_flat_or_zero_strength_gives_zeros(importance):
+    assert not importance_to_offsets(np.full((3, 4), 0.7)).any()
+    assert not importance_to_offsets(importance, strength=0).any()
+
+
+def test_invalid_arguments():
+    with pytest.raises(ValueError):
+        importance_to_offsets(np.zeros(5))
+    with pytest.raises(ValueError):
+        importance_to_offsets(np.array([[np.nan, 1.0]]))
+    with pytest.raises(ValueError):
+        importance_to_offsets(np.ones((2, 2)), clamp=0)
+    with pytest.raises(ValueError):
+        OffsetSmoother(1.0)
+
+
+def test_without_zero_mean_the_raw_mapping_is_kept(importance):
+    off = importance_to_offsets(importance, strength=3, clamp=100, zero_mean=False)
+    z = (importance - importance.mean()) / importance.std()
+    np.testing.assert_allclose(off, -3 * z, atol=1e-5)
+
+
+def test_quantize():
+    q = quantize_offsets(np.array([-1.6, -0.4, 0.5, 2.49]))
+    np.testing.assert_array_equal(q, [-2, 0, 0, 2])
+
+
+def test_smoother_damps_flicker_and_resets():
+    s = OffsetSmoother(0.5)
+    a, b = np.full((2, 2), 4.0), np.full((2, 2), -4.0)
+    np.testing.assert_allclose(s.update(a), 4)
+    np.testing.assert_allclose(s.update(b), 0)
+    np.testing.assert_allclose(s.update(b), -2)
+    s.reset()
+    np.testing.assert_allclose(s.update(a), 4)
+    # Averages of zero-mean maps stay zero-mean.
+    rng = np.random.default_rng(2)
+    s = OffsetSmoother(0.7)
+    for _ in range(5):
+        m = rng.normal(size=(4, 4))
+        out = s.update(m - m.mean())
+    assert abs(out.mean()) < 1e-6

@@ -1,0 +1,104 @@
+import struct
+
+import av
+import numpy as np
+import pytest
+
+from salcodec import roi
+from salcodec.errors import RoiBridgeError
+
+
+def test_records_are_laid_out_exactly_as_avregionofinterest():
+    rects = np.array([[0, 16, 32, 64], [16, 48, 0, 176]])
+    data = roi.roi_records(rects, np.array([-5.0, 2.25]))
+    assert len(data) == 2 * 28
+    # uint32 self_size; int top, bottom, left, right; AVRational {num, den}
+    assert struct.unpack("<I6i", data[:28]) == (28, 0, 16, 32, 64, -20, 204)
+    assert struct.unpack("<I6i", data[28:]) == (28, 16, 48, 0, 176, 9, 204)
+
+
+def test_records_keep_the_given_order_so_the_first_region_wins():
+    # x264 applies the first listed region where regions overlap; the bridge must
+    # not reorder or merge what it is given.
+    rects = np.array([[0, 64, 0, 64], [0, 32, 0, 32]])
+    rec = np.frombuffer(roi.roi_records(rects, [3, -7]), dtype=roi.ROI_DTYPE)
+    assert rec["qoffset_num"].tolist() == [12, -28]
+    assert rec["bottom"].tolist() == [64, 32]
+
+
+def test_records_reject_empty_regions_and_clip_offsets():
+    with pytest.raises(ValueError):
+        roi.roi_records(np.array([[10, 10, 0, 16]]), [1])
+    rec = np.frombuffer(roi.roi_records(np.array([[0, 16, 0, 16]]), [80]), dtype=roi.ROI_DTYPE)
+    assert rec["qoffset_num"][0] == rec["qoffset_den"][0]  # clipped to qoffset 1
+
+
+def paint(rects, values, shape, block=16):
+    out = np.zeros(shape)
+    for (top, bottom, left, right), v in zip(rects, values, strict=True):
+        assert (out[top // block:-(-bottom // block), left // block:-(-right // block)] == 0).all()
+        out[top // block:-(-bottom // block), left // block:-(-right // block)] = v
+    return out
+
+
+def test_regions_reconstruct_the_offset_map_without_overlap():
+    rng = np.random.default_rng(3)
+    offsets = rng.integers(-3, 4, size=(9, 11)).astype(float)
+    offsets[2:6, 3:9] = -5  # a block that should merge into one rectangle
+    rects, values = roi.offsets_to_regions(offsets, 176, 144)
+    np.testing.assert_array_equal(paint(rects, values, offsets.shape), offsets)
+    assert rects[:, 1].max() <= 144 and rects[:, 3].max() <= 176
+    assert 0 not in values
+    assert len(rects) < np.count_nonzero(offsets)
+
+
+def test_regions_are_clipped_to_odd_frame_sizes():
+    rects, values = roi.offsets_to_regions(np.full((2, 2), 2.0), 20, 30)
+    assert rects.tolist() == [[0, 30, 0, 20]] and values.tolist() == [2.0]
+
+
+def test_attach_and_read_back():
+    frame = av.VideoFrame(176, 144, "yuv420p")
+    offsets = np.zeros((9, 11))
+    offsets[3:5, 4:7] = -6
+    assert roi.attach_roi(frame, offsets) == 1
+    rec = roi.frame_roi(frame)
+    assert rec[["top", "bottom", "left", "right"]].tolist() == [(48, 80, 64, 112)]
+    assert rec["qoffset_num"][0] / rec["qoffset_den"][0] * 51 == pytest.approx(-6)
+    # Attaching again replaces, never stacks, the side data.
+    offsets[:] = 1
+    roi.attach_roi(frame, offsets)
+    rec = roi.frame_roi(frame)
+    assert len(rec) == 1 and rec["qoffset_num"][0] == 4
+    roi.attach_roi(frame, np.zeros((9, 11)))
+    assert len(roi.frame_roi(frame)) == 0
+
+
+def test_pointer_is_verified_against_the_frame():
+    frame = av.VideoFrame(64, 48, "yuv420p")
+    ptr = roi.avframe_pointer(frame)
+    other = av.VideoFrame(64, 48, "yuv420p")
+    assert roi.avframe_pointer(other) != ptr
+    with pytest.raises(ValueError):
+        roi.avframe_pointer(av.VideoFrame(64, 48, "rgb24"))
+    with pytest.raises(ValueError):
+        roi.attach_roi(frame, np.zeros((2, 2)))
+
+
+def test_layout_change_fails_loudly_naming_pyav(monkeypatch):
+    frame = av.VideoFrame(64, 48, "yuv420p")
+    roi.avframe_pointer(frame)
+    monkeypatch.setattr(roi, "_frame_ptr_offset", 8)  # pretend PyAV moved the field
+    with pytest.raises(RoiBridgeError, match=f"PyAV {av.__version__}"):
+        roi.attach_roi(frame, np.ones((3, 4)))
+
+
+def test_safe_read_does_not_crash_on_bad_addresses():
+    assert roi._read(0, 8) is None
+    assert roi._read(1, 8) is None
+    assert roi._read(0xDEAD0000, 8) is None
+    buf = (b"abcdefgh" * 2)
+    import ctypes
+
+    c = ctypes.create_string_buffer(buf)
+    assert roi._read(ctypes.addressof(c), 16) == buf
