@@ -18,7 +18,7 @@ import av
 import numpy as np
 
 from . import roi
-from .conform import conform_frame, even_size
+from .conform import analysis_rgb, conform_frame, even_size
 from .errors import SalcodecError, SalcodecWarning
 from .mbmap import macroblock_grid, pool_to_macroblocks
 from .qpmap import (
@@ -175,9 +175,7 @@ class OffsetMapper:
         self.analysis_size = analysis_size(width, height)
 
     def analysis_rgb(self, frame: av.VideoFrame) -> np.ndarray:
-        aw, ah = self.analysis_size
-        return frame.reformat(width=aw, height=ah, format="rgb24",
-                              interpolation="AREA").to_ndarray()
+        return analysis_rgb(frame, *self.analysis_size)
 
     def offsets(self, rgb: np.ndarray) -> tuple[np.ndarray, bool]:
         """QP offsets (quantised to integers) for one analysis-size RGB frame, and cut flag."""
@@ -192,6 +190,11 @@ class OffsetMapper:
 
     def __call__(self, frame: av.VideoFrame) -> tuple[np.ndarray, bool]:
         return self.offsets(self.analysis_rgb(frame))
+
+    def job(self, frame: av.VideoFrame) -> tuple[np.ndarray, bytes, bool]:
+        """Worker-thread job: offsets, the packed ROI records and the cut flag."""
+        offsets, cut = self(frame)
+        return offsets, roi.roi_payload(offsets, self.width, self.height), cut
 
 
 def analysis_size(width: int, height: int) -> tuple[int, int]:
@@ -244,7 +247,7 @@ class SaliencyEncoder:
     def encode(self, frame: av.VideoFrame) -> list[av.Packet]:
         """Queue one decoded frame; return the packets that became ready."""
         frame = conform_frame(frame, self.width, self.height)
-        job = self._pool.submit(self._mapper, frame) if self._pool else None
+        job = self._pool.submit(self._mapper.job, frame) if self._pool else None
         self._pending.append((frame, job))
         packets: list[av.Packet] = []
         while len(self._pending) > self.lookahead:
@@ -270,8 +273,8 @@ class SaliencyEncoder:
     def _encode_next(self) -> list[av.Packet]:
         frame, job = self._pending.popleft()
         if job is not None:
-            offsets, cut = job.result()
-            self.stats.add(offsets, roi.attach_roi(frame, offsets))
+            offsets, payload, cut = job.result()
+            self.stats.add(offsets, roi.attach_payload(frame, payload))
             self.stats.scene_cuts += cut
         else:
             self.stats.frames += 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 MB_SIZE = 16
@@ -41,19 +43,29 @@ def pool_to_macroblocks(
     sal = np.asarray(saliency, dtype=np.float32)
     if sal.ndim != 2 or sal.size == 0:
         raise ValueError(f"expected a non-empty 2-D map, got shape {sal.shape}")
-    mb_h, mb_w = macroblock_grid(width, height, block)
     h, w = sal.shape
+    index, count, fill = _pooling_plan(h, w, width, height, block)
+    mb_h, mb_w = macroblock_grid(width, height, block)
+    total = np.bincount(index, weights=sal.ravel(), minlength=mb_h * mb_w)
+    pooled = np.divide(total, count, out=np.zeros_like(total), where=count > 0)
+    if fill is not None:  # blocks no pixel fell in take the value at their centre
+        empty, source = fill
+        pooled[empty] = sal.ravel()[source]
+    return pooled.reshape(mb_h, mb_w).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=16)
+def _pooling_plan(h: int, w: int, width: int, height: int, block: int):
+    # The pixel -> block assignment depends only on the sizes: computed once per video.
+    mb_h, mb_w = macroblock_grid(width, height, block)
     rows = np.minimum(((np.arange(h) + 0.5) * height / h) // block, mb_h - 1).astype(np.intp)
     cols = np.minimum(((np.arange(w) + 0.5) * width / w) // block, mb_w - 1).astype(np.intp)
     index = (rows[:, None] * mb_w + cols[None, :]).ravel()
-    total = np.bincount(index, weights=sal.ravel(), minlength=mb_h * mb_w)
-    count = np.bincount(index, minlength=mb_h * mb_w)
-    pooled = np.empty(mb_h * mb_w, dtype=np.float64)
-    hit = count > 0
-    pooled[hit] = total[hit] / count[hit]
-    if not hit.all():
+    count = np.bincount(index, minlength=mb_h * mb_w).astype(np.float64)
+    fill = None
+    if not count.all():
         cy = np.minimum(((np.arange(mb_h) * block + block / 2) * h / height).astype(int), h - 1)
         cx = np.minimum(((np.arange(mb_w) * block + block / 2) * w / width).astype(int), w - 1)
-        centre = sal[cy[:, None], cx[None, :]].ravel()
-        pooled[~hit] = centre[~hit]
-    return pooled.reshape(mb_h, mb_w).astype(np.float32)
+        empty = np.flatnonzero(count == 0)
+        fill = (empty, (cy[:, None] * w + cx[None, :]).ravel()[empty])
+    return index, count, fill

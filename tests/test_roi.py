@@ -102,3 +102,19 @@ def test_safe_read_does_not_crash_on_bad_addresses():
 
     c = ctypes.create_string_buffer(buf)
     assert roi._read(ctypes.addressof(c), 16) == buf
+
+
+def test_payload_matches_regions_and_worker_path_equals_direct_attach():
+    rng = np.random.default_rng(5)
+    offsets = rng.integers(-4, 5, size=(45, 80)).astype(np.float32)
+    payload = roi.roi_payload(offsets, 1280, 720)
+    rec = np.frombuffer(payload, dtype=roi.ROI_DTYPE)
+    cells = np.stack([rec["top"], rec["bottom"], rec["left"], rec["right"]], axis=1)
+    values = rec["qoffset_num"] / rec["qoffset_den"] * 51
+    np.testing.assert_allclose(paint(cells, values, offsets.shape), offsets, atol=1e-9)
+    a, b = av.VideoFrame(1280, 720, "yuv420p"), av.VideoFrame(1280, 720, "yuv420p")
+    assert roi.attach_payload(a, payload) == roi.attach_roi(b, offsets) == len(rec)
+    assert roi.frame_roi(a).tobytes() == roi.frame_roi(b).tobytes() == payload
+    assert roi.roi_payload(np.zeros((45, 80)), 1280, 720) == b""
+    with pytest.raises(ValueError):
+        roi.attach_payload(a, b"x" * 27)
