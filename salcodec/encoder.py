@@ -162,14 +162,17 @@ class OffsetMapper:
         See :func:`salcodec.qpmap.importance_to_offsets`.
     smoothing : float
         Temporal smoothing weight of the previous offsets, reset at scene cuts.
+    bias : float
+        QP added to every offset after smoothing (then clamped): the knob that
+        bit-budget calibration turns (see :mod:`salcodec.budget`).
     """
 
     def __init__(self, width: int, height: int, model: str | SaliencyModel = "default",
                  strength: float = DEFAULT_STRENGTH, clamp: float = DEFAULT_CLAMP,
-                 smoothing: float = 0.6) -> None:
+                 smoothing: float = 0.6, bias: float = 0.0) -> None:
         self.width, self.height = width, height
         self.model = get_model(model) if isinstance(model, str) else model
-        self.strength, self.clamp = strength, clamp
+        self.strength, self.clamp, self.bias = strength, clamp, bias
         self.smoother = OffsetSmoother(smoothing)
         self.cuts = SceneCutDetector()
         self.analysis_size = analysis_size(width, height)
@@ -185,8 +188,10 @@ class OffsetMapper:
             self.model.reset()
         sal = self.model(rgb)
         importance = pool_to_macroblocks(sal, self.width, self.height)
-        off = importance_to_offsets(importance, self.strength, self.clamp)
-        return quantize_offsets(self.smoother.update(off)), cut
+        off = self.smoother.update(importance_to_offsets(importance, self.strength, self.clamp))
+        if self.bias:
+            off = np.clip(off + self.bias, -self.clamp, self.clamp)
+        return quantize_offsets(off), cut
 
     def __call__(self, frame: av.VideoFrame) -> tuple[np.ndarray, bool]:
         return self.offsets(self.analysis_rgb(frame))
@@ -217,7 +222,7 @@ class SaliencyEncoder:
     ----------
     stream : av.VideoStream
         A libx264 output stream (see :func:`add_h264_stream`).
-    model, strength, clamp, smoothing
+    model, strength, clamp, smoothing, bias
         See :class:`OffsetMapper`.
     enabled : bool
         False encodes plainly (no saliency, no ROI): the baseline arm.
@@ -227,7 +232,8 @@ class SaliencyEncoder:
 
     def __init__(self, stream, *, model: str | SaliencyModel = "default",
                  strength: float = DEFAULT_STRENGTH, clamp: float = DEFAULT_CLAMP,
-                 smoothing: float = 0.6, enabled: bool = True, lookahead: int = 3) -> None:
+                 smoothing: float = 0.6, bias: float = 0.0, enabled: bool = True,
+                 lookahead: int = 3) -> None:
         if stream.codec_context.name != "libx264":
             raise SalcodecError(
                 f"SaliencyEncoder needs a libx264 stream, got {stream.codec_context.name}"
@@ -241,7 +247,8 @@ class SaliencyEncoder:
         self._mapper = None
         self._pool = None
         if self.enabled:
-            self._mapper = OffsetMapper(self.width, self.height, model, strength, clamp, smoothing)
+            self._mapper = OffsetMapper(self.width, self.height, model, strength, clamp,
+                                        smoothing, bias)
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="salcodec-saliency")
 
     def encode(self, frame: av.VideoFrame) -> list[av.Packet]:

@@ -13,8 +13,8 @@ from .decode import expected_frames, ffmpeg_cause, open_input, video_stream
 from .encoder import SaliencyEncoder, add_h264_stream
 from .errors import InputError, SalcodecError
 from .progress import Progress
-from .qpmap import DEFAULT_CLAMP, DEFAULT_STRENGTH
 from .safeio import CONTAINERS, atomic_output, check_output_path
+from .settings import EncodeSettings
 
 
 @dataclass
@@ -28,25 +28,20 @@ class EncodeResult:
     bytes: int
     seconds: float
     mean_abs_qp_offset: float
-    saliency: bool
-    model: str | None
-    strength: float
-    crf: float
-    preset: str
     width: int
     height: int
     copied_streams: int
+    settings: dict = field(default_factory=dict)
     offsets: dict = field(default_factory=dict)
+    budget: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
-def encode(input: str | os.PathLike, output: str | os.PathLike, *, crf: float = 23,
-           preset: str = "medium", saliency: bool = True, model: str = "default",
-           strength: float = DEFAULT_STRENGTH, clamp: float = DEFAULT_CLAMP,
-           smoothing: float = 0.6, x264_params: str | None = None, overwrite: bool = False,
-           progress: bool | None = None) -> EncodeResult:
+def encode(input: str | os.PathLike, output: str | os.PathLike,
+           settings: EncodeSettings | None = None, *, overwrite: bool = False,
+           progress: bool | None = None, budget: str = "crf", **changes) -> EncodeResult:
     """Transcode ``input`` to H.264 in ``output`` with saliency-guided QP offsets.
 
     Audio, subtitle and other streams are copied untouched; video timestamps
@@ -57,34 +52,43 @@ def encode(input: str | os.PathLike, output: str | os.PathLike, *, crf: float = 
     ----------
     input, output : path
         Any video PyAV can read; ``.mp4``, ``.mov``, ``.m4v`` or ``.mkv`` output.
-    crf, preset, x264_params
-        libx264 rate control, preset and extra ``K=V:K=V`` parameters.
-    saliency : bool
-        False encodes plain libx264 with the same settings (the baseline).
-    model : str
-        Saliency model name (see :func:`salcodec.saliency.available_models`).
-    strength, clamp, smoothing
-        QP offset per standard deviation of importance, the largest offset, and
-        temporal smoothing (see :mod:`salcodec.qpmap`).
+    settings : EncodeSettings, optional
+        Encoder and mapping settings; defaults to ``EncodeSettings()``.
     overwrite : bool
         Replace an existing output file.
     progress : bool or None
         Progress on stderr; None = only when stderr is a terminal.
+    budget : {"crf", "match"}
+        ``"crf"`` applies the offsets as mapped. ``"match"`` first calibrates a
+        QP bias on a sample of the video so the output's size matches plain
+        libx264 at the same settings (see :mod:`salcodec.budget`): same size,
+        bits moved to where people look.
+    **changes
+        Any :class:`~salcodec.settings.EncodeSettings` field, overriding
+        ``settings`` (e.g. ``crf=28, strength=6, saliency=False``).
 
     Returns
     -------
     EncodeResult
     """
+    settings = (settings or EncodeSettings()).with_(**changes)
+    if budget not in ("crf", "match"):
+        raise SalcodecError(f"unknown budget {budget!r}; use 'crf' or 'match'")
     started = time.monotonic()
+    check_output_path(output, [Path(input)], overwrite)
+    calibration = None
+    if budget == "match" and settings.saliency:
+        from .budget import calibrate_bias
+
+        calibration = calibrate_bias(input, settings)
+        settings = settings.with_(bias=calibration.bias)
     src = open_input(input)
     try:
         out_path = check_output_path(output, [Path(input)], overwrite)
         vin = video_stream(src, input)
         with atomic_output(out_path) as tmp:
             frames_in, stats, copied, size = _transcode(
-                src, vin, input, tmp, CONTAINERS[out_path.suffix.lower()], crf=crf,
-                preset=preset, saliency=saliency, model=model, strength=strength,
-                clamp=clamp, smoothing=smoothing, x264_params=x264_params, progress=progress,
+                src, vin, input, tmp, CONTAINERS[out_path.suffix.lower()], settings, progress
             )
             frames_out = count_video_packets(tmp)
             if frames_out != frames_in:
@@ -95,26 +99,25 @@ def encode(input: str | os.PathLike, output: str | os.PathLike, *, crf: float = 
             nbytes = tmp.stat().st_size
     finally:
         src.close()
-    offsets = stats.as_dict() if saliency else {}
+    offsets = stats.as_dict() if settings.saliency else {}
     return EncodeResult(
         input=str(input), output=str(out_path), frames_in=frames_in, frames_out=frames_out,
         bytes=nbytes, seconds=round(time.monotonic() - started, 3),
-        mean_abs_qp_offset=offsets.get("mean_abs_qp_offset", 0.0), saliency=saliency,
-        model=model if saliency else None, strength=strength if saliency else 0.0, crf=crf,
-        preset=preset, width=size[0], height=size[1], copied_streams=copied, offsets=offsets,
+        mean_abs_qp_offset=offsets.get("mean_abs_qp_offset", 0.0), width=size[0],
+        height=size[1], copied_streams=copied, settings=settings.as_dict(), offsets=offsets,
+        budget={"mode": budget, **(calibration.as_dict() if calibration else {})},
     )
 
 
-def _transcode(src, vin, input, tmp: Path, fmt: str, *, crf, preset, saliency, model,
-               strength, clamp, smoothing, x264_params, progress):
+def _transcode(src, vin, input, tmp: Path, fmt: str, settings: EncodeSettings, progress):
     dst = av.open(str(tmp), mode="w", format=fmt)
     stage = None
     try:
         cc = vin.codec_context
         vin.thread_type = "AUTO"
         vout = add_h264_stream(dst, cc.width, cc.height, vin.average_rate or vin.guessed_rate,
-                               vin.time_base, crf=crf, preset=preset, x264_params=x264_params,
-                               roi_enabled=saliency)
+                               vin.time_base, crf=settings.crf, preset=settings.preset,
+                               x264_params=settings.x264_params, roi_enabled=settings.saliency)
         copies = {}
         for s in src.streams:
             if s is vin or s.type not in ("audio", "subtitle", "data", "attachment"):
@@ -127,8 +130,7 @@ def _transcode(src, vin, input, tmp: Path, fmt: str, *, crf, preset, saliency, m
                     f"({s.codec_context.name if s.codec_context else 'unknown'}) into {fmt}: "
                     f"{exc}; try an .mkv output"
                 ) from None
-        stage = SaliencyEncoder(vout, model=model, strength=strength, clamp=clamp,
-                                smoothing=smoothing, enabled=saliency)
+        stage = SaliencyEncoder(vout, **settings.stage_options())
         bar = Progress(expected_frames(vin), progress)
         frames_in = 0
         last_pts = None

@@ -19,6 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--crf", type=float, default=23)
     p.add_argument("--preset", default="medium")
     p.add_argument("--model", default="default")
+    p.add_argument("--budget", choices=["crf", "match"], default="crf",
+                   help="match: calibrate the saliency arm to plain x264's size")
     p.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
     p.set_defaults(func=run)
 
@@ -37,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
             out = folder / f"{src.stem}.{name}.mp4"
             print(f"encoding {src.name} -> {out.name} ...", file=sys.stderr)
             r = encode(src, out, crf=args.crf, preset=args.preset, saliency=saliency,
-                       model=args.model, overwrite=True)
+                       model=args.model, overwrite=True, budget=args.budget)
             arms[name] = {"encode": r.as_dict(), "qp": qp_statistics(out)[0]}
     if args.json:
         json.dump(arms, sys.stdout, indent=2)
@@ -52,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
               f"realised QP mean {q['mean_qp']:.2f}, in-frame std {q['mean_std_qp']:.2f}")
     off = sal["encode"]["offsets"]
     ratio = sal["encode"]["bytes"] / base["encode"]["bytes"]
-    print(f"  requested QP offsets ({sal['encode']['model']}): mean |offset| "
+    print(f"  requested QP offsets ({sal['encode']['settings']['model']}): mean |offset| "
           f"{off['mean_abs_qp_offset']:.2f}, range {off['min_qp_offset']:+.0f}.."
           f"{off['max_qp_offset']:+.0f}, {off['regions_per_frame']:.0f} regions/frame")
     print(f"  size ratio salcodec/x264 at equal CRF: {ratio:.3f} (not a quality claim: "

@@ -21,6 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     ow.add_argument("-y", dest="overwrite", action="store_true", help="overwrite OUTPUT")
     ow.add_argument("-n", dest="overwrite", action="store_false",
                     help="never overwrite OUTPUT (default)")
+    p.add_argument("--budget", choices=["crf", "match"], default="crf",
+                   help="crf: offsets as mapped; match: calibrate a QP bias on samples so the "
+                   "size matches plain x264 at the same CRF")
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress on stderr (default: when stderr is a terminal)")
@@ -42,16 +45,25 @@ def add_encode_options(p: argparse.ArgumentParser) -> None:
                    help=f"largest QP offset either way ({DEFAULT_CLAMP:g})")
     p.add_argument("--smoothing", type=float, default=0.6,
                    help="temporal smoothing of offsets, 0..1 exclusive (0.6)")
+    p.add_argument("--bias", type=float, default=0.0,
+                   help="QP added to every offset, then clamped (0)")
     p.add_argument("--no-saliency", dest="saliency", action="store_false",
                    help="plain libx264 with the same settings (baseline)")
+
+
+def settings_from_args(args: argparse.Namespace):
+    """EncodeSettings from the options added by :func:`add_encode_options`."""
+    from ..settings import EncodeSettings
+
+    return EncodeSettings(crf=args.crf, preset=args.preset, x264_params=args.x264_params,
+                          saliency=args.saliency, model=args.model, strength=args.strength,
+                          clamp=args.clamp, smoothing=args.smoothing, bias=args.bias)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..transcode import encode
 
-    result = encode(args.input, args.output, crf=args.crf, preset=args.preset,
-                    saliency=args.saliency, model=args.model, strength=args.strength,
-                    clamp=args.clamp, smoothing=args.smoothing, x264_params=args.x264_params,
+    result = encode(args.input, args.output, settings_from_args(args), budget=args.budget,
                     overwrite=args.overwrite, progress=args.progress)
     if args.json:
         json.dump(result.as_dict(), sys.stdout, indent=2)

@@ -1,0 +1,95 @@
+"""Short samples of a video, for calibration and CRF search without encoding it all.
+
+A sample is a few evenly spaced windows of consecutive frames, written once to
+a lossless H.264 file (x264 ``qp=0``), so every trial encode starts from the
+same frames and quality can be measured against the sample itself.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from .conform import conform_frame, even_size
+from .decode import expected_frames, ffmpeg_cause, open_input, video_stream
+from .errors import InputError
+
+
+@dataclass(frozen=True)
+class Sample:
+    """Where the sample came from: ``windows`` as (first frame, frame count)."""
+
+    path: Path
+    source: str
+    windows: tuple[tuple[int, int], ...]
+    frames: int
+    source_frames: int
+
+    @property
+    def fraction(self) -> float:
+        """Share of the source's frames in the sample (1.0 = the whole video)."""
+        return self.frames / max(self.source_frames, 1)
+
+
+def plan_windows(total: int, count: int, length: int) -> list[tuple[int, int]]:
+    """``count`` evenly spaced windows of ``length`` frames within ``total`` frames.
+
+    When the windows would cover most of the video, the whole video is one window.
+    """
+    if total <= 0:
+        raise ValueError("video has no frames")
+    if count * length >= 0.8 * total:
+        return [(0, total)]
+    span = total / count
+    return [(int(span * i + (span - length) / 2), length) for i in range(count)]
+
+
+def make_sample(input: str | os.PathLike, dest: str | os.PathLike, count: int = 4,
+                seconds: float = 1.5) -> Sample:
+    """Write a lossless sample of ``input`` to ``dest`` (an .mkv path).
+
+    Parameters
+    ----------
+    input : path
+        Source video.
+    dest : path
+        Where to write the sample (Matroska, lossless H.264, constant 1/rate steps).
+    count : int
+        Number of windows.
+    seconds : float
+        Length of each window.
+    """
+    with open_input(input) as src:
+        vin = video_stream(src, input)
+        rate = vin.average_rate or vin.guessed_rate or Fraction(25)
+        total = expected_frames(vin) or _count_frames(input)
+        windows = plan_windows(total, count, max(2, round(seconds * rate)))
+        wanted = {i for start, n in windows for i in range(start, start + n)}
+        width, height = even_size(vin.codec_context.width, vin.codec_context.height)
+        written = 0
+        with av.open(str(dest), "w", format="matroska") as out:
+            s = out.add_stream("libx264", rate=rate)
+            s.width, s.height, s.pix_fmt = width, height, "yuv420p"
+            s.options = {"qp": "0", "preset": "ultrafast"}
+            try:
+                for index, frame in enumerate(src.decode(vin)):
+                    if index in wanted:
+                        frame = conform_frame(frame, width, height)
+                        frame.pts, frame.time_base = written, Fraction(1) / rate
+                        out.mux(s.encode(frame))
+                        written += 1
+                    elif index > max(wanted):
+                        break
+            except av.error.FFmpegError as exc:
+                raise InputError(f"{input}: corrupt video ({ffmpeg_cause(exc)})") from None
+            out.mux(s.encode(None))
+    return Sample(Path(dest), str(input), tuple(windows), written, total)
+
+
+def _count_frames(path) -> int:
+    with open_input(path) as c:
+        return sum(1 for p in c.demux(video=0) if p.size)

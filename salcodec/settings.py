@@ -1,0 +1,57 @@
+"""The knobs of one encode, in one place (used by encode, compare, crf-search)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+
+from .errors import SalcodecError
+from .qpmap import DEFAULT_CLAMP, DEFAULT_STRENGTH
+
+
+@dataclass(frozen=True)
+class EncodeSettings:
+    """libx264 settings plus the saliency-to-QP mapping.
+
+    Attributes
+    ----------
+    crf, preset, x264_params
+        libx264 constant rate factor, preset and extra ``K=V:K=V`` parameters.
+    saliency : bool
+        False = plain libx264 with the same settings (the baseline arm).
+    model : str
+        Saliency model name.
+    strength, clamp, smoothing, bias
+        QP offset per standard deviation of importance, the largest offset
+        either way, temporal smoothing of offsets, and a QP added to every
+        offset (set by bit-budget calibration).
+    """
+
+    crf: float = 23
+    preset: str = "medium"
+    x264_params: str | None = None
+    saliency: bool = True
+    model: str = "default"
+    strength: float = DEFAULT_STRENGTH
+    clamp: float = DEFAULT_CLAMP
+    smoothing: float = 0.6
+    bias: float = 0.0
+
+    def with_(self, **changes) -> EncodeSettings:
+        """A copy with some fields changed; unknown names are a user error."""
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise SalcodecError(f"unknown encode setting(s): {', '.join(unknown)}")
+        return replace(self, **changes)
+
+    def baseline(self) -> EncodeSettings:
+        """The plain-libx264 arm with otherwise identical settings."""
+        return replace(self, saliency=False)
+
+    def stage_options(self) -> dict:
+        """Keyword arguments of :class:`salcodec.encoder.SaliencyEncoder`."""
+        return {"model": self.model, "strength": self.strength, "clamp": self.clamp,
+                "smoothing": self.smoothing, "bias": self.bias, "enabled": self.saliency}
+
+    def as_dict(self) -> dict:
+        return asdict(self)
