@@ -1,0 +1,106 @@
+"""``salcodec quality REF DIST``: PSNR/SSIM and saliency-weighted variants, per frame.
+
+Writes a JSON document (schema ``salcodec.quality/1``) or CSV to stdout or
+``--output``; definitions and schema in docs/quality.md. Alignment notes and
+unavailable metrics go to stderr as ``salcodec: note: ...`` lines; progress
+too, but only when stderr is a terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from ..quality.measure import DEFAULT_METRICS, METRICS
+
+    p = sub.add_parser(
+        "quality",
+        help="full-reference quality of DIST against REF (PSNR, SSIM, weighted)",
+        description="Compare DIST with REF frame by frame (frames paired by presentation "
+        "time) and report per-frame values and pooled summaries (mean, harmonic mean, "
+        "5th percentile). Definitions: docs/quality.md.",
+    )
+    p.add_argument("ref", metavar="REF", help="reference video")
+    p.add_argument("dist", metavar="DIST", help="distorted video (same frame size)")
+    p.add_argument(
+        "--metrics",
+        metavar="LIST",
+        help=f"comma-separated, from {', '.join(METRICS)}, or 'all' (default: "
+        f"{','.join(DEFAULT_METRICS)}, plus wpsnr,wssim with --weights)",
+    )
+    p.add_argument(
+        "--weights",
+        metavar="SPEC",
+        help="importance maps for wpsnr/wssim: model:NAME (on the reference), map:PATH "
+        "(grey image or video), density:PATH, fixations:PATH[:sigma=PX]",
+    )
+    p.add_argument(
+        "-of", "--output-format", dest="format", choices=("json", "csv"), default="json",
+        help="output format (default json)",
+    )
+    p.add_argument(
+        "--csv-layout", choices=("long", "wide"), default="long",
+        help="csv: one row per frame and metric (long, default) or per frame (wide)",
+    )
+    p.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
+    p.add_argument("-y", dest="overwrite", action="store_true", help="overwrite FILE")
+    p.add_argument("--max-frames", type=int, metavar="N", help="compare at most N frames")
+    p.set_defaults(func=run)
+
+
+def _check_output(out: Path, inputs: list[str], overwrite: bool) -> None:
+    from ..errors import SalcodecError
+
+    for src in inputs:
+        if os.path.exists(src) and out.exists() and os.path.samefile(out, src):
+            raise SalcodecError(f"{out}: output is an input file; refusing to overwrite it")
+    if not out.parent.resolve().is_dir():
+        raise SalcodecError(f"{out}: directory {out.parent} does not exist")
+    if out.is_dir():
+        raise SalcodecError(f"{out}: is a directory")
+    if out.exists() and not overwrite:
+        raise SalcodecError(f"{out}: already exists (use -y to overwrite)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..errors import SalcodecError
+    from ..progress import Progress
+    from ..quality import measure
+    from ..quality.weights import parse_weights
+
+    if args.max_frames is not None and args.max_frames < 1:
+        raise SalcodecError(f"--max-frames must be >= 1, got {args.max_frames}")
+    out = Path(args.output) if args.output else None
+    if out is not None:
+        _check_output(out, [args.ref, args.dist], args.overwrite)
+    weights = parse_weights(args.weights) if args.weights else None
+
+    progress = Progress(label="quality")
+    try:
+        result = measure(args.ref, args.dist, metrics=args.metrics, weights=weights,
+                         max_frames=args.max_frames, progress=progress.update)
+    finally:
+        progress.close()
+
+    for name, reason in result.unavailable.items():
+        print(f"salcodec: note: {name}: unavailable ({reason})", file=sys.stderr)
+    for note in result.alignment.notes:
+        print(f"salcodec: note: {note}", file=sys.stderr)
+    if result.weights and result.weights.get("uniform_fallback_frames"):
+        print(f"salcodec: note: {result.weights['uniform_fallback_frames']} frames had no "
+              "weight in the map; uniform weights used there", file=sys.stderr)
+
+    text = result.to_json() + "\n" if args.format == "json" else result.to_csv(args.csv_layout)
+    if out is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        from ..safeio import atomic_output
+
+        with atomic_output(out) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+    return 0
