@@ -16,7 +16,7 @@ from .errors import SalcodecError, SalcodecWarning
 
 #: Verb modules under salcodec.commands, each with ``register(subparsers)``
 #: that adds its parser and sets ``func(args) -> int``.
-COMMANDS = ["encode", "inspect", "demo", "quality"]
+COMMANDS = ["encode", "inspect", "demo", "quality", "compare", "crf-search"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"salcodec {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
-        importlib.import_module(f"salcodec.commands.{name}").register(sub)
+        importlib.import_module(f"salcodec.commands.{name.replace('-', '_')}").register(sub)
     return parser
 
 

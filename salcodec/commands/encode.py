@@ -30,9 +30,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def add_encode_options(p: argparse.ArgumentParser) -> None:
+def add_encode_options(p: argparse.ArgumentParser, crf: bool = True) -> None:
     """Options shared by every verb that encodes (encode, compare, crf-search)."""
-    p.add_argument("--crf", type=float, default=23, help="x264 constant rate factor (23)")
+    if crf:
+        p.add_argument("--crf", type=float, default=23, help="x264 constant rate factor (23)")
     p.add_argument("--preset", default="medium", help="x264 preset (medium)")
     p.add_argument("--x264-params", default=None, metavar="K=V:...",
                    help="extra x264 parameters, x264 syntax")
@@ -55,7 +56,8 @@ def settings_from_args(args: argparse.Namespace):
     """EncodeSettings from the options added by :func:`add_encode_options`."""
     from ..settings import EncodeSettings
 
-    return EncodeSettings(crf=args.crf, preset=args.preset, x264_params=args.x264_params,
+    crf = args.crf if isinstance(getattr(args, "crf", None), (int, float)) else 23
+    return EncodeSettings(crf=crf, preset=args.preset, x264_params=args.x264_params,
                           saliency=args.saliency, model=args.model, strength=args.strength,
                           clamp=args.clamp, smoothing=args.smoothing, bias=args.bias)
 
