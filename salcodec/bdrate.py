@@ -36,12 +36,14 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.interpolate import Akima1DInterpolator, PchipInterpolator, make_interp_spline
 
+from .errors import SalcodecWarning
+
 METHODS = ("pchip", "akima", "cubic")
 #: Default minimum overlap (fraction of the union of both ranges), as bjontegaard.
 MIN_OVERLAP = 0.75
 
 
-class BDOverlapWarning(UserWarning):
+class BDOverlapWarning(SalcodecWarning):
     """The two RD curves overlap too little for a trustworthy Bjontegaard delta."""
 
 
