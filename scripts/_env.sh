@@ -23,7 +23,13 @@ SPEC="."
 # Reinstall only when the project's metadata changed since the last install.
 STAMP=".venv/.salcodec-installed-${1:-base}"
 if [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ]; then
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e "$SPEC"
+  LOG=".venv/install.log"
+  # Keep the build backend's chatter in a log; show it only if the install fails.
+  if ! { .venv/bin/python -m pip install --disable-pip-version-check --upgrade pip &&
+         .venv/bin/python -m pip install --disable-pip-version-check -e "$SPEC"; } >"$LOG" 2>&1; then
+    tail -n 40 "$LOG" >&2
+    echo "salcodec: error: installing salcodec failed (full log: $LOG)" >&2
+    exit 1
+  fi
   touch "$STAMP"
 fi
