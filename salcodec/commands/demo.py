@@ -28,6 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..data import DEFAULT_CLIP
     from ..qpinspect import qp_statistics
+    from ..quality import measure
     from ..transcode import encode
 
     src = Path(args.input) if args.input else DEFAULT_CLIP
@@ -40,7 +41,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"encoding {src.name} -> {out.name} ...", file=sys.stderr)
             r = encode(src, out, crf=args.crf, preset=args.preset, saliency=saliency,
                        model=args.model, overwrite=True, budget=args.budget)
-            arms[name] = {"encode": r.as_dict(), "qp": qp_statistics(out)[0]}
+            q = measure(src, out, ["psnr", "ssim"])
+            arms[name] = {"encode": r.as_dict(), "qp": qp_statistics(out)[0],
+                          "quality": {m: q.summary[m]["mean"] for m in q.metrics}}
     if args.json:
         json.dump(arms, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -49,8 +52,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"input: {src} ({base['encode']['frames_in']} frames), "
           f"CRF {args.crf:g}, preset {args.preset}")
     for name, arm in arms.items():
-        e, q = arm["encode"], arm["qp"]
+        e, q, m = arm["encode"], arm["qp"], arm["quality"]
         print(f"  {name:9s} {e['bytes']:>9,d} bytes  {e['seconds']:6.2f} s  "
+              f"PSNR {m['psnr']:.2f} dB  SSIM {m['ssim']:.4f}  "
               f"realised QP mean {q['mean_qp']:.2f}, in-frame std {q['mean_std_qp']:.2f}")
     off = sal["encode"]["offsets"]
     ratio = sal["encode"]["bytes"] / base["encode"]["bytes"]
