@@ -75,17 +75,16 @@ def encode(input: str | os.PathLike, output: str | os.PathLike,
     if budget not in ("crf", "match"):
         raise SalcodecError(f"unknown budget {budget!r}; use 'crf' or 'match'")
     started = time.monotonic()
-    check_output_path(output, [Path(input)], overwrite)
-    calibration = None
-    if budget == "match" and settings.saliency:
-        from .budget import calibrate_bias
-
-        calibration = calibrate_bias(input, settings)
-        settings = settings.with_(bias=calibration.bias)
     src = open_input(input)
     try:
         out_path = check_output_path(output, [Path(input)], overwrite)
         vin = video_stream(src, input)
+        calibration = None
+        if budget == "match" and settings.saliency:
+            from .budget import calibrate_bias
+
+            calibration = calibrate_bias(input, settings)
+            settings = settings.with_(bias=calibration.bias)
         with atomic_output(out_path) as tmp:
             frames_in, stats, copied, size = _transcode(
                 src, vin, input, tmp, CONTAINERS[out_path.suffix.lower()], settings, progress
