@@ -16,7 +16,9 @@ from .errors import SalcodecError, SalcodecWarning
 
 #: Verb modules under salcodec.commands, each with ``register(subparsers)``
 #: that adds its parser and sets ``func(args) -> int``.
-COMMANDS = ["encode", "inspect", "demo", "quality", "compare", "crf-search"]
+COMMANDS = [
+    "encode", "inspect", "demo", "saliency", "eval-saliency", "quality", "compare", "crf-search",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -5,13 +5,34 @@ from __future__ import annotations
 import numpy as np
 
 from .base import SaliencyModel, normalize_map, validate_rgb
+from .bms import BMSModel
+from .fusion import DefaultModel
+from .hc import HCModel
 from .lc import LCModel
+from .motion import MotionModel
+from .priors import CentreModel, FaceModel
+from .region import RegionModel
+from .spectral import SpectralModel
+from .temporal import SaliencyDifferenceModel, TemporalContrastModel
 
 #: name -> model class. Models register here; ``default`` is the encoder's default.
 MODELS: dict[str, type[SaliencyModel]] = {
-    LCModel.name: LCModel,
+    cls.name: cls
+    for cls in (
+        DefaultModel,
+        BMSModel,
+        LCModel,
+        HCModel,
+        RegionModel,
+        SpectralModel,
+        CentreModel,
+        FaceModel,
+        MotionModel,
+        TemporalContrastModel,
+        SaliencyDifferenceModel,
+    )
 }
-DEFAULT_MODEL = "lc"
+DEFAULT_MODEL = "default"
 
 
 def available_models() -> list[str]:

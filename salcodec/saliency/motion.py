@@ -1,0 +1,104 @@
+"""Motion saliency from dense optical flow, with camera motion taken out.
+
+Moving things attract gaze in video, but when the camera pans *everything*
+moves. The flow between consecutive frames (OpenCV's DIS, ultrafast preset,
+on a small grey frame) is fitted with a global affine motion model by least
+squares, refitted once on the best-fitting half of the pixels so that a
+moving object does not drag the fit; what the camera model does not explain
+(the residual flow magnitude) is the saliency.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import cv2
+import numpy as np
+
+from .base import SaliencyModel, downscale, validate_rgb
+
+
+def dense_flow(prev_gray: np.ndarray, gray: np.ndarray) -> np.ndarray:
+    """Dense flow (H, W, 2) in pixels from ``prev_gray`` to ``gray`` (uint8)."""
+    if prev_gray.shape != gray.shape:
+        raise ValueError(f"frame shapes differ: {prev_gray.shape} vs {gray.shape}")
+    if min(gray.shape) < 8:
+        # DIS needs a few pixels of support per patch; tiny frames: no motion.
+        return np.zeros((*gray.shape, 2), dtype=np.float32)
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
+    return dis.calc(prev_gray, gray, None)
+
+
+@functools.lru_cache(maxsize=8)
+def _affine_design(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    # Rows [x, y, 1] (long side scaled to 1) and their pseudo-inverse, per size.
+    yy, xx = np.indices((h, w), dtype=np.float64)
+    scale = float(max(h, w))
+    design = np.stack([xx.ravel() / scale, yy.ravel() / scale, np.ones(h * w)], 1)
+    return design, np.linalg.pinv(design)
+
+
+def compensate_camera(flow: np.ndarray) -> np.ndarray:
+    """Residual flow after removing the best global affine motion.
+
+    Parameters
+    ----------
+    flow : ndarray, shape (H, W, 2)
+        Dense flow (dx, dy).
+
+    Returns
+    -------
+    ndarray, shape (H, W, 2), float32
+        ``flow - A [x, y, 1]`` with ``A`` fitted by least squares, then
+        refitted on the half of pixels with the smallest residual.
+    """
+    flow = np.asarray(flow, dtype=np.float32)
+    if flow.ndim != 3 or flow.shape[2] != 2:
+        raise ValueError(f"flow must have shape (H, W, 2), got {flow.shape}")
+    h, w = flow.shape[:2]
+    design, pinv = _affine_design(h, w)
+    target = flow.reshape(-1, 2).astype(np.float64)
+    coef = pinv @ target
+    resid = np.linalg.norm(target - design @ coef, axis=1)
+    inliers = resid <= np.median(resid)
+    if inliers.sum() >= 3:
+        coef, *_ = np.linalg.lstsq(design[inliers], target[inliers], rcond=None)
+    return (target - design @ coef).reshape(h, w, 2).astype(np.float32)
+
+
+def motion_saliency(
+    prev_gray: np.ndarray, gray: np.ndarray, blur_sigma: float = 0.02, flow_side: int = 64
+) -> np.ndarray:
+    """Camera-compensated motion magnitude, blurred, at the size of ``gray``.
+
+    The flow is computed on frames shrunk to ``flow_side`` (object motion is
+    coarse) and its magnitude is given in pixels of ``gray``.
+    """
+    h, w = gray.shape
+    small_prev, small = downscale(prev_gray, flow_side), downscale(gray, flow_side)
+    resid = compensate_camera(dense_flow(small_prev, small))
+    mag = np.sqrt(resid[..., 0] ** 2 + resid[..., 1] ** 2) * (w / small.shape[1])
+    mag = cv2.GaussianBlur(mag, (0, 0), max(blur_sigma * max(small.shape), 0.5))
+    return cv2.resize(mag, (w, h), interpolation=cv2.INTER_LINEAR) if mag.shape != (h, w) else mag
+
+
+class MotionModel(SaliencyModel):
+    """Object motion against the camera: zero on the first frame after a reset."""
+
+    name = "motion"
+    temporal = True
+
+    def __init__(self, analysis_side: int = 128) -> None:
+        self.analysis_side = analysis_side
+        self._prev: np.ndarray | None = None
+
+    def reset(self) -> None:
+        self._prev = None
+
+    def compute(self, image: np.ndarray) -> np.ndarray:
+        image = validate_rgb(image)
+        gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        prev, self._prev = self._prev, gray
+        if prev is None or prev.shape != gray.shape:
+            return np.zeros(gray.shape, dtype=np.float32)
+        return motion_saliency(prev, gray)

@@ -1,0 +1,275 @@
+"""Saliency models: the protocol, numba kernels vs numpy references, behaviour."""
+
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from salcodec.saliency import (
+    MODELS,
+    available_models,
+    get_model,
+    saliency_map,
+)
+from salcodec.saliency.base import downscale, upscale
+from salcodec.saliency.bms import bms_attention_numba, bms_attention_reference
+from salcodec.saliency.datasets import read_rgb
+from salcodec.saliency.fusion import DefaultModel, histogram_intersection
+from salcodec.saliency.hc import (
+    hc_colour_saliency_numba,
+    hc_colour_saliency_reference,
+    quantise_colours,
+)
+from salcodec.saliency.lc import lc_saliency_numba, lc_saliency_reference
+from salcodec.saliency.motion import compensate_camera
+from salcodec.saliency.priors import FaceDetector, centre_prior, face_map
+from salcodec.saliency.region import (
+    cross_region_contrast_numba,
+    cross_region_contrast_reference,
+)
+
+DATA = Path(__file__).parent / "data"
+STILL = DATA / "fixations" / "points" / "stimuli" / "etocvd_i1007068829.jpg"
+
+
+def video_frames(name, limit):
+    with av.open(str(DATA / name)) as c:
+        decoded = zip(range(limit), c.decode(video=0), strict=False)
+        return [f.to_ndarray(format="rgb24") for _, f in decoded]
+
+
+@pytest.fixture(scope="module")
+def photo():
+    return read_rgb(STILL)
+
+
+def square_on_grey(h=72, w=96, colour=(200, 30, 30), top=20, left=50, size=16):
+    """A grey frame with textured noise and one coloured square (a clear pop-out)."""
+    rng = np.random.default_rng(3)
+    img = np.clip(120 + rng.normal(0, 4, (h, w, 3)), 0, 255).astype(np.uint8)
+    img[top:top + size, left:left + size] = colour
+    return img
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_protocol(name, photo):
+    model = get_model(name)
+    for image in (photo, photo[:30, :40].copy(), photo[:2, :3].copy()):
+        model.reset()
+        out = model(image)
+        assert out.dtype == np.float32
+        assert out.shape == image.shape[:2]
+        assert out.min() >= 0.0 and out.max() <= 1.0
+    # Deterministic after reset; stills are unaffected by history.
+    model.reset()
+    a = model(photo)
+    model.reset()
+    assert np.array_equal(a, model(photo))
+    with pytest.raises(TypeError):
+        model(photo.astype(np.float32))
+    with pytest.raises(ValueError):
+        model(photo[..., 0])
+
+
+def test_registry_and_api(photo):
+    assert {"default", "lc", "hc", "region", "spectral", "bms", "centre", "faces", "motion",
+            "temporal", "saldiff"} <= set(available_models())
+    from salcodec.saliency import DEFAULT_MODEL
+
+    assert DEFAULT_MODEL == "default"
+    out = saliency_map(photo)
+    assert out.shape == photo.shape[:2] and out.dtype == np.float32
+    assert np.array_equal(out, saliency_map(photo, DefaultModel()))
+    with pytest.raises(ValueError, match="unknown saliency model"):
+        get_model("nope")
+
+
+def test_downscale_upscale():
+    img = np.zeros((720, 1280, 3), np.uint8)
+    assert downscale(img, 128).shape == (72, 128, 3)
+    assert downscale(img, 2000) is img
+    assert downscale(img[:2, :1000], 100).shape == (2, 100, 3)
+    m = np.random.default_rng(0).random((9, 16)).astype(np.float32)
+    up = upscale(m, (90, 160))
+    assert up.shape == (90, 160) and up.min() >= m.min() and up.max() <= m.max()
+
+
+def test_lc_kernel_matches_reference(photo):
+    small = downscale(photo, 100)
+    np.testing.assert_allclose(lc_saliency_numba(small), lc_saliency_reference(small),
+                               rtol=1e-5)
+
+
+def test_hc_kernel_matches_reference():
+    rng = np.random.default_rng(1)
+    for n in (1, 2, 7, 60):
+        lab = (rng.random((n, 3)) * [100, 200, 200] - [0, 100, 100]).astype(np.float32)
+        freq = rng.random(n).astype(np.float32)
+        freq /= freq.sum()
+        for m in (1, 2, max(n // 4, 1), n):
+            np.testing.assert_allclose(hc_colour_saliency_numba(lab, freq, m),
+                                       hc_colour_saliency_reference(lab, freq, m),
+                                       rtol=1e-4, atol=1e-4)
+
+
+def test_hc_quantisation_covers_pixels():
+    img = square_on_grey()
+    index, lab, freq = quantise_colours(img)
+    assert index.shape == img.shape[:2] and index.max() < len(lab)
+    assert freq.sum() == pytest.approx(1.0)
+    np.testing.assert_allclose(np.bincount(index.ravel(), minlength=len(lab)) / index.size, freq,
+                               rtol=1e-6)
+
+
+def test_region_kernel_matches_reference():
+    rng = np.random.default_rng(2)
+    lab_q, lab_r = rng.random((13, 3)) * 100, rng.random((9, 3)) * 100
+    pos_q, pos_r = rng.random((13, 2)), rng.random((9, 2))
+    w = rng.random(9)
+    args = [np.asarray(a, np.float32) for a in (lab_q, pos_q, lab_r, pos_r, w)]
+    np.testing.assert_allclose(cross_region_contrast_numba(*args, 0.4),
+                               cross_region_contrast_reference(*args, 0.4), rtol=1e-5)
+
+
+def test_bms_kernel_matches_reference(photo):
+    import cv2
+
+    small = downscale(photo, 64)
+    channels = np.ascontiguousarray(
+        cv2.cvtColor(small, cv2.COLOR_RGB2Lab).transpose(2, 0, 1), dtype=np.float32)
+    thresholds = np.linspace(30, 220, 6, dtype=np.float32)[None].repeat(3, 0)
+    got = bms_attention_numba(channels, thresholds)
+    assert got.max() > 0
+    np.testing.assert_allclose(got, bms_attention_reference(channels, thresholds), atol=1e-5)
+    # A ring: its hole and the ring itself are surrounded only where they do not touch
+    # the border; the outside never is.
+    ring = np.zeros((1, 12, 12), np.float32)
+    ring[0, 3:9, 3:9] = 1
+    ring[0, 5:7, 5:7] = 0
+    att = bms_attention_numba(ring, np.array([[0.5]], np.float32))
+    assert att[0, 0] == 0 and att[5, 5] > 0 and att[3, 3] > 0
+    np.testing.assert_allclose(att, bms_attention_reference(ring, np.array([[0.5]])), atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["lc", "hc", "region", "spectral", "bms", "default"])
+def test_pop_out_square_is_salient(name):
+    img = square_on_grey()
+    out = get_model(name)(img)
+    inside = out[22:34, 52:64].mean()
+    outside = np.concatenate([out[:, :40].ravel(), out[50:, :].ravel()]).mean()
+    assert inside > outside + 0.2, (inside, outside)
+
+
+def test_centre_prior():
+    c = centre_prior((5, 7))
+    assert c[2, 3] == pytest.approx(1.0) and c.argmax() == 2 * 7 + 3
+    assert c[0, 0] < c[1, 1] < c[2, 2]
+    with pytest.raises(ValueError):
+        centre_prior((5, 7), sigma=0)
+
+
+def test_face_map_and_detector():
+    m = face_map((50, 80), np.array([[40, 10, 20, 20]]))
+    assert np.unravel_index(m.argmax(), m.shape) == (18, 50)  # centre x, 0.4 down
+    assert face_map((5, 5), np.zeros((0, 4))).max() == 0
+    det = FaceDetector()
+    assert len(det.detect(np.full((120, 160, 3), 128, np.uint8))) == 0
+    # One person signing to the camera: the face is found at the top centre-right.
+    frame = video_frames("asl_again.mkv", 1)[0]
+    boxes = det.detect(frame)
+    cx = boxes[:, 0] + boxes[:, 2] / 2
+    cy = boxes[:, 1] + boxes[:, 3] / 2
+    assert np.any((np.abs(cx - 325) < 40) & (np.abs(cy - 128) < 40)), boxes
+
+
+def test_camera_compensation_removes_pan_keeps_object():
+    h, w = 40, 60
+    yy, xx = np.indices((h, w))
+    pan = np.stack([1.5 + 0.01 * xx, -0.5 + 0.02 * yy], -1).astype(np.float32)  # affine
+    assert np.abs(compensate_camera(pan)).max() < 1e-4
+    flow = pan.copy()
+    flow[10:18, 20:28] += [3.0, 0.0]  # an object moving against the pan
+    mag = np.linalg.norm(compensate_camera(flow), axis=-1)
+    assert mag[10:18, 20:28].min() > 2.5 and np.median(mag) < 0.1
+
+
+def shifted(img, dx):
+    return np.ascontiguousarray(np.roll(img, dx, axis=1))
+
+
+def test_motion_model_pan_vs_moving_object(photo):
+    base = downscale(photo, 128)
+    model = get_model("motion")
+    assert model(base).max() == 0  # first frame: nothing to compare with
+    out = model(shifted(base, 3))  # pure pan: nothing stands out much
+    pan_level = out.mean()
+    model.reset()
+    obj = base.copy()
+    model(obj)
+    moved = base.copy()
+    moved[30:50, 60:80] = base[30:50, 54:74]  # a patch moves 6 px right
+    out = model(moved)
+    assert out[32:48, 62:78].mean() > 0.5 > pan_level
+    assert out[32:48, 62:78].mean() > 3 * out[:, :40].mean()
+
+
+def test_temporal_models_light_up_appearing_object():
+    still = square_on_grey(colour=(120, 120, 120))
+    changed = square_on_grey()
+    for name in ("temporal", "saldiff"):
+        model = get_model(name)
+        assert model(still).max() == 0
+        assert model(still).max() == 0  # nothing changed
+        out = model(changed)
+        assert out[22:34, 52:64].mean() > 0.5 > out[:, :40].mean(), name
+        model.reset()
+        assert model(changed).max() == 0
+
+
+def test_default_detects_cuts_and_smooths():
+    bbb = video_frames("bbb_audio.mp4", 50)
+    asl = [downscale(f, 320)[:180] for f in video_frames("asl_again.mkv", 20)]
+    model = DefaultModel()
+    for f in bbb + asl:  # two real shots back to back: one cut, none within a shot
+        model(f)
+    assert model.cuts == 1
+    # After a cut nothing is carried over: same as a fresh model on that frame.
+    model = DefaultModel()
+    model(bbb[0])
+    after_cut = model(asl[0])
+    assert model.cuts == 1
+    assert np.allclose(after_cut, DefaultModel()(asl[0]), atol=1e-6)
+    # Without a cut the previous map is blended in (smoothing) and motion counts.
+    smooth, plain = DefaultModel(), DefaultModel(smoothing=0.0, motion_weight=0.0)
+    smooth(bbb[0])
+    plain(bbb[0])
+    assert not np.allclose(smooth(bbb[1]), plain(bbb[1]), atol=1e-4)
+    assert np.allclose(plain(bbb[2]), DefaultModel()(bbb[2]), atol=1e-6)
+
+
+def test_histogram_intersection():
+    assert histogram_intersection([1, 1, 0], [2, 2, 0]) == pytest.approx(1.0)
+    assert histogram_intersection([1, 0], [0, 1]) == 0.0
+    with pytest.raises(ValueError):
+        histogram_intersection([1], [1, 2])
+
+
+def test_models_run_beside_other_threads():
+    # The encoder computes saliency in a pipeline thread: instances must not
+    # share state, so concurrent streams give exactly the sequential maps.
+    from concurrent.futures import ThreadPoolExecutor
+
+    clips = [video_frames("bbb_audio.mp4", 12), [downscale(f, 320) for f in
+                                                  video_frames("asl_again.mkv", 12)]]
+
+    def run(frames):
+        model = DefaultModel(face_interval=5)
+        return [model(f) for f in frames]
+
+    sequential = [run(c) for c in clips]
+    with ThreadPoolExecutor(2) as pool:
+        threaded = list(pool.map(run, clips))
+    for a, b in zip(sequential, threaded, strict=True):
+        for x, y in zip(a, b, strict=True):
+            assert np.array_equal(x, y)
