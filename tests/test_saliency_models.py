@@ -15,7 +15,7 @@ from salcodec.saliency import (
 from salcodec.saliency.base import downscale, upscale
 from salcodec.saliency.bms import bms_attention_numba, bms_attention_reference
 from salcodec.saliency.datasets import read_rgb
-from salcodec.saliency.fusion import DefaultModel, histogram_intersection
+from salcodec.saliency.fusion import DefaultModel
 from salcodec.saliency.hc import (
     hc_colour_saliency_numba,
     hc_colour_saliency_reference,
@@ -28,6 +28,7 @@ from salcodec.saliency.region import (
     cross_region_contrast_numba,
     cross_region_contrast_reference,
 )
+from salcodec.scenecut import histogram_intersection
 
 DATA = Path(__file__).parent / "data"
 STILL = DATA / "fixations" / "points" / "stimuli" / "etocvd_i1007068829.jpg"

@@ -94,6 +94,11 @@ class SaliencyModel(ABC):
     name: ClassVar[str] = ""
     #: True when the model keeps state across frames.
     temporal: ClassVar[bool] = False
+    #: True when the model detects scene cuts itself and sets :attr:`last_cut`;
+    #: callers then take its word instead of running a detector of their own.
+    detects_cuts: ClassVar[bool] = False
+    #: Whether the frame last analysed started a new shot (see ``detects_cuts``).
+    last_cut: bool = False
     #: Long side (pixels) the frame is shrunk to before :meth:`compute`;
     #: ``None`` computes at the size given.
     analysis_side: int | None = None

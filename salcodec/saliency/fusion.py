@@ -16,13 +16,10 @@ Per frame, on a thumbnail of long side 128:
   reported unchanged on etocvd and etto (see docs/saliency.md); the video-only
   weights (motion weight, smoothing) cannot be fitted on stills and are set
   by inspection of the project's clips, deliberately mild.
-* Scene cuts: consecutive frames are compared as 16x9 grey thumbnails (mean
-  absolute difference above ``CUT_DIFF`` grey levels) and as 64-bin colour
-  histograms (intersection below ``CUT_INTERSECTION``); either resets the
-  temporal state (no smoothing or motion across the cut) and faces are
-  detected afresh. On the bikes clip (../shared/data/video) its five cuts
-  differ by 38-77 grey levels, camera motion within a shot by at most 17;
-  a fixed-camera traffic clip by at most 8.
+* Scene cuts (:mod:`salcodec.scenecut`) reset the temporal state (no
+  smoothing or motion across the cut) and faces are detected afresh;
+  ``last_cut`` tells the caller, so the encoder resets its own smoothing on
+  the same cuts.
 * Faces are detected on a thumbnail of long side 192 every
   ``face_interval`` frames (and after every cut), then reused in between.
 """
@@ -32,6 +29,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ..scenecut import CUT_DIFF, SceneCutDetector
 from .base import SaliencyModel, downscale, validate_rgb
 from .bms import bms_saliency
 from .motion import motion_saliency
@@ -46,45 +44,6 @@ GAMMA = 1.5
 MOTION_WEIGHT = 0.5
 MOTION_SCALE = 1.0  # pixels per frame at the 128 px analysis size
 SMOOTHING = 0.5
-CUT_DIFF = 30.0
-CUT_INTERSECTION = 0.5
-
-
-def histogram_intersection(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection of two histograms normalised to sum 1: 1 identical, 0 disjoint."""
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    if a.shape != b.shape:
-        raise ValueError(f"histogram shapes differ: {a.shape} vs {b.shape}")
-    sa, sb = a.sum(), b.sum()
-    if sa <= 0 or sb <= 0:
-        return 1.0 if sa == sb else 0.0
-    return float(np.minimum(a / sa, b / sb).sum())
-
-
-def colour_histogram(image: np.ndarray) -> np.ndarray:
-    """64-bin histogram of an RGB uint8 image (4 levels per channel)."""
-    q = image >> 6
-    index = (q[..., 0].astype(np.int32) * 4 + q[..., 1]) * 4 + q[..., 2]
-    return np.bincount(index.ravel(), minlength=64).astype(np.float64)
-
-
-def cut_signature(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """What :meth:`DefaultModel` compares between frames: (16x9 grey thumbnail, histogram)."""
-    gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-    thumb = cv2.resize(gray, (16, 9), interpolation=cv2.INTER_AREA).astype(np.float32)
-    return thumb, colour_histogram(image)
-
-
-def is_cut(
-    a: tuple[np.ndarray, np.ndarray],
-    b: tuple[np.ndarray, np.ndarray],
-    max_diff: float = CUT_DIFF,
-    min_intersection: float = CUT_INTERSECTION,
-) -> bool:
-    """True when two :func:`cut_signature` values look like different shots."""
-    diff = float(np.abs(a[0] - b[0]).mean())
-    return diff > max_diff or histogram_intersection(a[1], b[1]) < min_intersection
 
 
 class DefaultModel(SaliencyModel):
@@ -110,6 +69,7 @@ class DefaultModel(SaliencyModel):
 
     name = "default"
     temporal = True
+    detects_cuts = True
 
     def __init__(
         self,
@@ -137,18 +97,21 @@ class DefaultModel(SaliencyModel):
         self.gamma = gamma
         self.motion_weight = motion_weight
         self.smoothing = smoothing
-        self.cut_diff = cut_diff
         self.n_thresholds = n_thresholds
         self.bms_side = bms_side
         self._detector = FaceDetector() if face_interval and face_weight > 0 else None
         self._centre: dict[tuple[int, int], np.ndarray] = {}
         self._full: np.ndarray | None = None
-        self.cuts = 0  # scene cuts seen since construction (for inspection)
+        self._cut_detector = SceneCutDetector(max_diff=cut_diff)
         self.reset()
+
+    @property
+    def cuts(self) -> int:
+        """Scene cuts seen since construction."""
+        return self._cut_detector.cuts
 
     def reset(self) -> None:
         self._prev_gray: np.ndarray | None = None
-        self._prev_sig: tuple[np.ndarray, np.ndarray] | None = None
         self._prev_map: np.ndarray | None = None
         self._faces = np.zeros((0, 4), dtype=np.float64)  # fractions of the frame
         self._frames_since_faces = -1  # < 0: detect on the next frame
@@ -175,11 +138,8 @@ class DefaultModel(SaliencyModel):
     def compute(self, image: np.ndarray) -> np.ndarray:
         h, w = image.shape[:2]
         gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-        sig = cut_signature(image)
-        if self._prev_sig is not None and (
-            self._prev_gray.shape != gray.shape or is_cut(sig, self._prev_sig, self.cut_diff)
-        ):
-            self.cuts += 1
+        self.last_cut = self._cut_detector.update(image)
+        if self.last_cut:
             self.reset()
         # Called through __call__, faces are found on the larger original.
         self._update_faces(image if self._full is None else self._full)
@@ -207,5 +167,5 @@ class DefaultModel(SaliencyModel):
         fused /= float(fused.max())
         if self._prev_map is not None and self.smoothing > 0:
             fused = (1.0 - self.smoothing) * fused + self.smoothing * self._prev_map
-        self._prev_gray, self._prev_sig, self._prev_map = gray, sig, fused
+        self._prev_gray, self._prev_map = gray, fused
         return fused.astype(np.float32, copy=False)
