@@ -203,8 +203,10 @@ class OffsetMapper:
 
     def job(self, frame: av.VideoFrame) -> tuple[np.ndarray, bytes, bool]:
         """Worker-thread job: offsets, the packed ROI records and the cut flag."""
+        from .regions import roi_payload  # numba: loaded only when saliency is on
+
         offsets, cut = self(frame)
-        return offsets, roi.roi_payload(offsets, self.width, self.height), cut
+        return offsets, roi_payload(offsets, self.width, self.height), cut
 
 
 def analysis_size(width: int, height: int) -> tuple[int, int]:

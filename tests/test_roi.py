@@ -4,7 +4,7 @@ import av
 import numpy as np
 import pytest
 
-from salcodec import roi
+from salcodec import regions, roi
 from salcodec.errors import RoiBridgeError
 
 
@@ -45,7 +45,7 @@ def test_regions_reconstruct_the_offset_map_without_overlap():
     rng = np.random.default_rng(3)
     offsets = rng.integers(-3, 4, size=(9, 11)).astype(float)
     offsets[2:6, 3:9] = -5  # a block that should merge into one rectangle
-    rects, values = roi.offsets_to_regions(offsets, 176, 144)
+    rects, values = regions.offsets_to_regions(offsets, 176, 144)
     np.testing.assert_array_equal(paint(rects, values, offsets.shape), offsets)
     assert rects[:, 1].max() <= 144 and rects[:, 3].max() <= 176
     assert 0 not in values
@@ -53,7 +53,7 @@ def test_regions_reconstruct_the_offset_map_without_overlap():
 
 
 def test_regions_are_clipped_to_odd_frame_sizes():
-    rects, values = roi.offsets_to_regions(np.full((2, 2), 2.0), 20, 30)
+    rects, values = regions.offsets_to_regions(np.full((2, 2), 2.0), 20, 30)
     assert rects.tolist() == [[0, 30, 0, 20]] and values.tolist() == [2.0]
 
 
@@ -107,7 +107,7 @@ def test_safe_read_does_not_crash_on_bad_addresses():
 def test_payload_matches_regions_and_worker_path_equals_direct_attach():
     rng = np.random.default_rng(5)
     offsets = rng.integers(-4, 5, size=(45, 80)).astype(np.float32)
-    payload = roi.roi_payload(offsets, 1280, 720)
+    payload = regions.roi_payload(offsets, 1280, 720)
     rec = np.frombuffer(payload, dtype=roi.ROI_DTYPE)
     cells = np.stack([rec["top"], rec["bottom"], rec["left"], rec["right"]], axis=1)
     values = rec["qoffset_num"] / rec["qoffset_den"] * 51
@@ -115,6 +115,6 @@ def test_payload_matches_regions_and_worker_path_equals_direct_attach():
     a, b = av.VideoFrame(1280, 720, "yuv420p"), av.VideoFrame(1280, 720, "yuv420p")
     assert roi.attach_payload(a, payload) == roi.attach_roi(b, offsets) == len(rec)
     assert roi.frame_roi(a).tobytes() == roi.frame_roi(b).tobytes() == payload
-    assert roi.roi_payload(np.zeros((45, 80)), 1280, 720) == b""
+    assert regions.roi_payload(np.zeros((45, 80)), 1280, 720) == b""
     with pytest.raises(ValueError):
         roi.attach_payload(a, b"x" * 27)

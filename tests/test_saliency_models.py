@@ -274,3 +274,16 @@ def test_models_run_beside_other_threads():
     for a, b in zip(sequential, threaded, strict=True):
         for x, y in zip(a, b, strict=True):
             assert np.array_equal(x, y)
+
+
+def test_registry_names_match_the_classes_and_import_lazily():
+    import subprocess
+    import sys
+
+    from salcodec.saliency import model_class
+
+    for name in MODELS:
+        assert model_class(name).name == name
+    code = "import sys, salcodec; print('numba' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

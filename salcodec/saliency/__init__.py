@@ -2,35 +2,26 @@
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 
 from .base import SaliencyModel, normalize_map, validate_rgb
-from .bms import BMSModel
-from .fusion import DefaultModel
-from .hc import HCModel
-from .lc import LCModel
-from .motion import MotionModel
-from .priors import CentreModel, FaceModel
-from .region import RegionModel
-from .spectral import SpectralModel
-from .temporal import SaliencyDifferenceModel, TemporalContrastModel
 
-#: name -> model class. Models register here; ``default`` is the encoder's default.
-MODELS: dict[str, type[SaliencyModel]] = {
-    cls.name: cls
-    for cls in (
-        DefaultModel,
-        BMSModel,
-        LCModel,
-        HCModel,
-        RegionModel,
-        SpectralModel,
-        CentreModel,
-        FaceModel,
-        MotionModel,
-        TemporalContrastModel,
-        SaliencyDifferenceModel,
-    )
+#: name -> "module:Class" of every model; imported on first use, so that
+#: ``import salcodec`` does not load numba or every model's tables.
+MODELS: dict[str, str] = {
+    "default": "fusion:DefaultModel",
+    "bms": "bms:BMSModel",
+    "lc": "lc:LCModel",
+    "hc": "hc:HCModel",
+    "region": "region:RegionModel",
+    "spectral": "spectral:SpectralModel",
+    "centre": "priors:CentreModel",
+    "faces": "priors:FaceModel",
+    "motion": "motion:MotionModel",
+    "temporal": "temporal:TemporalContrastModel",
+    "saldiff": "temporal:SaliencyDifferenceModel",
 }
 DEFAULT_MODEL = "default"
 
@@ -42,15 +33,20 @@ def available_models() -> list[str]:
 
 def get_model(name: str = DEFAULT_MODEL, **options) -> SaliencyModel:
     """Instantiate a saliency model by name (a fresh one: temporal state is per video)."""
+    return model_class(name)(**options)
+
+
+def model_class(name: str) -> type[SaliencyModel]:
+    """The class registered under ``name`` (imports its module)."""
     if name == "default":
         name = DEFAULT_MODEL
     try:
-        cls = MODELS[name]
+        module, cls = MODELS[name].split(":")
     except KeyError:
         raise ValueError(
             f"unknown saliency model {name!r}; choose from {', '.join(available_models())}"
         ) from None
-    return cls(**options)
+    return getattr(importlib.import_module(f"{__name__}.{module}"), cls)
 
 
 def saliency_map(image: np.ndarray, model: str | SaliencyModel = "default") -> np.ndarray:
@@ -79,6 +75,7 @@ __all__ = [
     "SaliencyModel",
     "available_models",
     "get_model",
+    "model_class",
     "normalize_map",
     "saliency_map",
     "validate_rgb",
