@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import bdrate
+from .bitstream import video_payload_bytes
 from .errors import SalcodecError, SalcodecWarning
 from .quality import measure, vmaf_status
 from .quality.weights import WeightSpec, parse_weights
@@ -142,9 +143,10 @@ def compare(input: str | os.PathLike, out_dir: str | os.PathLike, *,
                            budget=budget if arm.settings.saliency else "crf", progress=False)
                 q = measure(reference, dst, metrics, spec)
                 seconds = _duration(q)
+                video = video_payload_bytes(dst)
                 arm.points.append({
-                    "crf": crf, "bytes": r.bytes,
-                    "bitrate_kbps": r.bytes * 8 / 1000 / seconds if seconds else None,
+                    "crf": crf, "bytes": video, "file_bytes": r.bytes,
+                    "bitrate_kbps": video * 8 / 1000 / seconds if seconds else None,
                     "frames": r.frames_out, "encode_seconds": r.seconds,
                     "mean_abs_qp_offset": r.mean_abs_qp_offset,
                     "budget": r.budget,
@@ -158,6 +160,7 @@ def compare(input: str | os.PathLike, out_dir: str | os.PathLike, *,
         "sample": sample_info,
         "crfs": list(crfs),
         "metrics": metrics,
+        "rate": "bytes = coded H.264 pictures (video packets less SEI); file_bytes = whole file",
         "vmaf": "available" if vmaf_ok else f"unavailable: {vmaf_reason}",
         "evaluation_weights": {
             "spec": str(spec), "circular": circular, "description": weights_desc,

@@ -14,6 +14,7 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .bitstream import video_payload_bytes
 from .errors import SalcodecError
 from .quality import measure
 from .quality.weights import parse_weights
@@ -90,10 +91,11 @@ def crf_search(input: str | os.PathLike, target: str, *,
         def trial(s: float, crf: float) -> tuple[float, int]:
             arm = settings.with_(crf=crf, strength=s or settings.strength, saliency=s > 0)
             out = Path(tmp) / "trial.mp4"
-            r = encode(sample.path, out, arm, overwrite=True, progress=False)
+            encode(sample.path, out, arm, overwrite=True, progress=False)
             q = measure(sample.path, out, [metric], spec).summary[metric]["mean"]
-            log(f"strength {s:g} CRF {crf:g}: {metric} {q:.4f}, {r.bytes} bytes")
-            return q, r.bytes
+            size = video_payload_bytes(out)
+            log(f"strength {s:g} CRF {crf:g}: {metric} {q:.4f}, {size} bytes")
+            return q, size
 
         candidates = [_search(s, value, lo, hi, max_trials, trial) for s in strengths]
         for c in candidates:

@@ -108,6 +108,9 @@ def add_h264_stream(container: av.container.OutputContainer, width: int, height:
     if rate:
         stream.codec_context.framerate = rate
     stream.options = x264_options(crf, preset, x264_params, roi_enabled)
+    # PyAV asks for slice threads; x264 and the ffmpeg CLI default to frame
+    # threads, which compress better and were faster here (measured on 720p).
+    stream.codec_context.thread_type = "FRAME"
     return stream
 
 

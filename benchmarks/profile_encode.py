@@ -1,0 +1,140 @@
+"""Where salcodec's extra time and memory go: run in a fresh child process.
+
+``python -m benchmarks.profile_encode INPUT OUTPUT [--preset P] [--crf N]``
+prints one JSON line with
+
+* ``import_stages``: RSS and seconds after importing PyAV, numpy, OpenCV,
+  numba and salcodec in turn (the memory a process pays before any frame);
+* ``encode``: the encode's wall and process CPU seconds, the peak RSS;
+* ``worker``: the saliency worker thread's calls, wall and CPU seconds
+  (``OffsetMapper.job`` is wrapped here, in this child, to time it; salcodec
+  itself is not changed);
+* ``main_thread_top``: cProfile of the main thread, top functions by total
+  time (the worker thread is not seen by cProfile, hence the wrapper): time
+  in ``Future.result`` is the main thread waiting for saliency, time in
+  ``VideoStream.encode`` is libx264.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+
+def _rss_mib() -> tuple[float, float]:
+    """Current and peak RSS of this process from /proc (MiB)."""
+    cur = peak = float("nan")
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    cur = int(line.split()[1]) / 1024
+                elif line.startswith("VmHWM:"):
+                    peak = int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return cur, peak
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.profile_encode")
+    p.add_argument("input")
+    p.add_argument("output")
+    p.add_argument("--preset", default="medium")
+    p.add_argument("--crf", type=float, default=23)
+    p.add_argument("--top", type=int, default=14)
+    a = p.parse_args(argv)
+
+    stages = []
+    t0 = time.perf_counter()
+
+    def stage(name: str) -> None:
+        cur, peak = _rss_mib()
+        stages.append({"stage": name, "rss_mib": cur, "peak_mib": peak,
+                       "seconds": time.perf_counter() - t0})
+
+    stage("python")
+    import av
+
+    stage("+ av (PyAV, FFmpeg)")
+    import numpy  # noqa: F401
+
+    stage("+ numpy")
+    import cv2  # noqa: F401
+
+    stage("+ cv2")
+    import numba  # noqa: F401
+
+    stage("+ numba (llvmlite)")
+    import salcodec
+    from salcodec import encoder as enc
+
+    stage("+ salcodec")
+    # One map from the default model and one ROI payload on a real frame: numba
+    # loads its cached machine code (LLVM) here, before the encode starts.
+    with av.open(a.input) as c:
+        first = next(c.decode(video=0))
+    mapper = enc.OffsetMapper(first.width + first.width % 2, first.height + first.height % 2)
+    mapper.job(enc.conform_frame(first, mapper.width, mapper.height))
+    del mapper, first
+    stage("+ first saliency map and ROI (numba code loaded)")
+
+    worker = {"calls": 0, "wall_s": 0.0, "cpu_s": 0.0}
+    original = enc.OffsetMapper.job
+
+    def timed_job(self, frame):
+        w, c = time.perf_counter(), time.thread_time()
+        try:
+            return original(self, frame)
+        finally:
+            worker["calls"] += 1
+            worker["wall_s"] += time.perf_counter() - w
+            worker["cpu_s"] += time.thread_time() - c
+
+    enc.OffsetMapper.job = timed_job
+
+    import cProfile
+    import pstats
+
+    prof = cProfile.Profile()
+    cpu0, w0 = time.process_time(), time.perf_counter()
+    prof.enable()
+    r = salcodec.encode(a.input, a.output, crf=a.crf, preset=a.preset, overwrite=True,
+                        progress=False)
+    prof.disable()
+    wall, cpu = time.perf_counter() - w0, time.process_time() - cpu0
+    stage("after encode")
+    stats = pstats.Stats(prof)
+    rows = []
+    for (file, line, func), (_, ncalls, tottime, cumtime, _) in stats.stats.items():
+        where = func if file == "~" else f"{file.rsplit('/', 2)[-1]}:{line}({func})"
+        rows.append({"function": where, "calls": ncalls, "tottime_s": tottime,
+                     "cumtime_s": cumtime})
+    rows.sort(key=lambda x: x["tottime_s"], reverse=True)
+    print(json.dumps({
+        "input": a.input, "preset": a.preset, "crf": a.crf, "frames": r.frames_out,
+        "import_stages": stages,
+        "encode": {"wall_s": wall, "cpu_s": cpu, "cores_busy": cpu / wall if wall else None},
+        "worker": {**worker, "cpu_ms_per_frame": 1000 * worker["cpu_s"] / max(1, worker["calls"])},
+        "main_thread_top": rows[:a.top],
+    }))
+    return 0
+
+
+
+def encode_profile(src, preset: str = "medium", crf: float = 23) -> dict:
+    """Run this module on ``src`` in a fresh measured process; its JSON plus peak RSS."""
+    import tempfile
+    from pathlib import Path
+
+    from .common import run_child
+
+    with tempfile.TemporaryDirectory(prefix="salcodec-bench-prof-") as tmp:
+        run = run_child(["-m", "benchmarks.profile_encode", str(src),
+                         str(Path(tmp) / "out.mp4"), "--preset", preset, "--crf", f"{crf:g}"])
+    return {**run.output, "process_peak_rss_mib": run.max_rss_mib, "process_wall_s": run.wall_s}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
