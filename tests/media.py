@@ -60,3 +60,11 @@ def audio_payloads(path: Path) -> list[bytes]:
 
 def rgb_gradient(h: int, w: int) -> np.ndarray:
     return np.broadcast_to(np.linspace(0, 1, w, dtype=np.float32), (h, w)).copy()
+
+
+def clip(name: str) -> Path:
+    """A fixture clip by name: tests/data, or the embedded demo clip in salcodec/data."""
+    for folder in (DATA, DEFAULT_CLIP.parent):
+        if (folder / name).exists():
+            return folder / name
+    raise FileNotFoundError(name)

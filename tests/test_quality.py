@@ -25,15 +25,7 @@ from salcodec.quality import (
 )
 from salcodec.saliency import get_model
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def clip(name: str) -> Path:
-    """A fixture clip (carphone.mp4 moved to salcodec/data as the demo input)."""
-    for folder in (ROOT / "tests" / "data", ROOT / "salcodec" / "data"):
-        if (folder / name).exists():
-            return folder / name
-    raise FileNotFoundError(name)
+from .media import clip
 
 
 def encode(src: Path, dst: Path, *, crf: int = 38, limit: int | None = None, step: int = 1,

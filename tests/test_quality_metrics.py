@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import av
 import numpy as np
@@ -13,15 +12,7 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from salcodec.quality import metrics as M
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def clip(name: str) -> Path:
-    """A fixture clip (carphone.mp4 moved to salcodec/data as the demo input)."""
-    for folder in (ROOT / "tests" / "data", ROOT / "salcodec" / "data"):
-        if (folder / name).exists():
-            return folder / name
-    raise FileNotFoundError(name)
+from .media import clip
 
 
 def _luma_pairs(name: str, n: int = 3, step: int = 7):
