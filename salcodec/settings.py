@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import warnings
 from dataclasses import asdict, dataclass, fields, replace
 
 from .errors import SalcodecError
@@ -35,6 +37,27 @@ class EncodeSettings:
     clamp: float = DEFAULT_CLAMP
     smoothing: float = 0.6
     bias: float = 0.0
+
+    def __post_init__(self) -> None:
+        # Checked here so every entry point (CLI, API, compare) refuses the same way.
+        from .encoder import x264_options
+
+        with warnings.catch_warnings():  # the stream warns when it is made
+            warnings.simplefilter("ignore")
+            x264_options(self.crf, self.preset, self.x264_params, self.saliency)
+        if not (self.strength >= 0 and math.isfinite(self.strength)):
+            raise SalcodecError(f"strength must be a number >= 0, got {self.strength:g}")
+        if not self.clamp > 0:
+            raise SalcodecError(f"clamp must be > 0, got {self.clamp:g}")
+        if not 0 <= self.smoothing < 1:
+            raise SalcodecError(f"smoothing must be within [0, 1), got {self.smoothing:g}")
+        if not math.isfinite(self.bias):
+            raise SalcodecError(f"bias must be a finite number, got {self.bias}")
+        from .saliency import available_models
+
+        if self.model not in ("default", *available_models()):
+            raise SalcodecError(f"unknown saliency model {self.model!r}; choose from "
+                                f"{', '.join(available_models())}")
 
     def with_(self, **changes) -> EncodeSettings:
         """A copy with some fields changed; unknown names are a user error."""

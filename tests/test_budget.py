@@ -38,3 +38,11 @@ def test_budget_match_brings_size_to_the_baseline(tmp_path):
     assert abs(matched.bytes / base.bytes - 1) < 0.03
     assert matched.budget["mode"] == "match" and matched.settings["bias"] != 0
     assert matched.budget["trials"][0][0] == 0.0
+
+
+@pytest.mark.parametrize("bad", [dict(strength=-1), dict(clamp=0), dict(smoothing=1.5),
+                                 dict(crf=60), dict(preset="warp"), dict(model="nope"),
+                                 dict(strength=float("nan"))])
+def test_settings_are_validated(bad):
+    with pytest.raises(salcodec.SalcodecError):
+        EncodeSettings(**bad)

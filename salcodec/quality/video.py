@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import av
 import numpy as np
 
+from ..decode import open_input
 from ..errors import InputError, SalcodecError
 
 #: Pixel formats whose planes are read as stored (8-bit 4:2:0).
@@ -143,12 +144,7 @@ class VideoReader:
 
     def __init__(self, path: str | os.PathLike):
         self.path = os.fspath(path)
-        if not os.path.exists(self.path):
-            raise InputError(f"{self.path}: no such file")
-        try:
-            self._container = av.open(self.path)
-        except (av.FFmpegError, OSError) as exc:
-            raise InputError(f"{self.path}: cannot open as a video ({exc})") from None
+        self._container = open_input(self.path)  # same one-line errors as encode
         if not self._container.streams.video:
             self._container.close()
             raise InputError(f"{self.path}: has no video stream")
