@@ -183,7 +183,7 @@ def _child(model_name: str, frames_path: str, min_seconds: float,
     cv2.setNumThreads(1)
     model = get_model(model_name)
     import_s = time.perf_counter() - t0
-    from salcodec.encoder import analysis_size
+    from salcodec.mapper import analysis_size
 
     speed_fps, fps_from = _speed_fps()
 

@@ -8,110 +8,19 @@ earlier frames (numba kernels release the GIL), through a bounded queue of
 from __future__ import annotations
 
 import math
-import warnings
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from fractions import Fraction
 
 import av
 import numpy as np
 
 from . import roi
-from .conform import analysis_rgb, conform_frame, even_size
-from .errors import SalcodecError, SalcodecWarning
-from .mbmap import macroblock_grid, pool_to_macroblocks
-from .qpmap import (
-    DEFAULT_CLAMP,
-    DEFAULT_STRENGTH,
-    OffsetSmoother,
-    importance_to_offsets,
-    quantize_offsets,
-)
-from .saliency import SaliencyModel, get_model
-from .scenecut import SceneCutDetector
-
-PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
-           "slower", "veryslow", "placebo")
-
-
-def parse_x264_params(text: str | None) -> dict[str, str]:
-    """Parse ``K=V:K=V`` (x264's own syntax) into a dict; a bare key means ``1``."""
-    params: dict[str, str] = {}
-    for item in (text or "").split(":"):
-        if not item:
-            continue
-        key, _, value = item.partition("=")
-        params[key.strip()] = value.strip() if _ else "1"
-    return params
-
-
-def x264_options(crf: float = 23, preset: str = "medium", x264_params: str | None = None,
-                 roi_enabled: bool = True) -> dict[str, str]:
-    """libx264 AVOptions for PyAV, checked so that ROI offsets are not silently dropped.
-
-    Measured with this x264: the offsets are ignored when aq-mode is 0 (the
-    ultrafast preset's default), and also when aq-strength is 0 without MB-tree
-    (ultrafast, superfast, mbtree=0 or rc-lookahead=0). The first is fixed with
-    a warning for the ultrafast preset; explicit settings that drop the offsets
-    are refused.
-    """
-    if preset not in PRESETS:
-        raise SalcodecError(f"unknown x264 preset {preset!r}; choose from {', '.join(PRESETS)}")
-    if not 0 <= crf <= 51:
-        raise SalcodecError(f"--crf must be within 0..51, got {crf}")
-    params = parse_x264_params(x264_params)
-    if roi_enabled:
-        aq_mode = params.get("aq-mode")
-        if aq_mode == "0":
-            raise SalcodecError(
-                "x264 aq-mode=0 makes libx264 ignore the saliency offsets; use aq-mode=1 "
-                "(with aq-strength=0 to disable variance AQ) or pass --no-saliency"
-            )
-        if aq_mode is None and preset == "ultrafast":
-            warnings.warn("preset ultrafast turns adaptive quantisation off, which drops the "
-                          "saliency offsets; setting aq-mode=1", SalcodecWarning, stacklevel=2)
-            params["aq-mode"] = "1"
-        mbtree_off = (preset in ("ultrafast", "superfast") and params.get("mbtree") != "1"
-                      or params.get("mbtree") == "0" or params.get("no-mbtree") == "1"
-                      or params.get("rc-lookahead") == "0")
-        if _float(params.get("aq-strength", "1")) == 0 and mbtree_off:
-            raise SalcodecError(
-                "x264 aq-strength=0 without MB-tree makes libx264 ignore the saliency "
-                "offsets; keep MB-tree on or use a small aq-strength such as 0.1"
-            )
-    opts = {"crf": f"{crf:g}", "preset": preset}
-    if params:
-        opts["x264-params"] = ":".join(f"{k}={v}" for k, v in params.items())
-    return opts
-
-
-def _float(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise SalcodecError(f"x264 parameter value {text!r} is not a number") from None
-
-
-def add_h264_stream(container: av.container.OutputContainer, width: int, height: int,
-                    rate: Fraction | None, time_base: Fraction | None, *, crf: float = 23,
-                    preset: str = "medium", x264_params: str | None = None,
-                    roi_enabled: bool = True):
-    """Add a libx264 yuv420p stream (even size) to an output container you own."""
-    width, height = even_size(width, height)
-    stream = container.add_stream("libx264", rate=rate or Fraction(25))
-    stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-    if time_base:
-        # Keep the input's time base so variable-rate timestamps survive exactly.
-        stream.time_base = time_base
-        stream.codec_context.time_base = time_base
-    if rate:
-        stream.codec_context.framerate = rate
-    stream.options = x264_options(crf, preset, x264_params, roi_enabled)
-    # PyAV asks for slice threads; x264 and the ffmpeg CLI default to frame
-    # threads, which compress better and were faster here (measured on 720p).
-    stream.codec_context.thread_type = "FRAME"
-    return stream
+from .conform import conform_frame
+from .errors import SalcodecError
+from .mapper import OffsetMapper
+from .qpmap import DEFAULT_CLAMP, DEFAULT_STRENGTH
+from .saliency import SaliencyModel
 
 
 @dataclass
@@ -150,74 +59,6 @@ class StageStats:
             "scene_cuts": self.scene_cuts,
             "qp_offset_histogram": {str(k): v for k, v in sorted(self.histogram.items())},
         }
-
-
-class OffsetMapper:
-    """Saliency model + pooling + mapping + smoothing: one RGB frame -> MB offsets.
-
-    Parameters
-    ----------
-    width, height : int
-        Coded frame size.
-    model : str or SaliencyModel
-        Saliency model (fresh instance per video: it may keep temporal state).
-    strength, clamp : float
-        See :func:`salcodec.qpmap.importance_to_offsets`.
-    smoothing : float
-        Temporal smoothing weight of the previous offsets, reset at scene cuts.
-    bias : float
-        QP added to every offset after smoothing (then clamped): the knob that
-        bit-budget calibration turns (see :mod:`salcodec.budget`).
-    """
-
-    def __init__(self, width: int, height: int, model: str | SaliencyModel = "default",
-                 strength: float = DEFAULT_STRENGTH, clamp: float = DEFAULT_CLAMP,
-                 smoothing: float = 0.6, bias: float = 0.0) -> None:
-        self.width, self.height = width, height
-        self.model = get_model(model) if isinstance(model, str) else model
-        self.strength, self.clamp, self.bias = strength, clamp, bias
-        self.smoother = OffsetSmoother(smoothing)
-        self.cuts = SceneCutDetector()
-        self.analysis_size = analysis_size(width, height)
-
-    def analysis_rgb(self, frame: av.VideoFrame) -> np.ndarray:
-        return analysis_rgb(frame, *self.analysis_size)
-
-    def offsets(self, rgb: np.ndarray) -> tuple[np.ndarray, bool]:
-        """QP offsets (quantised to integers) for one analysis-size RGB frame, and cut flag."""
-        if self.model.detects_cuts:
-            sal = self.model(rgb)
-            cut = self.model.last_cut
-        else:
-            cut = self.cuts.update(rgb)
-            if cut:
-                self.model.reset()
-            sal = self.model(rgb)
-        if cut:
-            self.smoother.reset()
-        importance = pool_to_macroblocks(sal, self.width, self.height)
-        off = self.smoother.update(importance_to_offsets(importance, self.strength, self.clamp))
-        if self.bias:
-            off = np.clip(off + self.bias, -self.clamp, self.clamp)
-        return quantize_offsets(off), cut
-
-    def __call__(self, frame: av.VideoFrame) -> tuple[np.ndarray, bool]:
-        return self.offsets(self.analysis_rgb(frame))
-
-    def job(self, frame: av.VideoFrame) -> tuple[np.ndarray, bytes, bool]:
-        """Worker-thread job: offsets, the packed ROI records and the cut flag."""
-        from .regions import roi_payload  # numba: loaded only when saliency is on
-
-        offsets, cut = self(frame)
-        return offsets, roi_payload(offsets, self.width, self.height), cut
-
-
-def analysis_size(width: int, height: int) -> tuple[int, int]:
-    """Resolution the saliency model sees: about 4 px per macroblock, long side >= 256."""
-    mb_h, mb_w = macroblock_grid(width, height)
-    scale = max(4 * mb_w / width, 256 / max(width, height))
-    scale = min(scale, 1.0)
-    return max(2, round(width * scale)), max(2, round(height * scale))
 
 
 class SaliencyEncoder:

@@ -40,7 +40,7 @@ class EncodeSettings:
 
     def __post_init__(self) -> None:
         # Checked here so every entry point (CLI, API, compare) refuses the same way.
-        from .encoder import x264_options
+        from .x264 import x264_options
 
         with warnings.catch_warnings():  # the stream warns when it is made
             warnings.simplefilter("ignore")

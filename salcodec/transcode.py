@@ -10,11 +10,12 @@ from pathlib import Path
 import av
 
 from .decode import expected_frames, ffmpeg_cause, open_input, video_stream
-from .encoder import SaliencyEncoder, add_h264_stream
+from .encoder import SaliencyEncoder
 from .errors import InputError, SalcodecError
 from .progress import Progress
 from .safeio import CONTAINERS, atomic_output, check_output_path
 from .settings import EncodeSettings
+from .x264 import add_h264_stream
 
 
 @dataclass

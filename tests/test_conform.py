@@ -47,7 +47,7 @@ def test_scene_cuts_found_in_bikes(shared_data):
 
 
 def test_mapper_takes_the_models_word_on_cuts_and_resets_its_smoothing():
-    from salcodec.encoder import OffsetMapper
+    from salcodec.mapper import OffsetMapper
 
     bbb = [f.to_ndarray(format="rgb24") for f in frames(DATA / "bbb_audio.mp4", 3)]
     asl = next(frames(DATA / "asl_again.mkv")).reformat(320, 180, "rgb24").to_ndarray()

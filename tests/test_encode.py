@@ -5,10 +5,12 @@ import numpy as np
 import pytest
 
 import salcodec
-from salcodec.encoder import OffsetMapper, SaliencyEncoder, add_h264_stream
+from salcodec.encoder import SaliencyEncoder
+from salcodec.mapper import OffsetMapper
 from salcodec.qpinspect import iter_qp_maps, qp_statistics
 from salcodec.saliency import SaliencyModel
 from salcodec.transcode import count_video_packets
+from salcodec.x264 import add_h264_stream
 
 from .media import CARPHONE, DATA, audio_payloads, frames, video_pts_seconds, write_clip
 
@@ -140,7 +142,7 @@ def test_saliency_changes_the_qp_spread_against_baseline(tmp_path):
 
 
 def test_settings_that_would_drop_the_offsets_are_refused_or_fixed(tmp_path):
-    from salcodec.encoder import x264_options
+    from salcodec.x264 import x264_options
 
     with pytest.raises(salcodec.SalcodecError, match="aq-mode=0"):
         x264_options(x264_params="aq-mode=0")
