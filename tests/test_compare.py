@@ -71,3 +71,20 @@ def test_crf_search_finds_the_largest_crf_that_reaches_the_target():
 def test_crf_search_weighted_target_needs_weights():
     with pytest.raises(SalcodecError, match="--weights"):
         crf_search(CARPHONE, "wpsnr=40", settings=FAST)
+
+
+def test_crf_search_cli_encodes_with_the_best_settings(tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "best.mp4"
+    proc = subprocess.run(
+        [sys.executable, "-m", "salcodec", "crf-search", str(CARPHONE), "--target", "psnr=33",
+         "--strengths", "0,4", "--preset", "veryfast", "--model", "lc", "--encode", str(out),
+         "--json"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    best = result["best"]
+    assert result["encoded"]["frames_out"] == 120 and out.exists()
+    assert result["encoded"]["settings"]["crf"] == best["crf"]
+    assert result["encoded"]["settings"]["saliency"] is (best["strength"] > 0)
