@@ -46,8 +46,11 @@ def atomic_output(output: Path) -> Iterator[Path]:
     On any exception (KeyboardInterrupt included) the temporary file is removed
     and ``output`` is left as it was.
     """
-    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=f".partial{output.suffix}",
-                               dir=output.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=f".partial{output.suffix}",
+                                   dir=output.parent)
+    except OSError as exc:
+        raise SalcodecError(f"{output}: cannot write in {output.parent} ({exc.strerror})") from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:

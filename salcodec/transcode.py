@@ -87,9 +87,15 @@ def encode(input: str | os.PathLike, output: str | os.PathLike,
             calibration = calibrate_bias(input, settings)
             settings = settings.with_(bias=calibration.bias)
         with atomic_output(out_path) as tmp:
-            frames_in, stats, copied, size = _transcode(
-                src, vin, input, tmp, CONTAINERS[out_path.suffix.lower()], settings, progress
-            )
+            try:
+                frames_in, stats, copied, size = _transcode(
+                    src, vin, input, tmp, CONTAINERS[out_path.suffix.lower()], settings, progress
+                )
+            except (av.error.FFmpegError, OSError) as exc:
+                if getattr(exc, "filename", None) != str(tmp):
+                    raise
+                # The muxer failed (disk full, I/O error), not the input.
+                raise SalcodecError(f"{out_path}: cannot write ({ffmpeg_cause(exc)})") from None
             frames_out = count_video_packets(tmp)
             if frames_out != frames_in:
                 raise SalcodecError(
@@ -149,6 +155,8 @@ def _transcode(src, vin, input, tmp: Path, fmt: str, settings: EncodeSettings, p
                     packet.stream = copies[packet.stream.index]
                     dst.mux(packet)
         except av.error.FFmpegError as exc:
+            if getattr(exc, "filename", None) == str(tmp):
+                raise  # an output error: reported by encode()
             raise InputError(f"{input}: corrupt or truncated input ({ffmpeg_cause(exc)})") from None
         finally:
             bar.close()

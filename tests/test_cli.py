@@ -155,3 +155,31 @@ def test_ctrl_c_leaves_no_partial_output(tmp_path):
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_unwritable_output_folder_is_a_one_line_error(tmp_path, monkeypatch):
+    import salcodec
+    from salcodec import safeio
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(safeio.tempfile, "mkstemp", refuse)
+    with pytest.raises(salcodec.SalcodecError, match="cannot write in .*Permission denied"):
+        salcodec.encode(CARPHONE, tmp_path / "o.mp4", model="lc")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_disk_full_is_a_one_line_error_and_leaves_nothing(tmp_path):
+    tiny = tmp_path / "tiny"
+    tiny.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=40k", "tmpfs", str(tiny)],
+                             capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    try:
+        proc = salcodec("encode", CARPHONE, tiny / "o.mp4", "--model", "lc")
+        assert_one_line_error(proc, "o.mp4", "No space left")
+        assert list(tiny.iterdir()) == []
+    finally:
+        subprocess.run(["umount", str(tiny)], check=False)
