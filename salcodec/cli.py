@@ -58,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 141
+    except OSError as exc:  # the environment, not a bug: disk full, permissions, I/O
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"salcodec: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

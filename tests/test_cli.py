@@ -180,6 +180,9 @@ def test_disk_full_is_a_one_line_error_and_leaves_nothing(tmp_path):
     try:
         proc = salcodec("encode", CARPHONE, tiny / "o.mp4", "--model", "lc")
         assert_one_line_error(proc, "o.mp4", "No space left")
+        proc = salcodec("saliency", CARPHONE, tiny / "s.mp4", "--model", "lc")
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr
+        assert proc.stderr.splitlines()[-1].startswith("salcodec: error: ")
         assert list(tiny.iterdir()) == []
     finally:
         subprocess.run(["umount", str(tiny)], check=False)
