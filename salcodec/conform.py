@@ -10,6 +10,9 @@ from __future__ import annotations
 import av
 import numpy as np
 
+#: 8-bit 4:2:0 formats whose planes are read in place (full or limited range).
+NATIVE_FORMATS = ("yuv420p", "yuvj420p")
+
 
 def even_size(width: int, height: int) -> tuple[int, int]:
     """4:2:0 needs even dimensions; odd ones are padded by one pixel."""
@@ -41,6 +44,17 @@ def conform_frame(frame: av.VideoFrame, width: int, height: int) -> av.VideoFram
     return out
 
 
+def frame_planes(frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The three 8-bit planes of a yuv420p/yuvj420p frame, without copying."""
+    if frame.format.name not in NATIVE_FORMATS:
+        raise ValueError(f"expected a yuv420p frame, got {frame.format.name}")
+    out = []
+    for plane in frame.planes:
+        buf = np.frombuffer(plane, dtype=np.uint8)
+        out.append(buf.reshape(-1, plane.line_size)[: plane.height, : plane.width])
+    return out[0], out[1], out[2]
+
+
 def analysis_rgb(frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
     """Downscale a yuv420p frame to an RGB uint8 ``(height, width, 3)`` array for saliency.
 
@@ -52,10 +66,6 @@ def analysis_rgb(frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
 
     if frame.format.name != "yuv420p":
         raise ValueError(f"expected a yuv420p frame, got {frame.format.name}")
-    cw, ch = (frame.width + 1) // 2, (frame.height + 1) // 2
-    planes = []
-    for plane, (w, h) in zip(frame.planes, ((frame.width, frame.height), (cw, ch), (cw, ch)),
-                             strict=True):
-        arr = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:h, :w]
-        planes.append(cv2.resize(arr, (width, height), interpolation=cv2.INTER_AREA))
+    planes = [cv2.resize(p, (width, height), interpolation=cv2.INTER_AREA)
+              for p in frame_planes(frame)]
     return cv2.cvtColor(cv2.merge(planes), cv2.COLOR_YUV2RGB)

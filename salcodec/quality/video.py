@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 import av
 import numpy as np
 
+from ..conform import NATIVE_FORMATS, frame_planes
 from ..decode import open_input
 from ..errors import InputError, SalcodecError
 
 #: Pixel formats whose planes are read as stored (8-bit 4:2:0).
-NATIVE_FORMATS = ("yuv420p", "yuvj420p")
 
 
 @dataclass
@@ -118,17 +118,6 @@ class Alignment:
             "complete": self.complete,
             "notes": list(self.notes),
         }
-
-
-def frame_planes(frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The three 8-bit planes of a yuv420p/yuvj420p frame, without copying."""
-    if frame.format.name not in NATIVE_FORMATS:
-        raise ValueError(f"expected a yuv420p frame, got {frame.format.name}")
-    out = []
-    for plane in frame.planes:
-        buf = np.frombuffer(plane, dtype=np.uint8)
-        out.append(buf.reshape(-1, plane.line_size)[: plane.height, : plane.width])
-    return out[0], out[1], out[2]
 
 
 def _normalise(frame: av.VideoFrame) -> av.VideoFrame:
