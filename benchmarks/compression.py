@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from salcodec.bitstream import video_payload_bytes
+from salcodec.sampling import write_lossless
 
 from .common import median
 
@@ -145,16 +146,10 @@ def prepare_still(rgb: np.ndarray, density: np.ndarray, work: Path, max_width: i
     map_path = work / "density.png"
     cv2.imwrite(str(map_path), np.round(dens * 65535).astype(np.uint16))
     clip = work / "source.mkv"
-    with av.open(str(clip), "w", format="matroska") as out:
-        s = out.add_stream("libx264", rate=Fraction(25))
-        s.width, s.height, s.pix_fmt = size[0], size[1], "yuv420p"
-        s.options = {"qp": "0", "preset": "ultrafast"}
-        yuv = av.VideoFrame.from_ndarray(small, format="rgb24").reformat(format="yuv420p")
-        for i in range(frames):
-            f = yuv.reformat(format="yuv420p")  # a fresh frame per pts
-            f.pts, f.time_base = i, Fraction(1, 25)
-            out.mux(s.encode(f))
-        out.mux(s.encode(None))
+    yuv = av.VideoFrame.from_ndarray(small, format="rgb24").reformat(format="yuv420p")
+    # A fresh frame per timestamp: the encoder may still hold the previous one.
+    copies = (yuv.reformat(format="yuv420p") for _ in range(frames))
+    write_lossless(clip, copies, size[0], size[1], Fraction(25))
     return clip, map_path, size
 
 

@@ -8,6 +8,7 @@ same frames and quality can be measured against the sample itself.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -70,24 +71,40 @@ def make_sample(input: str | os.PathLike, dest: str | os.PathLike, count: int = 
         windows = plan_windows(total, count, max(2, round(seconds * rate)))
         wanted = {i for start, n in windows for i in range(start, start + n)}
         width, height = even_size(vin.codec_context.width, vin.codec_context.height)
-        written = 0
-        with av.open(str(dest), "w", format="matroska") as out:
-            s = out.add_stream("libx264", rate=rate)
-            s.width, s.height, s.pix_fmt = width, height, "yuv420p"
-            s.options = {"qp": "0", "preset": "ultrafast"}
-            try:
-                for index, frame in enumerate(src.decode(vin)):
-                    if index in wanted:
-                        frame = conform_frame(frame, width, height)
-                        frame.pts, frame.time_base = written, Fraction(1) / rate
-                        out.mux(s.encode(frame))
-                        written += 1
-                    elif index > max(wanted):
-                        break
-            except av.error.FFmpegError as exc:
-                raise InputError(f"{input}: corrupt video ({ffmpeg_cause(exc)})") from None
-            out.mux(s.encode(None))
+        last = max(wanted)
+
+        def picked():
+            for index, frame in enumerate(src.decode(vin)):
+                if index in wanted:
+                    yield conform_frame(frame, width, height)
+                elif index > last:
+                    return
+
+        try:
+            written = write_lossless(dest, picked(), width, height, rate)
+        except av.error.FFmpegError as exc:
+            raise InputError(f"{input}: corrupt video ({ffmpeg_cause(exc)})") from None
     return Sample(Path(dest), str(input), tuple(windows), written, total)
+
+
+def write_lossless(dest: str | os.PathLike, frames: Iterable[av.VideoFrame], width: int,
+                   height: int, rate: Fraction) -> int:
+    """Write yuv420p ``width`` x ``height`` frames as lossless H.264 (x264 ``qp=0``) in Matroska.
+
+    Timestamps are renumbered 0, 1, 2, ... in steps of ``1/rate``. Returns the
+    number of frames written.
+    """
+    written = 0
+    with av.open(str(dest), "w", format="matroska") as out:
+        s = out.add_stream("libx264", rate=rate)
+        s.width, s.height, s.pix_fmt = width, height, "yuv420p"
+        s.options = {"qp": "0", "preset": "ultrafast"}
+        for frame in frames:
+            frame.pts, frame.time_base = written, Fraction(1) / rate
+            out.mux(s.encode(frame))
+            written += 1
+        out.mux(s.encode(None))
+    return written
 
 
 def _count_frames(path) -> int:
