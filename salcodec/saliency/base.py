@@ -119,3 +119,36 @@ class SaliencyModel(ABC):
 
     def reset(self) -> None:
         """Forget temporal state (new video or scene cut)."""
+
+
+class PairwiseModel(SaliencyModel):
+    """A temporal model that compares each frame with the one before it.
+
+    Subclasses turn a frame into what is compared (:meth:`features`) and two
+    of those into a map (:meth:`compare`); the first frame after a reset, or
+    after a change of size, has nothing to compare with and gives zeros.
+    """
+
+    temporal = True
+
+    def __init__(self, analysis_side: int = 128) -> None:
+        self.analysis_side = analysis_side
+        self._prev: np.ndarray | None = None
+
+    def reset(self) -> None:
+        self._prev = None
+
+    def features(self, image: np.ndarray) -> np.ndarray:
+        """What is kept of a frame for the next comparison (default: a copy)."""
+        return image.copy()
+
+    @abstractmethod
+    def compare(self, prev: np.ndarray, cur: np.ndarray) -> np.ndarray:
+        """Raw map of the current frame given the previous frame's features."""
+
+    def compute(self, image: np.ndarray) -> np.ndarray:
+        cur = self.features(image)
+        prev, self._prev = self._prev, cur
+        if prev is None or prev.shape != cur.shape:
+            return np.zeros(image.shape[:2], dtype=np.float32)
+        return self.compare(prev, cur)

@@ -15,7 +15,7 @@ import functools
 import cv2
 import numpy as np
 
-from .base import SaliencyModel, downscale, validate_rgb
+from .base import PairwiseModel, downscale
 
 
 def dense_flow(prev_gray: np.ndarray, gray: np.ndarray) -> np.ndarray:
@@ -82,23 +82,13 @@ def motion_saliency(
     return cv2.resize(mag, (w, h), interpolation=cv2.INTER_LINEAR) if mag.shape != (h, w) else mag
 
 
-class MotionModel(SaliencyModel):
+class MotionModel(PairwiseModel):
     """Object motion against the camera: zero on the first frame after a reset."""
 
     name = "motion"
-    temporal = True
 
-    def __init__(self, analysis_side: int = 128) -> None:
-        self.analysis_side = analysis_side
-        self._prev: np.ndarray | None = None
+    def features(self, image: np.ndarray) -> np.ndarray:
+        return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
 
-    def reset(self) -> None:
-        self._prev = None
-
-    def compute(self, image: np.ndarray) -> np.ndarray:
-        image = validate_rgb(image)
-        gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-        prev, self._prev = self._prev, gray
-        if prev is None or prev.shape != gray.shape:
-            return np.zeros(gray.shape, dtype=np.float32)
-        return motion_saliency(prev, gray)
+    def compare(self, prev: np.ndarray, cur: np.ndarray) -> np.ndarray:
+        return motion_saliency(prev, cur)

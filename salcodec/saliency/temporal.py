@@ -19,7 +19,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .base import SaliencyModel, normalize_map
+from .base import PairwiseModel, normalize_map
 from .hc import hc_saliency
 from .region import cross_region_contrast_numba, to_lab
 
@@ -59,43 +59,26 @@ def temporal_contrast(
     return cv2.resize(cells, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
-class TemporalContrastModel(SaliencyModel):
+class TemporalContrastModel(PairwiseModel):
     """Regions that differ from the previous frame's regions nearby."""
 
     name = "temporal"
-    temporal = True
 
     def __init__(self, analysis_side: int = 128, cell: int = 8) -> None:
-        self.analysis_side = analysis_side
+        super().__init__(analysis_side)
         self.cell = cell
-        self._prev: np.ndarray | None = None
 
-    def reset(self) -> None:
-        self._prev = None
-
-    def compute(self, image: np.ndarray) -> np.ndarray:
-        prev, self._prev = self._prev, image.copy()
-        if prev is None or prev.shape != image.shape:
-            return np.zeros(image.shape[:2], dtype=np.float32)
-        return temporal_contrast(image, prev, self.cell)
+    def compare(self, prev: np.ndarray, cur: np.ndarray) -> np.ndarray:
+        return temporal_contrast(cur, prev, self.cell)
 
 
-class SaliencyDifferenceModel(SaliencyModel):
+class SaliencyDifferenceModel(PairwiseModel):
     """|S_t - S_(t-1)| of the HC map: where saliency appears or vanishes."""
 
     name = "saldiff"
-    temporal = True
 
-    def __init__(self, analysis_side: int = 128) -> None:
-        self.analysis_side = analysis_side
-        self._prev: np.ndarray | None = None
+    def features(self, image: np.ndarray) -> np.ndarray:
+        return normalize_map(hc_saliency(image))
 
-    def reset(self) -> None:
-        self._prev = None
-
-    def compute(self, image: np.ndarray) -> np.ndarray:
-        sal = normalize_map(hc_saliency(image))
-        prev, self._prev = self._prev, sal
-        if prev is None or prev.shape != sal.shape:
-            return np.zeros(sal.shape, dtype=np.float32)
-        return np.abs(sal - prev)
+    def compare(self, prev: np.ndarray, cur: np.ndarray) -> np.ndarray:
+        return np.abs(cur - prev)
