@@ -6,6 +6,7 @@ import av
 import numpy as np
 import pytest
 
+from salcodec.data import DEFAULT_CLIP
 from salcodec.saliency import (
     MODELS,
     available_models,
@@ -13,6 +14,7 @@ from salcodec.saliency import (
     saliency_map,
 )
 from salcodec.saliency.base import downscale, upscale
+from salcodec.saliency.blazeface import BlazeFace, ssd_anchors
 from salcodec.saliency.bms import bms_attention_numba, bms_attention_reference
 from salcodec.saliency.datasets import read_rgb
 from salcodec.saliency.fusion import DefaultModel
@@ -23,7 +25,7 @@ from salcodec.saliency.hc import (
 )
 from salcodec.saliency.lc import lc_saliency_numba, lc_saliency_reference
 from salcodec.saliency.motion import compensate_camera
-from salcodec.saliency.priors import FaceDetector, centre_prior, face_map
+from salcodec.saliency.priors import centre_prior, face_map
 from salcodec.saliency.region import (
     cross_region_contrast_numba,
     cross_region_contrast_reference,
@@ -35,7 +37,7 @@ STILL = DATA / "fixations" / "points" / "stimuli" / "etocvd_i1007068829.jpg"
 
 
 def video_frames(name, limit):
-    with av.open(str(DATA / name)) as c:
+    with av.open(str(name if isinstance(name, Path) else DATA / name)) as c:
         decoded = zip(range(limit), c.decode(video=0), strict=False)
         return [f.to_ndarray(format="rgb24") for _, f in decoded]
 
@@ -170,18 +172,36 @@ def test_centre_prior():
         centre_prior((5, 7), sigma=0)
 
 
-def test_face_map_and_detector():
+def test_face_map():
     m = face_map((50, 80), np.array([[40, 10, 20, 20]]))
     assert np.unravel_index(m.argmax(), m.shape) == (18, 50)  # centre x, 0.4 down
+    assert m[18, 50 + 8] == pytest.approx(np.exp(-0.5), rel=1e-4)  # sigma 0.4 of the width
     assert face_map((5, 5), np.zeros((0, 4))).max() == 0
-    det = FaceDetector()
+
+
+def test_ssd_anchors_match_mediapipe_layout():
+    # 256 px, strides 16 (2 anchors per cell) and 32 x3 (6 per cell): 512 + 384.
+    a = ssd_anchors()
+    assert a.shape == (896, 2)
+    assert np.allclose(a[:2], [[0.5 / 16, 0.5 / 16]] * 2)  # first cell, twice
+    assert np.allclose(a[512:518], [[0.5 / 8, 0.5 / 8]] * 6)
+    assert np.allclose(a[-1], [7.5 / 8, 7.5 / 8])
+
+
+def test_blazeface_finds_the_face_and_nothing_in_flat_frames():
+    det = BlazeFace()
     assert len(det.detect(np.full((120, 160, 3), 128, np.uint8))) == 0
-    # One person signing to the camera: the face is found at the top centre-right.
+    # One person signing to the camera: one face, top centre-right.
     frame = video_frames("asl_again.mkv", 1)[0]
     boxes = det.detect(frame)
-    cx = boxes[:, 0] + boxes[:, 2] / 2
-    cy = boxes[:, 1] + boxes[:, 3] / 2
-    assert np.any((np.abs(cx - 325) < 40) & (np.abs(cy - 128) < 40)), boxes
+    assert len(boxes) == 1, boxes
+    x, y, w, h, score = boxes[0]
+    assert abs(x + w / 2 - 325) < 25 and abs(y + h / 2 - 128) < 25 and score > 0.9, boxes
+    # The talking head in the car: one face, in the upper middle.
+    boxes = det.detect(video_frames(DEFAULT_CLIP, 1)[0])
+    assert len(boxes) == 1, boxes
+    x, y, w, h, _ = boxes[0]
+    assert 40 < x + w / 2 < 130 and 20 < y + h / 2 < 90, boxes
 
 
 def test_camera_compensation_removes_pan_keeps_object():
@@ -242,11 +262,13 @@ def test_default_detects_cuts_and_smooths():
     assert model.cuts == 1
     assert np.allclose(after_cut, DefaultModel()(asl[0]), atol=1e-6)
     # Without a cut the previous map is blended in (smoothing) and motion counts.
-    smooth, plain = DefaultModel(), DefaultModel(smoothing=0.0, motion_weight=0.0)
+    # (Faces are detected on every frame here: BlazeFace finds the bunny's.)
+    smooth = DefaultModel(face_interval=1)
+    plain = DefaultModel(smoothing=0.0, motion_weight=0.0, face_interval=1)
     smooth(bbb[0])
     plain(bbb[0])
     assert not np.allclose(smooth(bbb[1]), plain(bbb[1]), atol=1e-4)
-    assert np.allclose(plain(bbb[2]), DefaultModel()(bbb[2]), atol=1e-6)
+    assert np.allclose(plain(bbb[2]), DefaultModel(face_interval=1)(bbb[2]), atol=1e-6)
 
 
 def test_histogram_intersection():

@@ -3,13 +3,13 @@
 Per frame, on a thumbnail of long side 128:
 
     static = (centre(sigma) * (offset + bms)) ** gamma          (both peak 1)
-    map    = max(static, face_weight * faces) + motion_weight * motion
+    map    = static + face_weight * faces + motion_weight * motion
     out    = (1 - smooth) * map / max(map) + smooth * out_prev
 
 * ``bms`` is boolean map saliency on Lab (:mod:`.bms`), the best single
   bottom-up cue on mit1003-100 among lc, hc, region, spectral and bms;
-  ``centre`` the centre-bias Gaussian, ``faces`` Gaussians on detected faces
-  (:mod:`.priors`), ``motion`` the camera-compensated flow magnitude
+  ``centre`` the centre-bias Gaussian, ``faces`` Gaussians on faces found
+  by BlazeFace (:mod:`.priors`, :mod:`.blazeface`), ``motion`` the camera-compensated flow magnitude
   (:mod:`.motion`) squashed as ``1 - exp(-|flow| / MOTION_SCALE)``.
 * The still-image weights (centre sigma, offset, face weight, final exponent
   ``gamma``) were chosen by a small grid search on mit1003-100 only and then
@@ -20,8 +20,8 @@ Per frame, on a thumbnail of long side 128:
   smoothing or motion across the cut) and faces are detected afresh;
   ``last_cut`` tells the caller, so the encoder resets its own smoothing on
   the same cuts.
-* Faces are detected on a thumbnail of long side 192 every
-  ``face_interval`` frames (and after every cut), then reused in between.
+* Faces are detected every ``face_interval`` frames (and after every cut),
+  then reused in between.
 """
 
 from __future__ import annotations
@@ -31,14 +31,15 @@ import numpy as np
 
 from ..scenecut import CUT_DIFF, SceneCutDetector
 from .base import SaliencyModel, downscale, validate_rgb
+from .blazeface import BlazeFace
 from .bms import bms_saliency
 from .motion import motion_saliency
-from .priors import FaceDetector, centre_prior, face_map
+from .priors import centre_prior, face_map, relative_faces
 
 #: Fitted on mit1003-100 (docs/saliency.md): centre sigma, offset, face weight, gamma.
 CENTRE_SIGMA = 0.25
 OFFSET = 0.3
-FACE_WEIGHT = 0.5
+FACE_WEIGHT = 1.0
 GAMMA = 1.5
 #: Set by inspection on video (no fixation video data to fit them on).
 MOTION_WEIGHT = 0.5
@@ -99,7 +100,7 @@ class DefaultModel(SaliencyModel):
         self.smoothing = smoothing
         self.n_thresholds = n_thresholds
         self.bms_side = bms_side
-        self._detector = FaceDetector() if face_interval and face_weight > 0 else None
+        self._detector = BlazeFace() if face_interval and face_weight > 0 else None
         self._centre: dict[tuple[int, int], np.ndarray] = {}
         self._full: np.ndarray | None = None
         self._cut_detector = SceneCutDetector(max_diff=cut_diff)
@@ -128,10 +129,7 @@ class DefaultModel(SaliencyModel):
         if self._detector is None:
             return
         if self._frames_since_faces < 0 or self._frames_since_faces >= self.face_interval:
-            thumb = downscale(full, self._detector.side)
-            th, tw = thumb.shape[:2]
-            boxes = self._detector.detect(thumb)
-            self._faces = boxes / np.array([tw, th, tw, th], dtype=np.float64)
+            self._faces = relative_faces(self._detector, full)
             self._frames_since_faces = 0
         self._frames_since_faces += 1
 
@@ -160,7 +158,7 @@ class DefaultModel(SaliencyModel):
             fused **= self.gamma  # sharpen: fixations cluster on the strongest peaks
         if len(self._faces) and self.face_weight > 0:
             faces = face_map((h, w), self._faces * np.array([w, h, w, h]))
-            np.maximum(fused, self.face_weight * faces, out=fused)
+            fused += self.face_weight * faces  # added: a face in a dull spot still stands out
         if self._prev_gray is not None and self.motion_weight > 0:
             motion = motion_saliency(self._prev_gray, gray)
             fused += self.motion_weight * (1.0 - np.exp(-motion / MOTION_SCALE))

@@ -4,24 +4,24 @@
   Gaussian stretched to the frame's aspect ratio alone beats many bottom-up
   models. Its width (``CENTRE_SIGMA`` = 0.2 of each side) is the value that
   scored best on mit1003-100 among 0.15-0.35.
-* Faces draw gaze strongly. Detection uses OpenCV's Haar cascade
-  (``cv2.data.haarcascades``) when this OpenCV ships it; OpenCV 5 wheels do
-  not (the folder is empty), and then scikit-image's bundled LBP frontal-face
-  cascade (trained by OpenCV) is used instead. Either runs on a small grey
-  thumbnail; video callers reuse detections for several frames.
+* Faces draw gaze strongly. Detection is MediaPipe's BlazeFace
+  (:mod:`.blazeface`); video callers reuse detections for several frames.
+  (OpenCV 5 wheels no longer ship the Haar cascades; scikit-image's LBP
+  cascade, used before, found fewer than half the faces on mit1003-100.)
 """
 
 from __future__ import annotations
 
-import os
-
-import cv2
 import numpy as np
 
-from .base import SaliencyModel, downscale, validate_rgb
+from .base import SaliencyModel, validate_rgb
+from .blazeface import BlazeFace
 
 #: Centre-bias Gaussian sigma as a fraction of each side.
 CENTRE_SIGMA = 0.2
+#: Face Gaussian sigma as a fraction of the face box's width (BlazeFace boxes
+#: span brows to chin; 0.4 scored above 0.6 on mit1003-100, docs/saliency.md).
+FACE_SIGMA = 0.4
 
 
 def centre_prior(shape: tuple[int, int], sigma: float = CENTRE_SIGMA) -> np.ndarray:
@@ -53,81 +53,43 @@ class CentreModel(SaliencyModel):
         return centre_prior(image.shape[:2], self.sigma)
 
 
-class FaceDetector:
-    """Frontal faces in an RGB frame, as boxes (x, y, w, h) in its pixels.
+def face_map(
+    shape: tuple[int, int], boxes: np.ndarray, sigma_scale: float = FACE_SIGMA
+) -> np.ndarray:
+    """Gaussians on face boxes in a frame of ``shape`` (H, W): float32, peak 1.
 
     Parameters
     ----------
-    side : int
-        Long side of the grey thumbnail the detector runs on; faces smaller
-        than about ``min_size / side`` of the frame are missed.
-    min_size : int
-        Smallest face, in thumbnail pixels.
-    """
+    shape : (int, int)
+        Frame height and width.
+    boxes : ndarray, shape (n, 4)
+        Faces as x, y, w, h in the frame's pixels (extra columns are ignored).
+    sigma_scale : float
+        Gaussian sigma as a fraction of each box's width.
 
-    def __init__(self, side: int = 192, min_size: int = 20) -> None:
-        self.side = side
-        self.min_size = min_size
-        haar_dir = getattr(getattr(cv2, "data", None), "haarcascades", "")
-        haar = os.path.join(haar_dir, "haarcascade_frontalface_default.xml")
-        if hasattr(cv2, "CascadeClassifier") and os.path.isfile(haar):
-            self.backend = "opencv-haar"
-            self._cv = cv2.CascadeClassifier(haar)
-        else:
-            from skimage.data import lbp_frontal_face_cascade_filename
-            from skimage.feature import Cascade
-
-            self.backend = "skimage-lbp"
-            self._sk = Cascade(lbp_frontal_face_cascade_filename())
-
-    def detect(self, image: np.ndarray) -> np.ndarray:
-        """Face boxes of an RGB uint8 frame: int array (n, 4) of x, y, w, h."""
-        image = validate_rgb(image)
-        small = downscale(image, self.side)
-        gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
-        if min(gray.shape) < self.min_size:
-            return np.zeros((0, 4), dtype=np.int32)
-        if self.backend == "opencv-haar":
-            boxes = np.asarray(
-                self._cv.detectMultiScale(
-                    gray, scaleFactor=1.1, minNeighbors=4, minSize=(self.min_size,) * 2
-                ),
-                dtype=np.float64,
-            ).reshape(-1, 4)
-        else:
-            found = self._sk.detect_multi_scale(
-                img=gray.astype(np.float32) / 255.0,
-                scale_factor=1.2,
-                step_ratio=1,
-                min_size=(self.min_size, self.min_size),
-                max_size=gray.shape,
-                min_neighbor_number=4,  # 2-3 let windows and foliage through
-            )
-            boxes = np.array(
-                [[f["c"], f["r"], f["width"], f["height"]] for f in found], dtype=np.float64
-            ).reshape(-1, 4)
-        scale = image.shape[1] / gray.shape[1]
-        return np.round(boxes * scale).astype(np.int32)
-
-
-def face_map(shape: tuple[int, int], boxes: np.ndarray) -> np.ndarray:
-    """Gaussians on face boxes in a frame of ``shape`` (H, W): float32, peak 1.
-
-    Each face becomes a Gaussian of sigma half its width, a little above the
-    box centre (gaze goes to the eyes); overlapping faces combine by maximum.
+    Each face becomes a Gaussian a little above the box centre (gaze goes to
+    the eyes); overlapping faces combine by maximum.
     """
     h, w = int(shape[0]), int(shape[1])
     out = np.zeros((h, w), dtype=np.float32)
-    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    boxes = np.asarray(boxes, dtype=np.float64)
+    if boxes.size == 0:
+        return out
     ys = np.arange(h, dtype=np.float32)
     xs = np.arange(w, dtype=np.float32)
-    for x, y, bw, bh in boxes:
+    for x, y, bw, bh in boxes.reshape(len(boxes), -1)[:, :4]:
         if bw <= 0 or bh <= 0:
             continue
-        cx, cy, s = x + bw / 2, y + 0.4 * bh, max(bw / 2, 0.5)
+        cx, cy, s = x + bw / 2, y + 0.4 * bh, max(bw * sigma_scale, 0.5)
         g = np.outer(np.exp(-0.5 * ((ys - cy) / s) ** 2), np.exp(-0.5 * ((xs - cx) / s) ** 2))
         np.maximum(out, g.astype(np.float32), out=out)
     return out
+
+
+def relative_faces(detector: BlazeFace, image: np.ndarray) -> np.ndarray:
+    """Faces of an RGB frame as fractions of its size: float array (n, 4) of x, y, w, h."""
+    h, w = image.shape[:2]
+    return detector.detect(image)[:, :4] / np.array([w, h, w, h], dtype=np.float64)
 
 
 class FaceModel(SaliencyModel):
@@ -135,24 +97,22 @@ class FaceModel(SaliencyModel):
 
     name = "faces"
 
-    def __init__(self, side: int = 192) -> None:
-        self.detector = FaceDetector(side)
+    def __init__(self) -> None:
+        self.detector = BlazeFace()
         self.analysis_side = 128
-        self._boxes: np.ndarray | None = None
+        self._faces: np.ndarray | None = None
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         image = validate_rgb(image)
-        # Detect on the full frame (the detector makes its own thumbnail) and
-        # keep boxes as fractions of the frame for the analysis-size map.
-        h, w = image.shape[:2]
-        self._boxes = self.detector.detect(image) / np.array([w, h, w, h], dtype=np.float64)
+        # Detect on the full frame (the detector makes its own thumbnail); the
+        # map itself is drawn at the analysis size.
+        self._faces = relative_faces(self.detector, image)
         try:
             return super().__call__(image)
         finally:
-            self._boxes = None
+            self._faces = None
 
     def compute(self, image: np.ndarray) -> np.ndarray:
+        faces = self._faces if self._faces is not None else relative_faces(self.detector, image)
         h, w = image.shape[:2]
-        dims = np.array([w, h, w, h], dtype=np.float64)
-        boxes = self._boxes if self._boxes is not None else self.detector.detect(image) / dims
-        return face_map((h, w), boxes * dims)
+        return face_map((h, w), faces * np.array([w, h, w, h]))
