@@ -11,6 +11,7 @@ from salcodec.cli import main
 from salcodec.errors import SalcodecError
 from salcodec.saliency import get_model
 from salcodec.saliency.datasets import (
+    HUMAN_ROWS,
     density_from_fixations,
     evaluate,
     find_samples,
@@ -80,6 +81,16 @@ def test_evaluate_scores_models():
     assert rows["default"]["nss"] > rows["centre"]["nss"]
 
 
+def test_evaluate_human_ceiling_rows():
+    rows = evaluate(FIX / "points", {"centre": lambda: get_model("centre")}, human=True)
+    sharp, smooth = (rows[name] for name in HUMAN_ROWS)
+    # The answer key against itself: perfect on the density metrics, and
+    # blurring it costs fixation metrics but still beats the centre prior.
+    assert sharp["cc"] == pytest.approx(1.0) and sharp["kl"] == pytest.approx(0.0, abs=1e-6)
+    assert sharp["nss"] > smooth["nss"] > rows["centre"]["nss"]
+    assert smooth["cc"] < 1.0
+
+
 def test_cli_eval_json(capsys):
     assert main(["eval-saliency", str(FIX / "maps-only"), "--model", "lc,hc", "--json",
                  "--quiet"]) == 0
@@ -92,6 +103,9 @@ def test_cli_eval_text_and_errors(capsys, tmp_path):
     assert main(["eval-saliency", str(FIX / "points"), "--limit", "1", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "| default |" in out and "| centre |" in out and "AUC-Judd" in out
+    assert main(["eval-saliency", str(FIX / "points"), "--model", "centre", "--human",
+                 "--quiet"]) == 0
+    assert f"| {HUMAN_ROWS[0]} |" in capsys.readouterr().out
     assert main(["eval-saliency", str(tmp_path / "nope")]) == 1
     err = capsys.readouterr().err
     assert "nope: no such dataset folder" in err and "Traceback" not in err

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..errors import SalcodecError
 from ..saliency import available_models, get_model
-from ..saliency.datasets import evaluate
+from ..saliency.datasets import HUMAN_ROWS, evaluate
 
 COLUMNS = ("auc_judd", "nss", "cc", "sim", "kl")
 HEADERS = ("AUC-Judd", "NSS", "CC", "SIM", "KL")
@@ -32,7 +32,8 @@ def format_table(dataset: str, rows: dict[str, dict[str, float]]) -> str:
     ]
     for name, r in rows.items():
         cells = " | ".join(f"{r[c]:.3f}" for c in COLUMNS)
-        lines.append(f"| {name} | {cells} | {1000 * r['seconds'] / max(n, 1):.1f} |")
+        ms = f"{1000 * r['seconds'] / max(n, 1):.1f}" if name not in HUMAN_ROWS else ""
+        lines.append(f"| {name} | {cells} | {ms} |")
     return "\n".join(lines)
 
 
@@ -57,7 +58,9 @@ def run(args: argparse.Namespace) -> int:
     names = list(dict.fromkeys(names))
     factories = {name: (lambda name=name: get_model(name)) for name in names}
     progress = None if args.quiet else (lambda line: print(line, file=sys.stderr))
-    rows = evaluate(Path(args.dataset), factories, limit=args.limit, progress=progress)
+    rows = evaluate(
+        Path(args.dataset), factories, limit=args.limit, progress=progress, human=args.human
+    )
     if args.json:
         json.dump({"dataset": str(args.dataset), "models": rows}, sys.stdout, indent=2)
         print()
@@ -81,4 +84,7 @@ def register(subparsers) -> None:
     p.add_argument("--limit", type=int, default=None, help="use only the first N images")
     p.add_argument("--json", action="store_true", help="print JSON on stdout")
     p.add_argument("--quiet", action="store_true", help="no per-image progress")
+    p.add_argument("--human", action="store_true",
+                   help="add the human density map scored against its own fixations, "
+                   "sharp and blurred to model-like smoothness (how far any map could go)")
     p.set_defaults(func=run)

@@ -220,11 +220,19 @@ def iter_dataset(
         yield sample.name, rgb, fixations, density
 
 
+#: Rows ``evaluate(..., human=True)`` adds: the ground truth scored against itself.
+HUMAN_ROWS = ("human density map (ceiling)", "human map blurred 4% (smooth ceiling)")
+#: Blur of the smooth ceiling, a fraction of the long side: about as smooth as
+#: the models' maps, so it shows what a perfect *smooth* map could score.
+HUMAN_BLUR = 0.04
+
+
 def evaluate(
     root: str | Path,
     models: dict[str, Callable[[], Callable[[np.ndarray], np.ndarray]]],
     limit: int | None = None,
     progress: Callable[[str], None] | None = None,
+    human: bool = False,
 ) -> dict[str, dict[str, float]]:
     """Mean metrics of several models over a dataset.
 
@@ -239,24 +247,32 @@ def evaluate(
         Use only the first ``limit`` images (sorted by name).
     progress : callable, optional
         Receives one line per image.
+    human : bool
+        Also score the human density map itself and the same blurred by
+        ``HUMAN_BLUR`` (rows ``HUMAN_ROWS``): how far any map could go.
 
     Returns
     -------
     dict
         Row name -> {metric: mean, ..., "n": images, "seconds": model time}.
     """
-    scores: dict[str, dict[str, list[float]]] = {
-        name: {m: [] for m in METRICS} for name in models
-    }
-    seconds = dict.fromkeys(models, 0.0)
+    rows = list(models) + (list(HUMAN_ROWS) if human else [])
+    scores: dict[str, dict[str, list[float]]] = {name: {m: [] for m in METRICS} for name in rows}
+    seconds = dict.fromkeys(rows, 0.0)
     n = 0
     for name, rgb, fixations, density in iter_dataset(root, limit):
         n += 1
+        maps = {}
         for row, factory in models.items():
             model = factory()
             t0 = time.perf_counter()
-            sal = model(rgb)
+            maps[row] = model(rgb)
             seconds[row] += time.perf_counter() - t0
+        if human:
+            sigma = HUMAN_BLUR * max(density.shape)
+            maps[HUMAN_ROWS[0]] = density
+            maps[HUMAN_ROWS[1]] = cv2.GaussianBlur(density, (0, 0), sigma)
+        for row, sal in maps.items():
             for metric, value in score_all(sal, fixations, density).items():
                 scores[row][metric].append(value)
         if progress is not None:
