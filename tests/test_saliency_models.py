@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 
@@ -30,6 +31,7 @@ from salcodec.saliency.region import (
     cross_region_contrast_numba,
     cross_region_contrast_reference,
 )
+from salcodec.saliency.text import TextDetector, text_map
 from salcodec.scenecut import histogram_intersection
 
 DATA = Path(__file__).parent / "data"
@@ -76,7 +78,7 @@ def test_protocol(name, photo):
 
 
 def test_registry_and_api(photo):
-    assert {"default", "lc", "hc", "region", "spectral", "bms", "centre", "faces", "motion",
+    assert {"default", "lc", "hc", "region", "spectral", "bms", "centre", "faces", "text", "motion",
             "temporal", "saldiff"} <= set(available_models())
     from salcodec.saliency import DEFAULT_MODEL
 
@@ -204,6 +206,29 @@ def test_blazeface_finds_the_face_and_nothing_in_flat_frames():
     assert 40 < x + w / 2 < 130 and 20 < y + h / 2 < 90, boxes
 
 
+def test_text_detector_finds_written_words_only():
+    det = TextDetector()
+    frame = video_frames("bbb_audio.mp4", 1)[0].copy()  # 320x180, no writing in it
+    assert det.probability(frame).max() < 0.05
+    assert det.probability(np.full((120, 160, 3), 128, np.uint8)).max() < 0.05
+    cv2.putText(frame, "EXIT 42", (170, 60), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (255, 255, 255), 2,
+                cv2.LINE_AA)
+    prob = det.probability(frame)
+    assert prob.shape == (192, 320)  # long side 320, sides rounded to multiples of 32
+    ys, xs = np.nonzero(prob > 0.5)
+    sy = 192 / 180
+    assert 165 <= xs.min() and xs.max() <= 300 and 30 * sy <= ys.min() and ys.max() <= 66 * sy
+    # Resampled to the frame and blurred, the map keeps the detector's confidence.
+    m = text_map(prob, (180, 320))
+    assert m.shape == (180, 320) and m.max() == pytest.approx(prob.max(), rel=1e-5)
+    assert np.unravel_index(m.argmax(), m.shape)[0] in range(35, 65)
+    assert text_map(np.zeros((4, 4), np.float32), (9, 16)).max() == 0
+    # The default model's map rises on the words.
+    plain = DefaultModel(text_weight=0.0)(frame)
+    with_text = DefaultModel()(frame)
+    assert with_text[45:60, 180:250].mean() > plain[45:60, 180:250].mean() + 0.1
+
+
 def test_camera_compensation_removes_pan_keeps_object():
     h, w = 40, 60
     yy, xx = np.indices((h, w))
@@ -263,12 +288,12 @@ def test_default_detects_cuts_and_smooths():
     assert np.allclose(after_cut, DefaultModel()(asl[0]), atol=1e-6)
     # Without a cut the previous map is blended in (smoothing) and motion counts.
     # (Faces are detected on every frame here: BlazeFace finds the bunny's.)
-    smooth = DefaultModel(face_interval=1)
-    plain = DefaultModel(smoothing=0.0, motion_weight=0.0, face_interval=1)
+    smooth = DefaultModel(detect_interval=1)
+    plain = DefaultModel(smoothing=0.0, motion_weight=0.0, detect_interval=1)
     smooth(bbb[0])
     plain(bbb[0])
     assert not np.allclose(smooth(bbb[1]), plain(bbb[1]), atol=1e-4)
-    assert np.allclose(plain(bbb[2]), DefaultModel(face_interval=1)(bbb[2]), atol=1e-6)
+    assert np.allclose(plain(bbb[2]), DefaultModel(detect_interval=1)(bbb[2]), atol=1e-6)
 
 
 def test_histogram_intersection():
@@ -287,7 +312,7 @@ def test_models_run_beside_other_threads():
                                                   video_frames("asl_again.mkv", 12)]]
 
     def run(frames):
-        model = DefaultModel(face_interval=5)
+        model = DefaultModel(detect_interval=5)
         return [model(f) for f in frames]
 
     sequential = [run(c) for c in clips]

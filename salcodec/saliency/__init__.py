@@ -19,6 +19,7 @@ MODELS: dict[str, str] = {
     "spectral": "spectral:SpectralModel",
     "centre": "priors:CentreModel",
     "faces": "priors:FaceModel",
+    "text": "text:TextModel",
     "motion": "motion:MotionModel",
     "temporal": "temporal:TemporalContrastModel",
     "saldiff": "temporal:SaliencyDifferenceModel",

@@ -3,25 +3,29 @@
 Per frame, on a thumbnail of long side 128:
 
     static = (centre(sigma) * (offset + bms)) ** gamma          (both peak 1)
-    map    = static + face_weight * faces + motion_weight * motion
+    map    = static + face_weight * faces + text_weight * text
+             + motion_weight * motion
     out    = (1 - smooth) * map / max(map) + smooth * out_prev
 
 * ``bms`` is boolean map saliency on Lab (:mod:`.bms`), the best single
   bottom-up cue on mit1003-100 among lc, hc, region, spectral and bms;
   ``centre`` the centre-bias Gaussian, ``faces`` Gaussians on faces found
-  by BlazeFace (:mod:`.priors`, :mod:`.blazeface`), ``motion`` the camera-compensated flow magnitude
+  by BlazeFace (:mod:`.priors`, :mod:`.blazeface`), ``text`` a text
+  detector's probability map (:mod:`.text`), ``motion`` the camera-compensated flow magnitude
   (:mod:`.motion`) squashed as ``1 - exp(-|flow| / MOTION_SCALE)``.
-* The still-image weights (centre sigma, offset, face weight, final exponent
-  ``gamma``) were chosen by a small grid search on mit1003-100 only and then
-  reported unchanged on etocvd and etto (see docs/saliency.md); the video-only
+* The still-image weights (centre sigma, offset, final exponent ``gamma``,
+  face weight and size) were chosen by small grid searches on mit1003-100
+  only; the text weight and blur are set equal to the face weight and the
+  BMS blur rather than fitted (docs/saliency.md); the video-only
   weights (motion weight, smoothing) cannot be fitted on stills and are set
   by inspection of the project's clips, deliberately mild.
 * Scene cuts (:mod:`salcodec.scenecut`) reset the temporal state (no
   smoothing or motion across the cut) and faces are detected afresh;
   ``last_cut`` tells the caller, so the encoder resets its own smoothing on
   the same cuts.
-* Faces are detected every ``face_interval`` frames (and after every cut),
-  then reused in between.
+* Faces and text are detected every ``detect_interval`` frames (and after
+  every cut), then reused in between; text half an interval after faces,
+  so the two detectors' costs fall on different frames.
 """
 
 from __future__ import annotations
@@ -35,12 +39,15 @@ from .blazeface import BlazeFace
 from .bms import bms_saliency
 from .motion import motion_saliency
 from .priors import centre_prior, face_map, relative_faces
+from .text import TextDetector, text_map
 
 #: Fitted on mit1003-100 (docs/saliency.md): centre sigma, offset, face weight, gamma.
 CENTRE_SIGMA = 0.25
 OFFSET = 0.3
 FACE_WEIGHT = 1.0
 GAMMA = 1.5
+#: Not fitted: the face weight (both are objects people look at).
+TEXT_WEIGHT = 1.0
 #: Set by inspection on video (no fixation video data to fit them on).
 MOTION_WEIGHT = 0.5
 MOTION_SCALE = 1.0  # pixels per frame at the 128 px analysis size
@@ -48,16 +55,17 @@ SMOOTHING = 0.5
 
 
 class DefaultModel(SaliencyModel):
-    """Fusion of boolean-map saliency, centre bias, faces and motion (the encoder default).
+    """Fusion of boolean-map saliency, centre bias, faces, text and motion (the encoder default).
 
     Parameters
     ----------
     analysis_side : int
         Long side of the thumbnail the cues are computed on.
-    face_interval : int
-        Detect faces every this many frames (and after each cut); 0 disables faces.
-    centre_sigma, offset, face_weight, gamma : float
-        The fitted still-image weights (module docstring).
+    detect_interval : int
+        Detect faces and text every this many frames (and after each cut);
+        0 disables both.
+    centre_sigma, offset, face_weight, gamma, text_weight : float
+        The still-image weights (module docstring); a weight of 0 disables its cue.
     motion_weight : float
         Weight of the squashed motion map; 0 ignores motion.
     smoothing : float in [0, 1)
@@ -75,11 +83,12 @@ class DefaultModel(SaliencyModel):
     def __init__(
         self,
         analysis_side: int = 128,
-        face_interval: int = 30,
+        detect_interval: int = 30,
         centre_sigma: float = CENTRE_SIGMA,
         offset: float = OFFSET,
         face_weight: float = FACE_WEIGHT,
         gamma: float = GAMMA,
+        text_weight: float = TEXT_WEIGHT,
         motion_weight: float = MOTION_WEIGHT,
         smoothing: float = SMOOTHING,
         cut_diff: float = CUT_DIFF,
@@ -88,19 +97,21 @@ class DefaultModel(SaliencyModel):
     ) -> None:
         if not 0 <= smoothing < 1:
             raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")
-        if face_interval < 0:
-            raise ValueError(f"face_interval must be >= 0, got {face_interval}")
+        if detect_interval < 0:
+            raise ValueError(f"detect_interval must be >= 0, got {detect_interval}")
         self.analysis_side = analysis_side
-        self.face_interval = face_interval
+        self.detect_interval = detect_interval
         self.centre_sigma = centre_sigma
         self.offset = offset
         self.face_weight = face_weight
         self.gamma = gamma
+        self.text_weight = text_weight
         self.motion_weight = motion_weight
         self.smoothing = smoothing
         self.n_thresholds = n_thresholds
         self.bms_side = bms_side
-        self._detector = BlazeFace() if face_interval and face_weight > 0 else None
+        self._face_detector = BlazeFace() if detect_interval and face_weight > 0 else None
+        self._text_detector = TextDetector() if detect_interval and text_weight > 0 else None
         self._centre: dict[tuple[int, int], np.ndarray] = {}
         self._full: np.ndarray | None = None
         self._cut_detector = SceneCutDetector(max_diff=cut_diff)
@@ -115,23 +126,28 @@ class DefaultModel(SaliencyModel):
         self._prev_gray: np.ndarray | None = None
         self._prev_map: np.ndarray | None = None
         self._faces = np.zeros((0, 4), dtype=np.float64)  # fractions of the frame
-        self._frames_since_faces = -1  # < 0: detect on the next frame
+        self._text = np.zeros((1, 1), dtype=np.float32)  # probability, detector's size
+        self._frame = 0  # frames since the last reset
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         image = validate_rgb(image)
-        self._full = image  # faces are detected on a larger thumbnail than the cues
+        self._full = image  # detectors see more pixels than the cues' thumbnail
         try:
             return super().__call__(image)
         finally:
             self._full = None
 
-    def _update_faces(self, full: np.ndarray) -> None:
-        if self._detector is None:
-            return
-        if self._frames_since_faces < 0 or self._frames_since_faces >= self.face_interval:
-            self._faces = relative_faces(self._detector, full)
-            self._frames_since_faces = 0
-        self._frames_since_faces += 1
+    def _update_detections(self, full: np.ndarray) -> None:
+        if self.detect_interval:
+            # Both on a shot's first frame; then text half an interval after faces.
+            phase = self._frame % self.detect_interval
+            if self._face_detector is not None and phase == 0:
+                self._faces = relative_faces(self._face_detector, full)
+            if self._text_detector is not None and (
+                self._frame == 0 or phase == self.detect_interval // 2
+            ):
+                self._text = self._text_detector.probability(full)
+        self._frame += 1
 
     def compute(self, image: np.ndarray) -> np.ndarray:
         h, w = image.shape[:2]
@@ -139,8 +155,8 @@ class DefaultModel(SaliencyModel):
         self.last_cut = self._cut_detector.update(image)
         if self.last_cut:
             self.reset()
-        # Called through __call__, faces are found on the larger original.
-        self._update_faces(image if self._full is None else self._full)
+        # Called through __call__, the detectors see the larger original.
+        self._update_detections(image if self._full is None else self._full)
 
         centre = self._centre.get((h, w))
         if centre is None:
@@ -159,6 +175,8 @@ class DefaultModel(SaliencyModel):
         if len(self._faces) and self.face_weight > 0:
             faces = face_map((h, w), self._faces * np.array([w, h, w, h]))
             fused += self.face_weight * faces  # added: a face in a dull spot still stands out
+        if self.text_weight > 0 and self._text.max() > 0:
+            fused += self.text_weight * text_map(self._text, (h, w))
         if self._prev_gray is not None and self.motion_weight > 0:
             motion = motion_saliency(self._prev_gray, gray)
             fused += self.motion_weight * (1.0 - np.exp(-motion / MOTION_SCALE))
