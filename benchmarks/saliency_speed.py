@@ -8,7 +8,7 @@ Usage::
 Frames come from a real clip (default: tests/data/bbb_audio.mp4, scaled to
 each size) and are fed in order to one model instance per size, as a video
 would be, so temporal models and face-detection reuse behave as in use.
-First-call time (numba cache load, cascade load) is measured in a fresh
+First-call time (numba cache load, network load) is measured in a fresh
 subprocess per model so that it is not hidden by an earlier model, once with
 the usual numba cache and once with an empty one (full compile).
 OpenCV and numba are limited to one thread.
