@@ -303,6 +303,27 @@ def test_histogram_intersection():
         histogram_intersection([1], [1, 2])
 
 
+def test_default_runs_detectors_on_a_staggered_schedule_and_after_cuts():
+    bbb = video_frames("bbb_audio.mp4", 9)
+    asl = [downscale(f, 320)[:180] for f in video_frames("asl_again.mkv", 3)]
+    model = DefaultModel(detect_interval=4)
+    calls, frame_index = [], [0]
+    for name, obj, attr in (("faces", model._face_detector, "detect"),
+                            ("text", model._text_detector, "probability")):
+        real = getattr(obj, attr)
+
+        def spy(img, real=real, name=name):
+            calls.append((name, frame_index[0]))
+            return real(img)
+
+        setattr(obj, attr, spy)
+    for i, frame in enumerate(bbb + asl):  # a cut at frame 9
+        frame_index[0] = i
+        model(frame)
+    assert [i for n, i in calls if n == "faces"] == [0, 4, 8, 9]
+    assert [i for n, i in calls if n == "text"] == [0, 2, 6, 9, 11]  # half an interval later
+
+
 def test_models_run_beside_other_threads():
     # The encoder computes saliency in a pipeline thread: instances must not
     # share state, so concurrent streams give exactly the sequential maps.
