@@ -152,3 +152,35 @@ class PairwiseModel(SaliencyModel):
         if prev is None or prev.shape != cur.shape:
             return np.zeros(image.shape[:2], dtype=np.float32)
         return self.compare(prev, cur)
+
+
+class DetectorModel(SaliencyModel):
+    """A model drawn from a detector that needs more pixels than the map.
+
+    :meth:`detect` runs on the full frame given to the model (a network has
+    its own input size); :meth:`draw` turns what it found into a raw map at
+    the analysis size.
+    """
+
+    analysis_side = 128
+    _found: np.ndarray | None = None  # set by __call__ for compute()
+
+    @abstractmethod
+    def detect(self, image: np.ndarray) -> np.ndarray:
+        """What the detector finds in a full RGB frame (boxes, a probability map...)."""
+
+    @abstractmethod
+    def draw(self, found: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+        """Raw map of ``shape`` (H, W) from :meth:`detect`'s result."""
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        image = validate_rgb(image)
+        self._found = self.detect(image)
+        try:
+            return super().__call__(image)
+        finally:
+            self._found = None
+
+    def compute(self, image: np.ndarray) -> np.ndarray:
+        found = self.detect(image) if self._found is None else self._found
+        return self.draw(found, image.shape[:2])

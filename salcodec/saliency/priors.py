@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import SaliencyModel, validate_rgb
+from .base import DetectorModel, SaliencyModel
 from .blazeface import BlazeFace
 
 #: Centre-bias Gaussian sigma as a fraction of each side.
@@ -92,27 +92,17 @@ def relative_faces(detector: BlazeFace, image: np.ndarray) -> np.ndarray:
     return detector.detect(image)[:, :4] / np.array([w, h, w, h], dtype=np.float64)
 
 
-class FaceModel(SaliencyModel):
+class FaceModel(DetectorModel):
     """Faces only: a map of Gaussians on detected faces."""
 
     name = "faces"
 
     def __init__(self) -> None:
         self.detector = BlazeFace()
-        self.analysis_side = 128
-        self._faces: np.ndarray | None = None
 
-    def __call__(self, image: np.ndarray) -> np.ndarray:
-        image = validate_rgb(image)
-        # Detect on the full frame (the detector makes its own thumbnail); the
-        # map itself is drawn at the analysis size.
-        self._faces = relative_faces(self.detector, image)
-        try:
-            return super().__call__(image)
-        finally:
-            self._faces = None
+    def detect(self, image: np.ndarray) -> np.ndarray:
+        return relative_faces(self.detector, image)
 
-    def compute(self, image: np.ndarray) -> np.ndarray:
-        faces = self._faces if self._faces is not None else relative_faces(self.detector, image)
-        h, w = image.shape[:2]
-        return face_map((h, w), faces * np.array([w, h, w, h]))
+    def draw(self, found: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+        h, w = shape
+        return face_map((h, w), found * np.array([w, h, w, h]))

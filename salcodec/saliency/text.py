@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from ..errors import SalcodecError
-from .base import SaliencyModel, validate_rgb
+from .base import DetectorModel, validate_rgb
 
 MODEL_FILE = "ppocr_v4_det.onnx"
 #: Long side the detector sees; text smaller than ~1/40 of the frame is missed.
@@ -98,24 +98,16 @@ def text_map(
     return out * (peak / top) if top > 0 else out
 
 
-class TextModel(SaliencyModel):
+class TextModel(DetectorModel):
     """Text only: the text detector's probability, blurred."""
 
     name = "text"
 
     def __init__(self, side: int = DETECT_SIDE) -> None:
         self.detector = TextDetector(side)
-        self.analysis_side = 128
-        self._prob: np.ndarray | None = None
 
-    def __call__(self, image: np.ndarray) -> np.ndarray:
-        image = validate_rgb(image)
-        self._prob = self.detector.probability(image)  # on the full frame, as faces
-        try:
-            return super().__call__(image)
-        finally:
-            self._prob = None
+    def detect(self, image: np.ndarray) -> np.ndarray:
+        return self.detector.probability(image)
 
-    def compute(self, image: np.ndarray) -> np.ndarray:
-        prob = self._prob if self._prob is not None else self.detector.probability(image)
-        return text_map(prob, image.shape[:2])
+    def draw(self, found: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+        return text_map(found, shape)
