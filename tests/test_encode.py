@@ -74,6 +74,27 @@ def test_lc_saliency_offsets_correlate_with_decoded_qp_on_i_frames(tmp_path):
     assert min(cors) >= 0.9, cors
 
 
+def test_default_model_spends_bits_on_the_face(tmp_path):
+    # The product's default end to end on a person signing: the face's
+    # macroblock (found by BlazeFace) gets a far lower realised QP than the
+    # rest of the frame, and the face prior is what puts it there.
+    from salcodec.saliency.blazeface import BlazeFace
+    from salcodec.saliency.fusion import DefaultModel
+
+    x, y, w, h, _ = BlazeFace().detect(next(frames(ASL)).to_ndarray(format="rgb24"))[0]
+    face = np.zeros((480 // 16, 640 // 16), dtype=bool)
+    face[int(y + h / 2) // 16, int(x + w / 2) // 16] = True
+    gaps = {}
+    for name, model in (("default", DefaultModel()), ("no faces", DefaultModel(face_weight=0))):
+        out = tmp_path / "default.mp4"
+        encode_with_model(ASL, out, model, strength=4, clamp=10)
+        intra = [f.qp for f in iter_qp_maps(out) if f.pict_type == "I"]
+        assert len(intra) >= 5
+        gaps[name] = np.array([qp[~face].mean() - qp[face].mean() for qp in intra])
+    assert gaps["default"].min() >= 8, gaps  # offsets clamp at 10
+    assert gaps["default"].mean() >= gaps["no faces"].mean() + 3, gaps
+
+
 def test_no_saliency_attaches_nothing(tmp_path):
     out = tmp_path / "plain.mp4"
     stats = encode_with_model(CARPHONE, out, "lc", enabled=False)
