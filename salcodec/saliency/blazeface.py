@@ -9,7 +9,7 @@ boxes against the anchors as MediaPipe's ``SsdAnchorsCalculator`` and
 
 It replaced scikit-image's LBP cascade as the face prior: on mit1003-100 it
 finds faces in 21 images (the LBP cascade: 9, with false hits on windows and
-foliage), including turned heads, at about 20 ms per detection on one core.
+foliage), including turned heads, at 12-20 ms per detection on one core.
 """
 
 from __future__ import annotations

@@ -9,8 +9,8 @@ Its output is already a per-pixel text probability, so no boxes are
 extracted: the map is that probability, blurred like the other cues.
 
 On the development sets it adds about 0.05 NSS on mit1003-100 and a little
-on etocvd and etto (docs/saliency.md); it costs about 28 ms per detection
-(long side 320, one core), so video runs it every few dozen frames.
+on etocvd and etto (docs/saliency.md); it costs about 25 ms per detection
+(long side 320, one core), so video runs it every 30 frames.
 """
 
 from __future__ import annotations
