@@ -17,6 +17,7 @@ from salcodec.saliency.datasets import (
     find_samples,
     fixations_from_density,
     iter_dataset,
+    load_ground_truth,
 )
 
 FIX = Path(__file__).parent / "data" / "fixations"
@@ -51,6 +52,22 @@ def test_subfolder_full_preferred(tmp_path):
         cv2.imwrite(str(tmp_path / "maps" / sub / "a.png"), np.ones((8, 8), np.uint8))
     (s,) = find_samples(tmp_path)
     assert s.density.parent.name == "full"
+
+
+def test_mit1003_names_and_zero_one_masks(tmp_path):
+    # MIT1003 names its ground truth NAME_fixMap.jpg / NAME_fixPts.png; some
+    # sets store points as a 0/1 mask rather than 0/255.
+    for sub in ("stimuli", "fixation_points", "maps"):
+        (tmp_path / sub).mkdir()
+    cv2.imwrite(str(tmp_path / "stimuli" / "i1.jpeg"), np.zeros((20, 30, 3), np.uint8))
+    pts = np.zeros((20, 30), np.uint8)
+    pts[5, 7] = pts[12, 20] = 1
+    cv2.imwrite(str(tmp_path / "fixation_points" / "i1_fixPts.png"), pts)
+    cv2.imwrite(str(tmp_path / "maps" / "i1_fixMap.png"), 200 * pts)
+    (sample,) = find_samples(tmp_path)
+    assert sample.points.name == "i1_fixPts.png" and sample.density.name == "i1_fixMap.png"
+    fixations, _ = load_ground_truth(sample, (20, 30))
+    assert sorted(map(tuple, np.argwhere(fixations))) == [(5, 7), (12, 20)]
 
 
 def test_fixations_from_density_finds_blobs():

@@ -3,17 +3,21 @@
 A dataset is a folder laid out like ``../shared/data/fixations/*``::
 
     DATASET/stimuli/NAME.(jpg|jpeg|png|...)      the images shown
-    DATASET/fixation_points/[full/]NAME.*        optional: fixated pixels (> 127)
+    DATASET/fixation_points/[full/]NAME.*        optional: fixated pixels
     DATASET/maps/[full/]NAME.*                   optional: fixation density maps
+
+(fixated pixels: > 127, or 1 in a 0/1 mask)
 
 (also accepted: ``images/`` for the stimuli, ``fixations/`` or
 ``fixation_locations/`` for the points, ``fixation_maps/`` or
 ``density_maps/`` for the maps).
 
 At least one of ``fixation_points`` and ``maps`` must exist; files pair by
-name stem. Where the ground-truth folder has subfolders (etocvd's ``full``
-and ``excluding_200ms``) the one named ``full`` is used, else the first in
-sorted order. ``.npy`` arrays are accepted besides images.
+name stem, ignoring a suffix such as MIT1003's ``_fixMap``/``_fixPts`` on
+ground-truth names (``GT_NAME_SUFFIXES``). Where the ground-truth folder
+has subfolders (etocvd's ``full`` and ``excluding_200ms``) the one named
+``full`` is used, else the first in sorted order. ``.npy`` arrays are
+accepted besides images.
 
 What is derived when one kind of ground truth is missing:
 
@@ -46,6 +50,9 @@ GT_SUFFIXES = IMAGE_SUFFIXES | {".npy"}
 POINT_FOLDERS = ("fixation_points", "fixations", "fixation_locations")
 MAP_FOLDERS = ("maps", "fixation_maps", "density_maps")
 STIMULI_FOLDERS = ("stimuli", "images")
+#: Suffixes some datasets add to ground-truth names (MIT1003: NAME_fixMap.jpg,
+#: NAME_fixPts.jpg); a file pairs with stimulus NAME when no exact name does.
+GT_NAME_SUFFIXES = ("_fixmap", "_fixpts", "_fixations", "_fixation", "_density", "_map", "_pts")
 
 
 @dataclass(frozen=True)
@@ -73,7 +80,13 @@ def _gt_folder(root: Path, candidates: Iterable[str]) -> Path | None:
 def _by_stem(folder: Path | None, suffixes: set[str]) -> dict[str, Path]:
     if folder is None:
         return {}
-    return {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in suffixes}
+    found = {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in suffixes}
+    for stem, path in list(found.items()):
+        for tail in GT_NAME_SUFFIXES:
+            if stem.lower().endswith(tail) and len(stem) > len(tail):
+                found.setdefault(stem[: -len(tail)], path)  # an exact name wins
+                break
+    return found
 
 
 def find_samples(root: str | Path) -> list[FixationSample]:
@@ -184,9 +197,13 @@ def load_ground_truth(sample: FixationSample, shape: tuple[int, int]) -> tuple[n
     fixations = density = None
     if sample.points is not None:
         raw = _read_gray(sample.points)
-        # Images store points as bright pixels (JPEG blurs them: threshold at
-        # half range); .npy arrays as any positive value.
-        pts = raw > (0 if sample.points.suffix.lower() == ".npy" else 127)
+        # Images store points as bright pixels, 255 (JPEG blurs them:
+        # threshold at half range) or 1 (a 0/1 mask); .npy arrays as any
+        # positive value.
+        if sample.points.suffix.lower() == ".npy":
+            pts = raw > 0
+        else:
+            pts = raw > (0.5 if raw.max() <= 1 else 127)
         if pts.shape != tuple(shape):
             ys, xs = np.nonzero(pts)
             pts = np.zeros(shape, dtype=bool)
