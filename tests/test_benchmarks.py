@@ -186,3 +186,17 @@ def test_only_rejects_unknown_sections():
     assert _sections("memory,profile") == ["memory", "profile"]
     with pytest.raises(argparse.ArgumentTypeError):
         _sections("memory,nonsense")
+
+
+def test_tune_default_scores_every_combination(capsys):
+    from benchmarks import tune_default
+
+    grid = tune_default.parse_grid(["face_weight=0,1", "n_thresholds=4,6"])
+    assert grid == {"face_weight": [0.0, 1.0], "n_thresholds": [4, 6]}
+    results = tune_default.search(REPO / "tests" / "data" / "fixations" / "points", grid, limit=2)
+    assert len(results) == 4 and all(r["n"] == 2 for r in results)
+    assert [r["nss"] for r in results] == sorted((r["nss"] for r in results), reverse=True)
+    combos = {tuple(r["params"].values()) for r in results}
+    assert combos == {(0.0, 4), (0.0, 6), (1.0, 4), (1.0, 6)}
+    with pytest.raises(SystemExit, match="NAME one of"):
+        tune_default.parse_grid(["bogus=1"])

@@ -35,10 +35,11 @@ import numpy as np
 
 from ..scenecut import CUT_DIFF, SceneCutDetector
 from .base import SaliencyModel, downscale, validate_rgb
+from .blazeface import MIN_SCORE as FACE_SCORE
 from .blazeface import BlazeFace
 from .bms import bms_saliency
 from .motion import motion_saliency
-from .priors import centre_prior, face_map, relative_faces
+from .priors import FACE_SIGMA, centre_prior, face_map, relative_faces
 from .text import TextDetector, text_map
 
 #: Fitted on mit1003-100 (docs/saliency.md): centre sigma, offset, face weight, gamma.
@@ -66,6 +67,8 @@ class DefaultModel(SaliencyModel):
         0 disables both.
     centre_sigma, offset, face_weight, gamma, text_weight : float
         The still-image weights (module docstring); a weight of 0 disables its cue.
+    face_sigma, face_score : float
+        Face Gaussian width (fraction of the box width) and detection score threshold.
     motion_weight : float
         Weight of the squashed motion map; 0 ignores motion.
     smoothing : float in [0, 1)
@@ -89,6 +92,8 @@ class DefaultModel(SaliencyModel):
         face_weight: float = FACE_WEIGHT,
         gamma: float = GAMMA,
         text_weight: float = TEXT_WEIGHT,
+        face_sigma: float = FACE_SIGMA,
+        face_score: float = FACE_SCORE,
         motion_weight: float = MOTION_WEIGHT,
         smoothing: float = SMOOTHING,
         cut_diff: float = CUT_DIFF,
@@ -106,11 +111,14 @@ class DefaultModel(SaliencyModel):
         self.face_weight = face_weight
         self.gamma = gamma
         self.text_weight = text_weight
+        self.face_sigma = face_sigma
         self.motion_weight = motion_weight
         self.smoothing = smoothing
         self.n_thresholds = n_thresholds
         self.bms_side = bms_side
-        self._face_detector = BlazeFace() if detect_interval and face_weight > 0 else None
+        self._face_detector = (
+            BlazeFace(face_score) if detect_interval and face_weight > 0 else None
+        )
         self._text_detector = TextDetector() if detect_interval and text_weight > 0 else None
         self._centre: dict[tuple[int, int], np.ndarray] = {}
         self._full: np.ndarray | None = None
@@ -173,7 +181,7 @@ class DefaultModel(SaliencyModel):
         if self.gamma != 1.0:
             fused **= self.gamma  # sharpen: fixations cluster on the strongest peaks
         if len(self._faces) and self.face_weight > 0:
-            faces = face_map((h, w), self._faces * np.array([w, h, w, h]))
+            faces = face_map((h, w), self._faces * np.array([w, h, w, h]), self.face_sigma)
             fused += self.face_weight * faces  # added: a face in a dull spot still stands out
         if self.text_weight > 0 and self._text.max() > 0:
             fused += self.text_weight * text_map(self._text, (h, w))
