@@ -31,7 +31,7 @@ from salcodec.saliency.region import (
     cross_region_contrast_numba,
     cross_region_contrast_reference,
 )
-from salcodec.saliency.text import TextDetector, text_map
+from salcodec.saliency.text import TextDetector, TextModel, text_map
 from salcodec.scenecut import histogram_intersection
 
 DATA = Path(__file__).parent / "data"
@@ -223,6 +223,8 @@ def test_text_detector_finds_written_words_only():
     assert m.shape == (180, 320) and m.max() == pytest.approx(prob.max(), rel=1e-5)
     assert np.unravel_index(m.argmax(), m.shape)[0] in range(35, 65)
     assert text_map(np.zeros((4, 4), np.float32), (9, 16)).max() == 0
+    assert text_map(np.full((4, 4), 0.2, np.float32), (9, 16)).max() == 0  # below threshold
+    assert TextModel()(video_frames("bbb_audio.mp4", 1)[0]).max() == 0  # no writing: no map
     # The default model's map rises on the words.
     plain = DefaultModel(text_weight=0.0)(frame)
     with_text = DefaultModel()(frame)

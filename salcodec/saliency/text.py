@@ -30,6 +30,10 @@ DETECT_SIDE = 320
 STRIDE = 32
 #: Blur of the probability map, a fraction of the long side (as the BMS cue).
 TEXT_BLUR = 0.03
+#: Probabilities below this are not text: PaddleOCR's own binarisation
+#: threshold for this network. Without it a frame with no writing would
+#: give a map of amplified noise when the ``text`` model is used alone.
+TEXT_THRESHOLD = 0.3
 
 
 def _load_net() -> cv2.dnn.Net:
@@ -85,10 +89,12 @@ def text_map(
 ) -> np.ndarray:
     """Text probability resampled to ``shape`` (H, W) and blurred; float32, peak <= 1.
 
-    The peak keeps the detector's confidence (a faint guess stays faint),
-    while the blur spreads it over the words' surroundings.
+    Probabilities below ``TEXT_THRESHOLD`` count as no text. The peak keeps
+    the detector's confidence (a faint guess stays faint), while the blur
+    spreads it over the words' surroundings.
     """
     h, w = int(shape[0]), int(shape[1])
+    probability = np.where(probability >= TEXT_THRESHOLD, probability, 0).astype(np.float32)
     peak = float(probability.max()) if probability.size else 0.0
     if peak <= 0:
         return np.zeros((h, w), dtype=np.float32)
