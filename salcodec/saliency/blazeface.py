@@ -14,15 +14,14 @@ foliage), including turned heads, at 12-20 ms per detection on one core.
 
 from __future__ import annotations
 
-from importlib import resources
-
 import cv2
 import numpy as np
 
+from ..data import FACE_DETECTOR
 from ..errors import SalcodecError
 from .base import validate_rgb
 
-MODEL_FILE = "blazeface_back.tflite"
+MODEL_FILE = FACE_DETECTOR.name
 INPUT_SIZE = 256
 #: Strides of the four SSD layers; equal strides share one grid (MediaPipe's options).
 STRIDES = (16, 32, 32, 32)
@@ -60,14 +59,12 @@ def _load_net() -> cv2.dnn.Net:
         raise SalcodecError(
             f"OpenCV {cv2.__version__} cannot read TFLite models (needs 4.8 or later)"
         )
-    path = resources.files("salcodec.data") / MODEL_FILE
-    with resources.as_file(path) as model:
-        # OpenCV 5's new engine returns only the graph's last output; the
-        # classic engine gives both of BlazeFace's outputs by name.
-        engine = getattr(cv2.dnn, "ENGINE_CLASSIC", None)
-        if engine is None:
-            return cv2.dnn.readNetFromTFLite(str(model))
-        return cv2.dnn.readNetFromTFLite(str(model), engine)
+    # OpenCV 5's new engine returns only the graph's last output; the
+    # classic engine gives both of BlazeFace's outputs by name.
+    engine = getattr(cv2.dnn, "ENGINE_CLASSIC", None)
+    if engine is None:
+        return cv2.dnn.readNetFromTFLite(str(FACE_DETECTOR))
+    return cv2.dnn.readNetFromTFLite(str(FACE_DETECTOR), engine)
 
 
 class BlazeFace:

@@ -15,15 +15,14 @@ on etocvd and etto (docs/saliency.md); it costs about 25 ms per detection
 
 from __future__ import annotations
 
-from importlib import resources
-
 import cv2
 import numpy as np
 
+from ..data import TEXT_DETECTOR
 from ..errors import SalcodecError
 from .base import DetectorModel, validate_rgb
 
-MODEL_FILE = "ppocr_v4_det.onnx"
+MODEL_FILE = TEXT_DETECTOR.name
 #: Long side the detector sees; text smaller than ~1/40 of the frame is missed.
 DETECT_SIDE = 320
 #: The network needs sides that are multiples of this (its total stride).
@@ -37,15 +36,13 @@ TEXT_THRESHOLD = 0.3
 
 
 def _load_net() -> cv2.dnn.Net:
-    path = resources.files("salcodec.data") / MODEL_FILE
-    with resources.as_file(path) as model:
-        try:
-            return cv2.dnn.readNetFromONNX(str(model))
-        except cv2.error as exc:
-            raise SalcodecError(
-                f"{MODEL_FILE}: OpenCV {cv2.__version__} cannot load the text detector: "
-                f"{str(exc).strip().splitlines()[-1]}"
-            ) from exc
+    try:
+        return cv2.dnn.readNetFromONNX(str(TEXT_DETECTOR))
+    except cv2.error as exc:
+        raise SalcodecError(
+            f"{MODEL_FILE}: OpenCV {cv2.__version__} cannot load the text detector: "
+            f"{str(exc).strip().splitlines()[-1]}"
+        ) from exc
 
 
 class TextDetector:
