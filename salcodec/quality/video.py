@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import av
 import numpy as np
@@ -109,15 +109,7 @@ class Alignment:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {
-            "method": self.method,
-            "compared": self.compared,
-            "ref_unmatched": self.ref_unmatched,
-            "dist_unused": self.dist_unused,
-            "dist_repeated": self.dist_repeated,
-            "complete": self.complete,
-            "notes": list(self.notes),
-        }
+        return asdict(self)  # every field, notes copied
 
 
 def _normalise(frame: av.VideoFrame) -> av.VideoFrame:
