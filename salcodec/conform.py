@@ -37,7 +37,12 @@ def conform_frame(frame: av.VideoFrame, width: int, height: int) -> av.VideoFram
         out = frame.reformat(width=width, height=height, format="yuv420p")
     if out is not frame:
         out.pts = frame.pts
-        out.time_base = frame.time_base
+        # Frames made with VideoFrame.from_ndarray have no time base; PyAV's
+        # encoder then reads pts in the stream's time base (or counts frames
+        # when pts is None too), so leave it unset rather than fail.
+        if frame.time_base is not None:
+            out.time_base = frame.time_base
+        out.color_range = frame.color_range
     # A decoded frame keeps its source picture type, which libx264 would obey
     # as a forced I/P/B decision: let the encoder choose its own GOP.
     out.pict_type = 0

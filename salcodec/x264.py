@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import glob
+import threading
 import warnings
 from fractions import Fraction
+from pathlib import Path
 
 import av
 
@@ -15,14 +20,103 @@ PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "sl
 
 
 def parse_x264_params(text: str | None) -> dict[str, str]:
-    """Parse ``K=V:K=V`` (x264's own syntax) into a dict; a bare key means ``1``."""
+    """Parse ``K=V:K=V`` (x264's own syntax) into a dict; a bare key means ``1``.
+
+    Keys are spelled with dashes (x264 treats ``aq_mode`` and ``aq-mode`` alike),
+    so the checks below see every spelling.
+    """
     params: dict[str, str] = {}
     for item in (text or "").split(":"):
         if not item:
             continue
         key, _, value = item.partition("=")
-        params[key.strip()] = value.strip() if _ else "1"
+        params[key.strip().replace("_", "-")] = value.strip() if _ else "1"
     return params
+
+
+#: x264 parameters that would override salcodec's own settings, with what to do instead.
+CONFLICTS = {
+    "crf": "set it with --crf", "qp": "salcodec encodes at constant rate factor: use --crf",
+    "qp-constant": "salcodec encodes at constant rate factor: use --crf",
+    "bitrate": "salcodec encodes at constant rate factor: use --crf",
+    "preset": "set it with --preset",
+    "tune": "an x264 tune is a bundle of parameters: give those parameters instead",
+    "profile": "the profile follows from the parameters (8-bit 4:2:0 gives High)",
+}
+
+
+def check_x264_params(params: dict[str, str]) -> None:
+    """Refuse parameters libx264 does not know or that conflict with salcodec's flags.
+
+    FFmpeg's libx264 wrapper only logs a warning for a parameter x264 rejects,
+    so an unknown key or a bad value would be silently ignored. Each pair is
+    checked here with libx264's own parser (``x264_param_parse``, from the
+    library PyAV's wheel bundles), so the answer is x264's.
+    """
+    for key, value in params.items():
+        if key in CONFLICTS:
+            raise SalcodecError(
+                f"--x264-params {key}={value} conflicts with salcodec's own setting; "
+                f"{CONFLICTS[key]}"
+            )
+    parse = _x264_parser()
+    if parse is None:  # no libx264 found beside PyAV: FFmpeg will still warn
+        return
+    for key, value in params.items():
+        code = parse(key, value)
+        if code == -1:
+            raise SalcodecError(f"--x264-params: unknown x264 parameter {key!r}")
+        if code < 0:
+            raise SalcodecError(
+                f"--x264-params: invalid value {value!r} for x264 parameter {key!r}"
+            )
+
+
+_parser_lock = threading.Lock()
+_parser_lib: list = []
+
+
+def _x264_parser():
+    """A function ``(key, value) -> x264_param_parse's code`` on fresh defaults, or None."""
+    with _parser_lock:
+        if not _parser_lib:
+            _parser_lib.append(_load_x264())
+    lib = _parser_lib[0]
+    if lib is None:
+        return None
+
+    def parse(key: str, value: str) -> int:
+        # x264_param_t is about 1 KB in build 165; a zeroed 16 KB buffer is ample.
+        buf = ctypes.create_string_buffer(16384)
+        lib.x264_param_default(buf)
+        try:
+            return int(lib.x264_param_parse(buf, key.encode(), value.encode()))
+        finally:
+            if hasattr(lib, "x264_param_cleanup"):
+                lib.x264_param_cleanup(buf)
+
+    return parse
+
+
+def _load_x264():
+    pkg = Path(av.__file__).resolve().parent
+    found = sorted(glob.glob(str(pkg.parent / "av.libs" / "libx264*.so*")))
+    found += sorted(glob.glob(str(pkg / ".dylibs" / "libx264*.dylib")))
+    path = found[0] if found else ctypes.util.find_library("x264")
+    if not path:
+        return None
+    try:
+        lib = ctypes.CDLL(path)
+        lib.x264_param_default.argtypes = [ctypes.c_void_p]
+        lib.x264_param_default.restype = None
+        lib.x264_param_parse.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p]
+        lib.x264_param_parse.restype = ctypes.c_int
+    except (OSError, AttributeError):
+        return None
+    if hasattr(lib, "x264_param_cleanup"):
+        lib.x264_param_cleanup.argtypes = [ctypes.c_void_p]
+        lib.x264_param_cleanup.restype = None
+    return lib
 
 
 def x264_options(crf: float = 23, preset: str = "medium", x264_params: str | None = None,
@@ -33,13 +127,15 @@ def x264_options(crf: float = 23, preset: str = "medium", x264_params: str | Non
     ultrafast preset's default), and also when aq-strength is 0 without MB-tree
     (ultrafast, superfast, mbtree=0 or rc-lookahead=0). The first is fixed with
     a warning for the ultrafast preset; explicit settings that drop the offsets
-    are refused.
+    are refused, and so are parameters x264 does not know or that override
+    ``crf``/``preset`` (see :func:`check_x264_params`).
     """
     if preset not in PRESETS:
         raise SalcodecError(f"unknown x264 preset {preset!r}; choose from {', '.join(PRESETS)}")
     if not 0 <= crf <= 51:
         raise SalcodecError(f"--crf must be within 0..51, got {crf}")
     params = parse_x264_params(x264_params)
+    check_x264_params(params)
     if roi_enabled:
         aq_mode = params.get("aq-mode")
         if aq_mode == "0":

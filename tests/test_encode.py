@@ -175,3 +175,48 @@ def test_settings_that_would_drop_the_offsets_are_refused_or_fixed(tmp_path):
     with pytest.warns(salcodec.SalcodecWarning, match="ultrafast"):
         opts = x264_options(preset="ultrafast")
     assert opts["x264-params"] == "aq-mode=1"
+
+
+@pytest.mark.parametrize("params, cause", [
+    ("foo=1", "unknown x264 parameter 'foo'"),
+    ("crf=40", "conflicts"),
+    ("qp=20", "conflicts"),
+    ("preset=slow", "--preset"),
+    ("aq-mode=banana", "invalid value"),
+    ("aq_mode=0", "aq-mode=0"),  # x264 reads underscores as dashes; so do the checks
+])
+def test_unknown_or_conflicting_x264_params_are_refused_everywhere(params, cause):
+    from salcodec.settings import EncodeSettings
+    from salcodec.x264 import x264_options
+
+    with pytest.raises(salcodec.SalcodecError, match=cause):
+        x264_options(x264_params=params)
+    with pytest.raises(salcodec.SalcodecError, match=cause):
+        EncodeSettings(x264_params=params)  # what encode, compare and crf-search build
+
+
+def test_known_x264_params_pass_through():
+    from salcodec.x264 import x264_options
+
+    opts = x264_options(x264_params="keyint=8:bframes=2:no-mbtree:aq_strength=0.5")
+    assert opts["x264-params"] == "keyint=8:bframes=2:no-mbtree=1:aq-strength=0.5"
+
+
+def test_frames_from_ndarray_without_time_base_are_encoded_with_offsets(tmp_path):
+    # Plain PyAV accepts frames with neither pts nor time base; so must the stage.
+    out = tmp_path / "nd.mp4"
+    rgb = [f.to_ndarray(format="rgb24") for f in frames(CARPHONE, 12)]
+    with av.open(str(out), "w") as c:
+        vout = add_h264_stream(c, 176, 144, 25, None, crf=26, preset="veryfast",
+                               x264_params=PARAMS)
+        with SaliencyEncoder(vout, model=Stripes(), smoothing=0, strength=4, clamp=8) as stage:
+            for a in rgb:
+                frame = av.VideoFrame.from_ndarray(a, format="rgb24")
+                assert frame.time_base is None and frame.pts is None
+                c.mux(stage.encode(frame))
+            c.mux(stage.flush())
+    assert count_video_packets(out) == 12
+    pts = video_pts_seconds(out)
+    np.testing.assert_allclose(np.diff(pts), 1 / 25, atol=1e-6)
+    assert stage.stats.regions > 0
+    assert qp_statistics(out)[0]["mean_std_qp"] > 1  # the offsets reached the encoder
