@@ -22,17 +22,20 @@ def even_size(width: int, height: int) -> tuple[int, int]:
 def conform_frame(frame: av.VideoFrame, width: int, height: int) -> av.VideoFrame:
     """Return ``frame`` as yuv420p of ``width`` x ``height``, timestamps kept, type unset.
 
-    Any pixel format (10-bit, 4:4:4, RGB, full-range) is converted by swscale.
+    Any pixel format (10-bit, 4:4:4, RGB, full-range) is converted by swscale;
+    YUV keeps its range (full-range values stay full, tagged so), RGB becomes
+    limited-range BT.601.
     An odd-sized frame is padded to the even size by repeating its last
     row/column, so no picture is lost or rescaled.
     """
     if (frame.width, frame.height) == (width, height):
         out = frame if frame.format.name == "yuv420p" else frame.reformat(format="yuv420p")
     elif (width - frame.width, height - frame.height) in ((0, 1), (1, 0), (1, 1)):
-        planes = frame.reformat(format="yuv444p").to_ndarray()
+        full = frame.reformat(format="yuv444p")
         pad = ((0, 0), (0, height - frame.height), (0, width - frame.width))
-        padded = np.ascontiguousarray(np.pad(planes, pad, mode="edge"))
+        padded = np.ascontiguousarray(np.pad(full.to_ndarray(), pad, mode="edge"))
         out = av.VideoFrame.from_ndarray(padded, format="yuv444p").reformat(format="yuv420p")
+        out.color_range = full.color_range  # swscale kept the values; keep their tag
     else:
         out = frame.reformat(width=width, height=height, format="yuv420p")
     if out is not frame:
@@ -42,7 +45,6 @@ def conform_frame(frame: av.VideoFrame, width: int, height: int) -> av.VideoFram
         # when pts is None too), so leave it unset rather than fail.
         if frame.time_base is not None:
             out.time_base = frame.time_base
-        out.color_range = frame.color_range
     # A decoded frame keeps its source picture type, which libx264 would obey
     # as a forced I/P/B decision: let the encoder choose its own GOP.
     out.pict_type = 0

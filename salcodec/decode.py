@@ -9,11 +9,20 @@ from pathlib import Path
 import av
 
 from .errors import InputError
+from .io.pipes import input_url, is_pipe_input, is_stdin, require_seekable
 
 
-def check_input_path(path: str | os.PathLike) -> Path:
-    """Refuse paths that are not readable regular files (a FIFO or device could hang)."""
+def check_input_path(path: str | os.PathLike, allow_pipe: bool = False) -> Path:
+    """Refuse paths that are not readable regular files (a FIFO or device could hang).
+
+    With ``allow_pipe`` (for readers that go front to back once, like encode),
+    stdin (``-``, ``pipe:``, ``pipe:0``) and FIFOs are accepted too.
+    """
     p = Path(path)
+    if is_stdin(path):
+        if allow_pipe:
+            return p
+        require_seekable(path, "this command")
     try:
         st = p.stat()
     except FileNotFoundError:
@@ -22,6 +31,10 @@ def check_input_path(path: str | os.PathLike) -> Path:
         raise InputError(f"{p}: cannot access ({exc.strerror})") from None
     if stat.S_ISDIR(st.st_mode):
         raise InputError(f"{p}: is a directory, not a video file")
+    if stat.S_ISFIFO(st.st_mode):
+        if allow_pipe:
+            return p
+        require_seekable(path, "this command")
     if not stat.S_ISREG(st.st_mode):
         raise InputError(f"{p}: not a regular file")
     if st.st_size == 0:
@@ -31,16 +44,25 @@ def check_input_path(path: str | os.PathLike) -> Path:
     return p
 
 
-def open_input(path: str | os.PathLike) -> av.container.InputContainer:
-    """Open a media file for reading; any failure becomes :class:`InputError`."""
-    p = check_input_path(path)
+def open_input(path: str | os.PathLike, allow_pipe: bool = False) -> av.container.InputContainer:
+    """Open a media file for reading; any failure becomes :class:`InputError`.
+
+    ``allow_pipe`` accepts stdin and FIFOs (see :func:`check_input_path`).
+    """
+    p = check_input_path(path, allow_pipe)
+    pipe = is_pipe_input(path)
+    # A timeout on open guards against inputs that make demuxers probe forever;
+    # a pipe may pause as long as its writer likes.
+    timeout = None if pipe else (30.0, 30.0)
     try:
-        # A timeout on open guards against inputs that make demuxers probe forever.
-        return av.open(str(p), mode="r", timeout=(30.0, 30.0))
+        return av.open(input_url(path) if pipe else str(p), mode="r", timeout=timeout)
     except av.error.FFmpegError as exc:
-        raise InputError(f"{p}: not a readable media file ({ffmpeg_cause(exc)})") from None
+        hint = ("; through a pipe an MP4 needs its index first (faststart) or fragments"
+                if pipe else "")
+        raise InputError(f"{path}: not a readable media file ({ffmpeg_cause(exc)}){hint}") \
+            from None
     except (UnicodeDecodeError, ValueError) as exc:
-        raise InputError(f"{p}: not a readable media file ({exc})") from None
+        raise InputError(f"{path}: not a readable media file ({exc})") from None
 
 
 def video_stream(container: av.container.InputContainer, path: str | os.PathLike):

@@ -6,26 +6,69 @@ import contextlib
 import os
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import SalcodecError
+from .io.containers import EXTENSIONS, output_format
+from .io.pipes import is_fifo, is_stdout
 
-CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
+#: Output extensions and their muxers (kept under its old name).
+CONTAINERS = EXTENSIONS
 
 
-def check_output_path(output: str | os.PathLike, inputs: list[Path], overwrite: bool) -> Path:
+@dataclass(frozen=True)
+class OutputTarget:
+    """Where an encode writes.
+
+    Attributes
+    ----------
+    name : str
+        The output as the user named it (for messages).
+    url : str
+        What FFmpeg opens: ``pipe:1`` for stdout, else the path.
+    format : str
+        The FFmpeg muxer.
+    path : Path or None
+        A regular file, written through a temporary file and renamed on
+        success; None for stdout or a FIFO, written as the encode goes.
+    """
+
+    name: str
+    url: str
+    format: str
+    path: Path | None
+
+    @property
+    def pipe(self) -> bool:
+        return self.path is None
+
+
+def resolve_output(output: str | os.PathLike, inputs: list[Path], overwrite: bool,
+                   fmt: str | None = None) -> OutputTarget:
+    """Check an output name before any work: stdout (``-``, ``pipe:1``), a FIFO or a file.
+
+    A file gets the checks of :func:`check_output_path`; ``fmt`` (``-f``)
+    names the container where the name has no extension, as for a pipe.
+    """
+    if is_stdout(output):
+        return OutputTarget(str(output), "pipe:1", output_format(output, fmt), None)
+    if is_fifo(output):
+        return OutputTarget(str(output), str(output), output_format(output, fmt), None)
+    path = check_output_path(output, inputs, overwrite, fmt)
+    return OutputTarget(str(output), str(path), output_format(output, fmt), path)
+
+
+def check_output_path(output: str | os.PathLike, inputs: list[Path], overwrite: bool,
+                      fmt: str | None = None) -> Path:
     """Validate the output path before any work is done.
 
     Refuses an output that is an input (same path, or the same file through a
-    link), an unknown container extension, a missing directory, and an
-    existing file unless ``overwrite``.
+    link), an unknown container extension (unless ``fmt`` names the
+    container), a missing directory, and an existing file unless ``overwrite``.
     """
     out = Path(output)
-    if out.suffix.lower() not in CONTAINERS:
-        raise SalcodecError(
-            f"{out}: unsupported output extension {out.suffix or '(none)'!r}; "
-            f"use one of {', '.join(sorted(CONTAINERS))}"
-        )
+    output_format(out, fmt)
     for src in inputs:
         if out.resolve() == src.resolve() or (out.exists() and os.path.samefile(out, src)):
             raise SalcodecError(f"{out}: output is the input file; refusing to overwrite it")

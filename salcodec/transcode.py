@@ -9,11 +9,15 @@ from pathlib import Path
 
 import av
 
+from .conform import conform_frame
 from .decode import expected_frames, ffmpeg_cause, open_input, video_stream
 from .encoder import SaliencyEncoder
 from .errors import InputError, SalcodecError
+from .io.containers import check_stream_fits, muxer_options
+from .io.metadata import carry_container, carry_stream, carry_video
+from .io.pipes import is_stdin, require_seekable
 from .progress import Progress
-from .safeio import CONTAINERS, atomic_output, check_output_path
+from .safeio import OutputTarget, atomic_output, resolve_output
 from .settings import EncodeSettings
 from .x264 import add_h264_stream
 
@@ -42,17 +46,26 @@ class EncodeResult:
 
 def encode(input: str | os.PathLike, output: str | os.PathLike,
            settings: EncodeSettings | None = None, *, overwrite: bool = False,
-           progress: bool | None = None, budget: str = "crf", **changes) -> EncodeResult:
+           progress: bool | None = None, budget: str = "crf", format: str | None = None,
+           **changes) -> EncodeResult:
     """Transcode ``input`` to H.264 in ``output`` with saliency-guided QP offsets.
 
     Audio, subtitle and other streams are copied untouched; video timestamps
-    are kept. The output is written to a temporary file and renamed only when
-    complete and its video frame count equals the input's.
+    are kept (recovered like FFmpeg's best-effort timestamps where a file's
+    are broken); rotation, colour tags, aspect ratio, stream tags and chapters
+    are carried over. A file output is written to a temporary file and renamed
+    only when complete and its video frame count equals the input's.
 
     Parameters
     ----------
-    input, output : path
-        Any video PyAV can read; ``.mp4``, ``.mov``, ``.m4v`` or ``.mkv`` output.
+    input : path or "-"
+        Any video PyAV can read; ``-`` (or ``pipe:``, ``pipe:0``) reads stdin,
+        and a FIFO is read as a pipe. A pipe is never seeked.
+    output : path or "-"
+        ``.mp4``, ``.mov``, ``.m4v``, ``.mkv``, ``.ts`` or ``.nut``; ``-`` (or
+        ``pipe:1``) writes stdout and a FIFO is written as a pipe, both with
+        ``format``. MP4/MOV files get their index first (faststart); to a pipe
+        MP4/MOV are fragmented.
     settings : EncodeSettings, optional
         Encoder and mapping settings; defaults to ``EncodeSettings()``.
     overwrite : bool
@@ -63,7 +76,10 @@ def encode(input: str | os.PathLike, output: str | os.PathLike,
         ``"crf"`` applies the offsets as mapped. ``"match"`` first calibrates a
         QP bias on a sample of the video so the output's size matches plain
         libx264 at the same settings (see :mod:`salcodec.budget`): same size,
-        bits moved to where people look.
+        bits moved to where people look. Needs a seekable input.
+    format : str, optional
+        The output container (``matroska``, ``mp4``, ``mov``, ``mpegts``,
+        ``nut``), like FFmpeg's ``-f``; needed for a name without extension.
     **changes
         Any :class:`~salcodec.settings.EncodeSettings` field, overriding
         ``settings`` (e.g. ``crf=28, strength=6, saliency=False``).
@@ -71,14 +87,18 @@ def encode(input: str | os.PathLike, output: str | os.PathLike,
     Returns
     -------
     EncodeResult
+        For a pipe output ``bytes`` counts the packets written (the container's
+        own overhead is not seen).
     """
     settings = (settings or EncodeSettings()).with_(**changes)
     if budget not in ("crf", "match"):
         raise SalcodecError(f"unknown budget {budget!r}; use 'crf' or 'match'")
+    if budget != "crf":
+        require_seekable(input, f"--budget {budget}")
     started = time.monotonic()
-    src = open_input(input)
+    target = resolve_output(output, [] if is_stdin(input) else [Path(input)], overwrite, format)
+    src = open_input(input, allow_pipe=True)
     try:
-        out_path = check_output_path(output, [Path(input)], overwrite)
         vin = video_stream(src, input)
         calibration = None
         if budget == "match" and settings.saliency:
@@ -86,103 +106,202 @@ def encode(input: str | os.PathLike, output: str | os.PathLike,
 
             calibration = calibrate_bias(input, settings)
             settings = settings.with_(bias=calibration.bias)
-        with atomic_output(out_path) as tmp:
-            try:
-                frames_in, stats, copied, size = _transcode(
-                    src, vin, input, tmp, CONTAINERS[out_path.suffix.lower()], settings, progress
-                )
-            except (av.error.FFmpegError, OSError) as exc:
-                if getattr(exc, "filename", None) != str(tmp):
-                    raise
-                # The muxer failed (disk full, I/O error), not the input.
-                raise SalcodecError(f"{out_path}: cannot write ({ffmpeg_cause(exc)})") from None
-            frames_out = count_video_packets(tmp)
-            if frames_out != frames_in:
-                raise SalcodecError(
-                    f"{out_path}: output has {frames_out} video frames but input has "
-                    f"{frames_in}; output discarded"
-                )
-            nbytes = tmp.stat().st_size
+        if target.pipe:
+            # Written as it goes; frames are counted while muxing instead of re-read.
+            run = _run(src, vin, input, target.url, target, settings, progress)
+            frames_out, nbytes = run.video_packets, run.bytes
+            _check_count(target, frames_out, run.frames_in)
+        else:
+            with atomic_output(target.path) as tmp:
+                run = _run(src, vin, input, str(tmp), target, settings, progress)
+                frames_out = count_video_packets(tmp)
+                nbytes = tmp.stat().st_size
+                _check_count(target, frames_out, run.frames_in)  # before the rename
     finally:
         src.close()
-    offsets = stats.as_dict() if settings.saliency else {}
+    offsets = run.stats.as_dict() if settings.saliency else {}
     return EncodeResult(
-        input=str(input), output=str(out_path), frames_in=frames_in, frames_out=frames_out,
+        input=str(input), output=target.name, frames_in=run.frames_in, frames_out=frames_out,
         bytes=nbytes, seconds=round(time.monotonic() - started, 3),
-        mean_abs_qp_offset=offsets.get("mean_abs_qp_offset", 0.0), width=size[0],
-        height=size[1], copied_streams=copied, settings=settings.as_dict(), offsets=offsets,
+        mean_abs_qp_offset=offsets.get("mean_abs_qp_offset", 0.0), width=run.size[0],
+        height=run.size[1], copied_streams=run.copied, settings=settings.as_dict(),
+        offsets=offsets,
         budget={"mode": budget, **(calibration.as_dict() if calibration else {})},
     )
 
 
-def _transcode(src, vin, input, tmp: Path, fmt: str, settings: EncodeSettings, progress):
-    dst = av.open(str(tmp), mode="w", format=fmt)
-    stage = None
+def _check_count(target: OutputTarget, frames_out: int, frames_in: int) -> None:
+    if frames_out != frames_in:
+        what = "output discarded" if not target.pipe else "the stream written is incomplete"
+        raise SalcodecError(f"{target.name}: output has {frames_out} video frames but input "
+                            f"has {frames_in}; {what}")
+
+
+def _run(src, vin, input, url: str, target: OutputTarget, settings: EncodeSettings,
+         progress) -> _Transcode:
     try:
-        cc = vin.codec_context
-        vin.thread_type = "AUTO"
-        vout = add_h264_stream(dst, cc.width, cc.height, vin.average_rate or vin.guessed_rate,
-                               vin.time_base, crf=settings.crf, preset=settings.preset,
-                               x264_params=settings.x264_params, roi_enabled=settings.saliency)
-        copies = {}
-        for s in src.streams:
-            if s is vin or s.type not in ("audio", "subtitle", "data", "attachment"):
-                continue
-            try:
-                copies[s.index] = dst.add_stream_from_template(s)
-            except (ValueError, av.error.FFmpegError) as exc:
-                raise SalcodecError(
-                    f"{tmp.name}: cannot copy {s.type} stream #{s.index} "
-                    f"({s.codec_context.name if s.codec_context else 'unknown'}) into {fmt}: "
-                    f"{exc}; try an .mkv output"
-                ) from None
-        stage = SaliencyEncoder(vout, **settings.stage_options())
-        bar = Progress(expected_frames(vin), progress)
-        frames_in = 0
-        last_pts = None
-        rate = vin.average_rate or vin.guessed_rate or 25
-        step = max(1, round(1 / (rate * vin.time_base)))  # one frame, in time-base units
-        demux = src.demux([vin, *(src.streams[i] for i in copies)])
+        return _Transcode(src, vin, input, url, target, settings, progress).run()
+    except (av.error.FFmpegError, OSError) as exc:
+        if getattr(exc, "filename", None) != url:
+            raise
+        # The muxer failed (disk full, I/O error, reader gone), not the input.
+        where = "stdout" if url == "pipe:1" else target.name
+        raise SalcodecError(f"{target.name}: cannot write to {where} "
+                            f"({ffmpeg_cause(exc)})") from None
+
+
+class _Transcode:
+    """One pass: demux, decode, saliency stage, mux; copies and metadata carried."""
+
+    def __init__(self, src, vin, input, url: str, target: OutputTarget,
+                 settings: EncodeSettings, progress) -> None:
+        self.src, self.vin, self.input, self.url = src, vin, input, url
+        self.target, self.settings, self.progress = target, settings, progress
+        self.frames_in = self.video_packets = self.bytes = self.copied = 0
+        self.stats = None
+        self.size = (0, 0)
+
+    def run(self) -> _Transcode:
+        fmt = self.target.format
+        dst = av.open(self.url, mode="w", format=fmt,
+                      options=muxer_options(fmt, self.target.pipe))
+        stage = None
+        try:
+            vin = self.vin
+            cc = vin.codec_context
+            vin.thread_type = "AUTO"
+            s = self.settings
+            vout = add_h264_stream(dst, cc.width, cc.height,
+                                   vin.average_rate or vin.guessed_rate, vin.time_base,
+                                   crf=s.crf, preset=s.preset, x264_params=s.x264_params,
+                                   roi_enabled=s.saliency)
+            supported = _supported_codecs(dst)
+            copies = {}
+            for st in self.src.streams:
+                if st is vin or st.type not in ("video", "audio", "subtitle", "data",
+                                                 "attachment"):
+                    continue
+                check_stream_fits(st, fmt, self.input, supported)
+                try:
+                    copies[st.index] = dst.add_stream_from_template(st)
+                except (ValueError, av.error.FFmpegError) as exc:
+                    raise InputError(f"{self.input}: cannot copy {st.type} stream #{st.index} "
+                                     f"into {fmt} ({exc}); try an .mkv output") from None
+                carry_stream(st, copies[st.index])
+            carry_container(self.src, dst, fmt, self.input)
+            stage = SaliencyEncoder(vout, **s.stage_options())
+            self._loop(dst, vout, stage, copies)
+            self._mux_video(dst, stage.flush())
+            self.stats, self.copied = stage.stats, len(copies)
+            self.size = (vout.width, vout.height)
+            return self
+        finally:
+            if stage is not None:
+                stage.close()
+            dst.close()
+
+    def _mux_video(self, dst, packets) -> None:
+        for p in packets:
+            if p.size:
+                self.video_packets += 1
+                self.bytes += p.size
+        dst.mux(packets)
+
+    def _loop(self, dst, vout, stage, copies) -> None:
+        vin, input = self.vin, self.input
+        bar = Progress(expected_frames(vin), self.progress)
+        clock = BestEffortClock(vin, input)
+        # Copied packets wait until the first video frame has set the output's
+        # rotation and colour: the header is written at the first mux.
+        held: list | None = []
+        demux = self.src.demux([vin, *(self.src.streams[i] for i in copies)])
         try:
             for packet in demux:
                 if packet.stream is vin:
                     for frame in packet.decode():
-                        last_pts = _check_pts(frame, last_pts, step, input, frames_in)
-                        frames_in += 1
-                        dst.mux(stage.encode(frame))
-                        bar.update(frames_in)
+                        frame.pts = clock.next(frame)
+                        conformed = conform_frame(frame, vout.width, vout.height)
+                        if held is not None:
+                            carry_video(vin, frame, conformed, vout, self.target.format, input)
+                            for p in held:
+                                dst.mux(p)
+                            held = None
+                        self.frames_in += 1
+                        self._mux_video(dst, stage.encode(conformed))
+                        bar.update(self.frames_in)
                 elif packet.dts is not None:
                     packet.stream = copies[packet.stream.index]
-                    dst.mux(packet)
+                    self.bytes += packet.size
+                    if held is None:
+                        dst.mux(packet)
+                    else:
+                        held.append(packet)
         except av.error.FFmpegError as exc:
-            if getattr(exc, "filename", None) == str(tmp):
+            if getattr(exc, "filename", None) == self.url:
                 raise  # an output error: reported by encode()
             raise InputError(f"{input}: corrupt or truncated input ({ffmpeg_cause(exc)})") from None
         finally:
             bar.close()
-        if frames_in == 0:
+        if self.frames_in == 0:
             raise InputError(f"{input}: no decodable video frames")
-        if vin.frames and frames_in < vin.frames:
-            raise InputError(f"{input}: truncated or corrupt: decoded {frames_in} of the "
+        if vin.frames and self.frames_in < vin.frames:
+            raise InputError(f"{input}: truncated or corrupt: decoded {self.frames_in} of the "
                              f"{vin.frames} video frames its index lists")
-        dst.mux(stage.flush())
-        return frames_in, stage.stats, len(copies), (vout.width, vout.height)
-    finally:
-        if stage is not None:
-            stage.close()
-        dst.close()
 
 
-def _check_pts(frame, last: int | None, step: int, input, index: int) -> int:
-    """Keep input timestamps; fill a missing one, refuse ones that go backwards."""
-    if frame.pts is None:
-        frame.pts = 0 if last is None else last + step
-    elif last is not None and frame.pts <= last:
-        raise InputError(
-            f"{input}: video timestamps do not increase at frame {index} "
-            f"(pts {frame.pts} after {last}); the file's timing is broken"
-        )
-    return frame.pts
+def _supported_codecs(dst) -> frozenset[str]:
+    try:
+        return frozenset(dst.supported_codecs)
+    except (AttributeError, av.error.FFmpegError):
+        return frozenset()
+
+
+class BestEffortClock:
+    """Presentation timestamps for decoded frames, recovered as FFmpeg does.
+
+    libavcodec's ``best_effort_timestamp`` (``guess_correct_pts``): count how
+    often the frames' pts and their packets' dts fail to increase, and trust
+    whichever failed less. This recovers AVI files with packed B-frames (the
+    demuxer's pts are out of order, the dts are right) and files without pts.
+    A frame with neither gets the previous one plus one frame duration; a
+    timestamp that still goes backwards is refused as broken timing.
+    """
+
+    def __init__(self, stream, input) -> None:
+        rate = stream.average_rate or stream.guessed_rate or 25
+        self.step = max(1, round(1 / (rate * stream.time_base)))  # one frame, in time-base units
+        self.input = input
+        self.faulty_pts = self.faulty_dts = 0
+        self.last_pts = self.last_dts = None
+        self.last = None
+        self.index = 0
+
+    def next(self, frame: av.VideoFrame) -> int:
+        pts, dts = frame.pts, frame.dts
+        if dts is not None:
+            self.faulty_dts += self.last_dts is not None and dts <= self.last_dts
+            self.last_dts = dts
+        elif pts is not None:
+            self.last_dts = pts
+        if pts is not None:
+            self.faulty_pts += self.last_pts is not None and pts <= self.last_pts
+            self.last_pts = pts
+        elif dts is not None:
+            self.last_pts = dts
+        if pts is not None and (self.faulty_pts <= self.faulty_dts or dts is None):
+            best = pts
+        else:
+            best = dts
+        if best is None:
+            best = 0 if self.last is None else self.last + self.step
+        elif self.last is not None and best <= self.last:
+            raise InputError(
+                f"{self.input}: video timestamps do not increase at frame {self.index} "
+                f"(pts {best} after {self.last}); the file's timing is broken"
+            )
+        self.last = best
+        self.index += 1
+        return best
 
 
 def count_video_packets(path: str | os.PathLike) -> int:
@@ -192,4 +311,4 @@ def count_video_packets(path: str | os.PathLike) -> int:
         return sum(1 for p in c.demux(stream) if p.size > 0)
 
 
-__all__ = ["EncodeResult", "count_video_packets", "encode"]
+__all__ = ["BestEffortClock", "EncodeResult", "count_video_packets", "encode"]

@@ -173,7 +173,7 @@ def test_unwritable_output_folder_is_a_one_line_error(tmp_path, monkeypatch):
 def test_disk_full_is_a_one_line_error_and_leaves_nothing(tmp_path):
     tiny = tmp_path / "tiny"
     tiny.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=40k", "tmpfs", str(tiny)],
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8k", "tmpfs", str(tiny)],
                              capture_output=True)
     if mounted.returncode != 0:
         pytest.skip("cannot mount a small tmpfs here (needs root)")

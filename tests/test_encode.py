@@ -118,8 +118,12 @@ def test_mkv_full_range_input_to_mov(tmp_path):
     out = tmp_path / "asl.mov"
     r = salcodec.encode(ASL, out, model="lc", preset="ultrafast")
     assert r.frames_out == r.frames_in == 77
-    with av.open(str(out)) as c:
-        assert c.streams.video[0].codec_context.pix_fmt == "yuv420p"
+    with av.open(str(out)) as c, av.open(str(ASL)) as a:
+        # Full range stays full range (FFmpeg's decoder names it yuvj420p), values untouched.
+        assert c.streams.video[0].codec_context.color_range == 2
+        got = next(c.decode(video=0)).to_ndarray(format="gray").astype(int)
+        ref = next(a.decode(video=0)).to_ndarray(format="gray").astype(int)
+        assert abs(got.mean() - ref.mean()) < 1
 
 
 def test_variable_frame_rate_timestamps_survive(tmp_path):

@@ -1,0 +1,116 @@
+"""Output containers: which muxer a name means, its options, and what it can hold."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..errors import InputError, SalcodecError
+
+#: Output file extensions and their FFmpeg muxers.
+EXTENSIONS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska",
+              ".ts": "mpegts", ".nut": "nut"}
+
+#: ``-f`` names (FFmpeg's, plus the extensions) and their muxers.
+FORMATS = {"matroska": "matroska", "mkv": "matroska", "mp4": "mp4", "m4v": "mp4", "mov": "mov",
+           "mpegts": "mpegts", "ts": "mpegts", "nut": "nut"}
+
+_NOT_YET = {"webm": "WebM holds only VP8/VP9/AV1 and salcodec writes H.264; use matroska"}
+
+#: Streams MP4/MOV/MPEG-TS hold by their specifications. FFmpeg's mp4 muxer also
+#: accepts e.g. Vorbis, which players then refuse: a file that looks fine and
+#: plays silent, so these containers are checked against this list.
+_MP4_AUDIO = {"aac", "mp3", "mp2", "mp1", "ac3", "eac3", "alac", "flac", "opus", "dts",
+              "truehd"}
+_VIDEO = {"h264", "hevc", "mpeg4", "mpeg2video", "mpeg1video", "av1", "vp9", "mjpeg", "png"}
+_HOLDS = {
+    "mp4": {"audio": _MP4_AUDIO, "subtitle": {"mov_text"}, "video": _VIDEO,
+            "attachment": set()},
+    "mov": {"audio": _MP4_AUDIO | {"pcm_*", "adpcm_ima_qt"}, "subtitle": {"mov_text"},
+            "video": _VIDEO | {"prores", "dnxhd", "qtrle", "rawvideo"}, "attachment": set()},
+    "mpegts": {"audio": {"aac", "aac_latm", "mp3", "mp2", "ac3", "eac3", "opus", "dts",
+                         "truehd", "s302m"},
+               "subtitle": {"dvb_subtitle", "dvb_teletext"},
+               "video": {"h264", "hevc", "mpeg2video", "mpeg1video", "mpeg4", "av1", "vc1"},
+               "attachment": set(), "data": {"smpte_klv", "timed_id3", "epg"}},
+}
+
+#: What each container can carry besides streams.
+_HOLDS_ROTATION = {"mp4", "mov", "matroska"}
+_HOLDS_CHAPTERS = {"mp4", "mov", "matroska", "nut"}
+
+
+def output_format(name: str | os.PathLike, fmt: str | None = None) -> str:
+    """The FFmpeg muxer for an output: ``fmt`` (``-f``) if given, else the extension.
+
+    Raises
+    ------
+    SalcodecError
+        Unknown ``-f`` name, or no ``-f`` and an unknown or missing extension
+        (a pipe has none).
+    """
+    if fmt is not None:
+        key = fmt.lower()
+        if key in _NOT_YET:
+            raise SalcodecError(f"-f {fmt}: {_NOT_YET[key]}")
+        if key not in FORMATS:
+            raise SalcodecError(f"-f {fmt}: unknown output format; use one of "
+                                f"{', '.join(sorted(set(FORMATS.values())))}")
+        return FORMATS[key]
+    suffix = Path(str(name)).suffix.lower()
+    if suffix in EXTENSIONS:
+        return EXTENSIONS[suffix]
+    if suffix[1:] in _NOT_YET:
+        raise SalcodecError(f"{name}: {_NOT_YET[suffix[1:]]}")
+    what = f"unsupported output extension {suffix!r}" if suffix else "no extension"
+    raise SalcodecError(f"{name}: {what}; use one of {', '.join(sorted(EXTENSIONS))} "
+                        f"or name the format with -f (matroska, mp4, mov, mpegts, nut)")
+
+
+def muxer_options(fmt: str, pipe: bool) -> dict[str, str]:
+    """Muxer options: MP4/MOV files get their index first (faststart); to a pipe,
+    which cannot seek back to write an index, they are fragmented instead."""
+    if fmt not in ("mp4", "mov"):
+        return {}
+    if pipe:
+        return {"movflags": "+frag_keyframe+empty_moov+default_base_moof"}
+    return {"movflags": "+faststart"}
+
+
+def _other_container(fmt: str) -> str:
+    return "nut (-f nut)" if fmt == "matroska" else "an .mkv output (-f matroska)"
+
+
+def check_stream_fits(stream, fmt: str, input: str | os.PathLike,
+                      supported: frozenset[str] | set[str] = frozenset()) -> None:
+    """One-line error when ``stream`` (an input stream to copy) cannot go into ``fmt``.
+
+    ``supported`` is FFmpeg's own list for the muxer (``supported_codecs``),
+    used where no stricter list is kept here (matroska, nut).
+    """
+    cc = stream.codec_context
+    codec = cc.name if cc is not None else getattr(stream, "mimetype", None) or "no codec"
+    holds = _HOLDS.get(fmt, {}).get(stream.type)
+    if holds is not None:
+        ok = codec in holds or any(h.endswith("*") and codec.startswith(h[:-1]) for h in holds)
+    else:  # data streams without a codec (timecode...) are left to FFmpeg's own check
+        ok = cc is None or not supported or codec in supported
+    if not ok:
+        why = " (MP4 and MOV hold only mov_text subtitles)" if (
+            stream.type == "subtitle" and fmt in ("mp4", "mov")) else ""
+        raise InputError(f"{input}: {stream.type} stream #{stream.index} ({codec}) cannot go "
+                         f"into {fmt}{why}; use {_other_container(fmt)}, which can hold it")
+
+
+def check_rotation_fits(fmt: str, degrees: float, input: str | os.PathLike) -> None:
+    """A rotated input needs a container that stores the display matrix."""
+    if fmt not in _HOLDS_ROTATION:
+        raise InputError(f"{input}: video is rotated {degrees:g} degrees and {fmt} cannot "
+                         "store rotation; use an .mkv or .mp4 output (-f matroska or -f mp4)")
+
+
+def check_chapters_fit(fmt: str, count: int, input: str | os.PathLike) -> None:
+    """Chapters need a container that has them."""
+    if count and fmt not in _HOLDS_CHAPTERS:
+        raise InputError(f"{input}: has {count} chapters and {fmt} cannot store chapters; "
+                         "use an .mkv or .mp4 output (-f matroska or -f mp4)")
