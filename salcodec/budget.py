@@ -12,12 +12,17 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from .sampling import make_sample
 from .settings import EncodeSettings
-from .transcode import encode
+
+#: ``encode(input, output, settings) -> bytes written``: how samples are encoded.
+#: Passed in by the caller (:func:`salcodec.transcode.encode`) so that this
+#: module does not import the transcoder that imports it.
+SampleEncoder = Callable[[Path, Path, EncodeSettings], int]
 
 
 @dataclass
@@ -34,8 +39,9 @@ class Calibration:
                 "trials": [list(t) for t in self.trials], "sample_frames": self.sample_frames}
 
 
-def calibrate_bias(input: str | os.PathLike, settings: EncodeSettings, *, tolerance: float = 0.02,
-                   max_trials: int = 6, samples: int = 4, seconds: float = 1.5) -> Calibration:
+def calibrate_bias(input: str | os.PathLike, settings: EncodeSettings, encode: SampleEncoder, *,
+                   tolerance: float = 0.02, max_trials: int = 6, samples: int = 4,
+                   seconds: float = 1.5) -> Calibration:
     """Find the QP bias that makes the saliency arm's size equal the baseline's.
 
     Parameters
@@ -43,7 +49,10 @@ def calibrate_bias(input: str | os.PathLike, settings: EncodeSettings, *, tolera
     input : path
         The video to be encoded.
     settings : EncodeSettings
-        The saliency arm's settings (``bias`` is ignored and searched).
+        The saliency arm's settings (``bias`` is ignored and searched; the
+        offsets are zero-mean before the bias, whatever ``budget`` says).
+    encode : callable
+        ``encode(input, output, settings) -> bytes``, used for every sample encode.
     tolerance : float
         Stop when ``|size ratio - 1|`` is below this.
     max_trials : int
@@ -51,13 +60,15 @@ def calibrate_bias(input: str | os.PathLike, settings: EncodeSettings, *, tolera
     samples, seconds
         Sample windows (see :func:`salcodec.sampling.make_sample`).
     """
+    settings = settings.with_(budget="zero-mean")
     with tempfile.TemporaryDirectory(prefix="salcodec-budget-") as tmp:
         sample = make_sample(input, Path(tmp) / "sample.mkv", samples, seconds)
-        base = encode(sample.path, Path(tmp) / "base.mkv", settings.baseline()).bytes
+        base = encode(sample.path, Path(tmp) / "base.mkv", settings.baseline())
 
         def log_ratio(bias: float) -> float:
             out = Path(tmp) / "trial.mkv"
-            size = encode(sample.path, out, settings.with_(bias=bias), overwrite=True).bytes
+            out.unlink(missing_ok=True)
+            size = encode(sample.path, out, settings.with_(bias=bias))
             return math.log(size / base)
 
         trials: list[tuple[float, float]] = []

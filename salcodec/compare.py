@@ -72,7 +72,7 @@ def is_circular(spec: WeightSpec, settings: EncodeSettings) -> bool:
 def compare(input: str | os.PathLike, out_dir: str | os.PathLike, *,
             crfs: tuple[float, ...] = DEFAULT_CRFS, strengths: tuple[float, ...] | None = None,
             settings: EncodeSettings | None = None, eval_weights: str | None = None,
-            budget: str = "crf", sample: int | None = None, keep: bool = False,
+            budget: str | None = None, sample: int | None = None, keep: bool = False,
             log=None) -> dict:
     """Encode the baseline and saliency arms at each CRF, measure, and write the report.
 
@@ -91,8 +91,9 @@ def compare(input: str | os.PathLike, out_dir: str | os.PathLike, *,
     eval_weights : str, optional
         Weight spec for wpsnr/wssim (see :func:`salcodec.quality.parse_weights`);
         default: a model the encoder does not use.
-    budget : {"crf", "match"}
-        Passed to every saliency encode (see :func:`salcodec.encode`).
+    budget : {"attended", "size", "zero-mean"}, optional
+        Overrides ``settings.budget`` of the saliency arms (see
+        :class:`~salcodec.settings.EncodeSettings`).
     sample : int, optional
         Compare on a lossless sample of this many 1.5 s windows instead of the
         whole video (faster; the report says so).
@@ -140,7 +141,7 @@ def compare(input: str | os.PathLike, out_dir: str | os.PathLike, *,
                 dst = work / f"arm{i}_crf{crf:g}.mp4"
                 log(f"{arm.name}: CRF {crf:g} ...")
                 r = encode(reference, dst, arm.settings.with_(crf=crf), overwrite=True,
-                           budget=budget if arm.settings.saliency else "crf", progress=False)
+                           budget=budget if arm.settings.saliency else None, progress=False)
                 q = measure(reference, dst, metrics, spec)
                 seconds = _duration(q)
                 video = video_payload_bytes(dst)

@@ -19,7 +19,7 @@ from . import roi
 from .conform import conform_frame
 from .errors import SalcodecError
 from .mapper import OffsetMapper
-from .qpmap import DEFAULT_CLAMP, DEFAULT_STRENGTH
+from .qpmap import ANCHOR_SHARPNESS, DEFAULT_CLAMP, DEFAULT_STRENGTH
 from .saliency import SaliencyModel
 
 
@@ -73,7 +73,7 @@ class SaliencyEncoder:
     ----------
     stream : av.VideoStream
         A libx264 output stream (see :func:`add_h264_stream`).
-    model, strength, clamp, smoothing, bias
+    model, strength, clamp, smoothing, bias, anchor, sharpness
         See :class:`OffsetMapper`.
     enabled : bool
         False encodes plainly (no saliency, no ROI): the baseline arm.
@@ -84,7 +84,8 @@ class SaliencyEncoder:
     def __init__(self, stream, *, model: str | SaliencyModel = "default",
                  strength: float = DEFAULT_STRENGTH, clamp: float = DEFAULT_CLAMP,
                  smoothing: float = 0.6, bias: float = 0.0, enabled: bool = True,
-                 lookahead: int = 3) -> None:
+                 lookahead: int = 3, anchor: str = "mean",
+                 sharpness: float = ANCHOR_SHARPNESS) -> None:
         if stream.codec_context.name != "libx264":
             raise SalcodecError(
                 f"SaliencyEncoder needs a libx264 stream, got {stream.codec_context.name}"
@@ -99,7 +100,7 @@ class SaliencyEncoder:
         self._pool = None
         if self.enabled:
             self._mapper = OffsetMapper(self.width, self.height, model, strength, clamp,
-                                        smoothing, bias)
+                                        smoothing, bias, anchor, sharpness)
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="salcodec-saliency")
 
     def encode(self, frame: av.VideoFrame) -> list[av.Packet]:

@@ -11,6 +11,7 @@ import numpy as np
 from .conform import analysis_rgb
 from .mbmap import macroblock_grid, pool_to_macroblocks
 from .qpmap import (
+    ANCHOR_SHARPNESS,
     DEFAULT_CLAMP,
     DEFAULT_STRENGTH,
     OffsetSmoother,
@@ -37,14 +38,19 @@ class OffsetMapper:
     bias : float
         QP added to every offset after smoothing (then clamped): the knob that
         bit-budget calibration turns (see :mod:`salcodec.budget`).
+    anchor, sharpness
+        Which weighted mean of each frame's offsets is zero (see
+        :func:`salcodec.qpmap.importance_to_offsets`).
     """
 
     def __init__(self, width: int, height: int, model: str | SaliencyModel = "default",
                  strength: float = DEFAULT_STRENGTH, clamp: float = DEFAULT_CLAMP,
-                 smoothing: float = 0.6, bias: float = 0.0) -> None:
+                 smoothing: float = 0.6, bias: float = 0.0, anchor: str = "mean",
+                 sharpness: float = ANCHOR_SHARPNESS) -> None:
         self.width, self.height = width, height
         self.model = get_model(model) if isinstance(model, str) else model
         self.strength, self.clamp, self.bias = strength, clamp, bias
+        self.anchor, self.sharpness = anchor, sharpness
         self.smoother = OffsetSmoother(smoothing)
         self.cuts = SceneCutDetector()
         self.analysis_size = analysis_size(width, height)
@@ -65,7 +71,8 @@ class OffsetMapper:
         if cut:
             self.smoother.reset()
         importance = pool_to_macroblocks(sal, self.width, self.height)
-        off = self.smoother.update(importance_to_offsets(importance, self.strength, self.clamp))
+        off = self.smoother.update(importance_to_offsets(
+            importance, self.strength, self.clamp, anchor=self.anchor, sharpness=self.sharpness))
         if self.bias:
             off = np.clip(off + self.bias, -self.clamp, self.clamp)
         return quantize_offsets(off), cut

@@ -9,6 +9,10 @@ import numpy as np
 #: up to 8 on still images.
 DEFAULT_STRENGTH = 4.0
 DEFAULT_CLAMP = 10.0
+#: Offset anchors (see :func:`importance_to_offsets`).
+ANCHORS = ("none", "mean", "attended")
+#: Exponent of the attended anchor's weights (see :func:`attended_weights`).
+ANCHOR_SHARPNESS = 4.0
 
 
 def importance_to_offsets(
@@ -16,12 +20,23 @@ def importance_to_offsets(
     strength: float = DEFAULT_STRENGTH,
     clamp: float = DEFAULT_CLAMP,
     zero_mean: bool = True,
+    anchor: str | None = None,
+    sharpness: float = ANCHOR_SHARPNESS,
 ) -> np.ndarray:
     """Map per-macroblock importance to QP offsets (negative = more bits).
 
     ``offset = -strength * (importance - mean) / std``, clamped to
-    ``[-clamp, clamp]``. With ``zero_mean`` the clamped map is re-centred
-    (a few alternating steps) so the offsets average zero over the frame.
+    ``[-clamp, clamp]``, then shifted by a constant (a few alternating
+    shift-and-clamp steps) so that a weighted mean of the offsets is zero:
+
+    * ``anchor="mean"`` (or ``zero_mean=True`` without an anchor): the plain
+      mean over the frame, so offsets average zero QP;
+    * ``anchor="attended"``: the mean weighted by ``w = u ** sharpness``, with
+      ``u`` the importance scaled to [0, 1] in the frame, so the blocks people
+      look at keep the encoder's own QP and the rest get positive offsets
+      (see :func:`attended_weights`);
+    * ``anchor=None`` with ``zero_mean=False``: no shift.
+
     A flat map gives all zeros.
 
     Parameters
@@ -33,7 +48,12 @@ def importance_to_offsets(
     clamp : float
         Largest absolute offset in QP (> 0).
     zero_mean : bool
-        Re-centre the clamped offsets to mean zero.
+        Re-centre the clamped offsets to mean zero (when ``anchor`` is None).
+    anchor : {None, "mean", "attended"}
+        Which weighted mean of the offsets is made zero (see above).
+    sharpness : float
+        Exponent of the attended weights; larger puts the anchor nearer the
+        most important blocks, so more of the frame gets positive offsets.
 
     Returns
     -------
@@ -52,16 +72,51 @@ def importance_to_offsets(
     std = imp.std()
     if std < 1e-9 or strength == 0:
         return np.zeros(imp.shape, dtype=np.float32)
+    if anchor is None:
+        anchor = "mean" if zero_mean else "none"
+    if anchor not in ANCHORS:
+        raise ValueError(f"anchor must be one of {', '.join(ANCHORS)}, got {anchor!r}")
     off = np.clip(-strength * (imp - imp.mean()) / std, -clamp, clamp)
-    if zero_mean:
-        # Shifting by a constant and clipping both keep the order, so the map
-        # stays monotone; a few rounds converge to mean zero within the clamp.
-        for _ in range(8):
-            mean = off.mean()
-            if abs(mean) < 1e-6:
-                break
-            off = np.clip(off - mean, -clamp, clamp)
+    if anchor == "none":
+        return off.astype(np.float32)
+    weights = attended_weights(imp, sharpness) if anchor == "attended" else None
+    # Shifting by a constant and clipping both keep the order, so the map
+    # stays monotone; a few rounds converge to a zero weighted mean within the clamp.
+    for _ in range(12):
+        mean = np.average(off, weights=weights)
+        if abs(mean) < 1e-6:
+            break
+        off = np.clip(off - mean, -clamp, clamp)
     return off.astype(np.float32)
+
+
+def attended_weights(importance: np.ndarray, sharpness: float = ANCHOR_SHARPNESS) -> np.ndarray:
+    """Where the frame is looked at, as weights: ``((imp - min) / (max - min)) ** sharpness``.
+
+    The anchor of the ``attended`` budget: offsets are shifted so that their
+    mean under these weights is zero. A sharpness of 1 weights blocks by their
+    importance; larger values concentrate the weight on the peaks (and
+    x264's own adaptive quantisation already spends on textured blocks,
+    which the salient ones often are, so a broad anchor overspends: FACTS.md).
+
+    Parameters
+    ----------
+    importance : ndarray
+        Per-macroblock importance, not flat.
+    sharpness : float
+        Exponent, >= 0 (0 = uniform weights).
+
+    Returns
+    -------
+    ndarray of float64, same shape, values in [0, 1] with maximum 1.
+    """
+    if not sharpness >= 0:
+        raise ValueError(f"sharpness must be >= 0, got {sharpness}")
+    imp = np.asarray(importance, dtype=np.float64)
+    lo, hi = float(imp.min()), float(imp.max())
+    if hi - lo < 1e-12:
+        return np.ones(imp.shape)
+    return ((imp - lo) / (hi - lo)) ** sharpness
 
 
 def quantize_offsets(offsets: np.ndarray, step: float = 1.0) -> np.ndarray:

@@ -7,7 +7,12 @@ import warnings
 from dataclasses import asdict, dataclass, fields, replace
 
 from .errors import SalcodecError
-from .qpmap import DEFAULT_CLAMP, DEFAULT_STRENGTH
+from .qpmap import ANCHOR_SHARPNESS, DEFAULT_CLAMP, DEFAULT_STRENGTH
+
+#: What ``crf`` means for the saliency arm (see :class:`EncodeSettings`).
+BUDGETS = ("attended", "size", "zero-mean")
+#: Earlier names of the budgets, still accepted.
+BUDGET_ALIASES = {"match": "size", "crf": "zero-mean"}
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,16 @@ class EncodeSettings:
         QP offset per standard deviation of importance, the largest offset
         either way, temporal smoothing of offsets, and a QP added to every
         offset (set by bit-budget calibration).
+    budget : {"attended", "size", "zero-mean"}
+        What the CRF means. ``attended`` (default): plain libx264's CRF quality
+        where people look, fewer bits elsewhere, so the file is smaller than
+        plain x264 at the same CRF. ``size``: the same size as plain x264 at
+        that CRF, bits moved to where people look (a QP bias calibrated on
+        samples of the video). ``zero-mean``: offsets that average zero QP in
+        every frame (the size moves either way).
+    sharpness : float
+        How tightly the ``attended`` anchor sits on the most salient blocks
+        (see :func:`salcodec.qpmap.attended_weights`).
     """
 
     crf: float = 23
@@ -37,8 +52,17 @@ class EncodeSettings:
     clamp: float = DEFAULT_CLAMP
     smoothing: float = 0.6
     bias: float = 0.0
+    budget: str = "attended"
+    sharpness: float = ANCHOR_SHARPNESS
 
     def __post_init__(self) -> None:
+        budget = BUDGET_ALIASES.get(self.budget, self.budget)
+        if budget not in BUDGETS:
+            raise SalcodecError(f"unknown budget {self.budget!r}; choose from "
+                                f"{', '.join(BUDGETS)}")
+        object.__setattr__(self, "budget", budget)
+        if not (self.sharpness >= 0 and math.isfinite(self.sharpness)):
+            raise SalcodecError(f"sharpness must be a number >= 0, got {self.sharpness:g}")
         # Checked here so every entry point (CLI, API, compare) refuses the same way.
         from .x264 import x264_options
 
@@ -74,7 +98,9 @@ class EncodeSettings:
     def stage_options(self) -> dict:
         """Keyword arguments of :class:`salcodec.encoder.SaliencyEncoder`."""
         return {"model": self.model, "strength": self.strength, "clamp": self.clamp,
-                "smoothing": self.smoothing, "bias": self.bias, "enabled": self.saliency}
+                "smoothing": self.smoothing, "bias": self.bias, "enabled": self.saliency,
+                "anchor": "attended" if self.budget == "attended" else "mean",
+                "sharpness": self.sharpness}
 
     def as_dict(self) -> dict:
         return asdict(self)

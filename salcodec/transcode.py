@@ -15,7 +15,7 @@ from .encoder import SaliencyEncoder
 from .errors import InputError, SalcodecError
 from .io.containers import check_stream_fits, muxer_options
 from .io.metadata import carry_container, carry_stream, carry_video
-from .io.pipes import is_stdin, require_seekable
+from .io.pipes import is_stdin, pipe_hint, require_seekable
 from .progress import Progress
 from .safeio import OutputTarget, atomic_output, resolve_output
 from .settings import EncodeSettings
@@ -93,8 +93,8 @@ def encode(input: str | os.PathLike, output: str | os.PathLike,
     settings = (settings or EncodeSettings()).with_(**changes)
     if budget not in ("crf", "match"):
         raise SalcodecError(f"unknown budget {budget!r}; use 'crf' or 'match'")
-    if budget != "crf":
-        require_seekable(input, f"--budget {budget}")
+    if budget != "crf" or getattr(settings, "budget", None) in ("size", "match"):
+        require_seekable(input, "--budget size (calibration on samples)")
     started = time.monotonic()
     target = resolve_output(output, [] if is_stdin(input) else [Path(input)], overwrite, format)
     src = open_input(input, allow_pipe=True)
@@ -239,7 +239,8 @@ class _Transcode:
         except av.error.FFmpegError as exc:
             if getattr(exc, "filename", None) == self.url:
                 raise  # an output error: reported by encode()
-            raise InputError(f"{input}: corrupt or truncated input ({ffmpeg_cause(exc)})") from None
+            raise InputError(f"{input}: corrupt or truncated input ({ffmpeg_cause(exc)})"
+                             f"{pipe_hint(input)}") from None
         finally:
             bar.close()
         if self.frames_in == 0:

@@ -75,3 +75,45 @@ def test_smoother_damps_flicker_and_resets():
         m = rng.normal(size=(4, 4))
         out = s.update(m - m.mean())
     assert abs(out.mean()) < 1e-6
+
+
+def _maps(n=40, seed=7):
+    rng = np.random.default_rng(seed)
+    for _ in range(n):
+        shape = tuple(rng.integers(2, 30, size=2))
+        yield rng.beta(rng.uniform(0.2, 2), rng.uniform(0.5, 4), size=shape)
+
+
+@pytest.mark.parametrize("sharpness", [0.5, 1.0, 4.0, 12.0])
+def test_attended_anchor_properties(sharpness):
+    from salcodec.qpmap import attended_weights
+
+    for imp in _maps():
+        off = importance_to_offsets(imp, 4, 50, anchor="attended", sharpness=sharpness)
+        w = attended_weights(imp, sharpness)
+        # The weighted mean is the anchor: zero within the (here non-binding) clamp.
+        assert abs(np.average(off, weights=w)) < 1e-4
+        order = np.argsort(imp.ravel(), kind="stable")
+        assert np.all(np.diff(off.ravel()[order]) <= 1e-5), "monotone in importance"
+        # Same spread as the zero-mean map: only the level moves.
+        zm = importance_to_offsets(imp, 4, 50)
+        np.testing.assert_allclose(off - off.mean(), zm - zm.mean(), atol=1e-4)
+        # The peak keeps more bits than the anchor; the attended level sits above the mean.
+        assert off.ravel()[order[-1]] <= 1e-5
+        assert off.mean() >= zm.mean() - 1e-5
+
+
+def test_sharper_anchor_moves_every_offset_up():
+    for imp in _maps(20, seed=3):
+        lo = importance_to_offsets(imp, 4, 50, anchor="attended", sharpness=1)
+        hi = importance_to_offsets(imp, 4, 50, anchor="attended", sharpness=6)
+        assert np.all(hi >= lo - 1e-5)
+
+
+def test_attended_anchor_respects_the_clamp_and_flat_maps():
+    for imp in _maps(20, seed=5):
+        off = importance_to_offsets(imp, 9, 3, anchor="attended", sharpness=8)
+        assert off.max() <= 3 + 1e-6 and off.min() >= -3 - 1e-6
+    assert not importance_to_offsets(np.full((4, 5), 0.3), anchor="attended").any()
+    with pytest.raises(ValueError, match="anchor"):
+        importance_to_offsets(np.eye(3), anchor="peak")

@@ -30,7 +30,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--eval-weights", default=None, metavar="SPEC",
                    help="weights for wpsnr/wssim: model:NAME, map:PATH, density:PATH, "
                    "fixations:PATH (default: a model the encoder does not use)")
-    p.add_argument("--budget", choices=["crf", "match"], default="crf")
     p.add_argument("--sample", type=int, default=None, metavar="N",
                    help="compare on N sample windows of 1.5 s instead of the whole video")
     p.add_argument("--keep", action="store_true", help="keep the encodes in DIR")
@@ -44,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
 
     settings = settings_from_args(args)
     report = compare(args.input, args.out, crfs=args.crfs, strengths=args.strengths,
-                     settings=settings, eval_weights=args.eval_weights, budget=args.budget,
+                     settings=settings, eval_weights=args.eval_weights,
                      sample=args.sample, keep=args.keep,
                      log=lambda m: print(m, file=sys.stderr) if sys.stderr.isatty() else None)
     if args.json:

@@ -19,8 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--crf", type=float, default=23)
     p.add_argument("--preset", default="medium")
     p.add_argument("--model", default="default")
-    p.add_argument("--budget", choices=["crf", "match"], default="crf",
-                   help="match: calibrate the saliency arm to plain x264's size")
+    p.add_argument("--budget", choices=["attended", "size", "zero-mean"], default="attended",
+                   help="what the CRF means for the saliency arm (see encode --help)")
     p.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
     p.set_defaults(func=run)
 

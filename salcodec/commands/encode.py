@@ -8,23 +8,27 @@ import sys
 
 from ..qpmap import DEFAULT_CLAMP, DEFAULT_STRENGTH
 from ..saliency import DEFAULT_MODEL, available_models
+from ..settings import BUDGET_ALIASES, BUDGETS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("encode", help="transcode a video with saliency-guided QP offsets",
                        description="Transcode INPUT to H.264 (libx264) in OUTPUT, spending "
                        "bits where viewers look. Audio and other streams are copied.")
-    p.add_argument("input")
-    p.add_argument("output", help="output file: .mp4, .mov, .m4v or .mkv")
+    p.add_argument("input", help="input file; - (or pipe:0) reads stdin, a FIFO is read as a "
+                   "pipe")
+    p.add_argument("output", help="output file: .mp4, .mov, .m4v, .mkv, .ts or .nut; - (or "
+                   "pipe:1) writes stdout (needs -f)")
+    p.add_argument("-f", "--format", default=None, metavar="FORMAT",
+                   help="output container when the name has no extension: matroska, mp4 "
+                   "(fragmented to a pipe), mov, mpegts, nut")
     add_encode_options(p)
     ow = p.add_mutually_exclusive_group()
     ow.add_argument("-y", dest="overwrite", action="store_true", help="overwrite OUTPUT")
     ow.add_argument("-n", dest="overwrite", action="store_false",
                     help="never overwrite OUTPUT (default)")
-    p.add_argument("--budget", choices=["crf", "match"], default="crf",
-                   help="crf: offsets as mapped; match: calibrate a QP bias on samples so the "
-                   "size matches plain x264 at the same CRF")
-    p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    p.add_argument("--json", action="store_true", help="print a JSON summary on stdout "
+                   "(refused when the video goes to stdout)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress on stderr (default: when stderr is a terminal)")
     p.set_defaults(func=run)
@@ -50,6 +54,20 @@ def add_encode_options(p: argparse.ArgumentParser, crf: bool = True) -> None:
                    help="QP added to every offset, then clamped (0)")
     p.add_argument("--no-saliency", dest="saliency", action="store_false",
                    help="plain libx264 with the same settings (baseline)")
+    p.add_argument("--budget", default="attended", type=_budget,
+                   metavar="{" + ",".join(BUDGETS) + "}",
+                   help="what --crf means. attended (default): plain x264's CRF quality where "
+                   "people look, fewer bits elsewhere, so a smaller file; size: the same size as "
+                   "plain x264 at that CRF, bits moved to where people look (calibrated on "
+                   "samples); zero-mean: offsets averaging zero QP per frame (size moves either "
+                   "way)")
+
+
+def _budget(text: str) -> str:
+    name = BUDGET_ALIASES.get(text, text)
+    if name not in BUDGETS:
+        raise argparse.ArgumentTypeError(f"choose from {', '.join(BUDGETS)}")
+    return name
 
 
 def settings_from_args(args: argparse.Namespace):
@@ -59,14 +77,21 @@ def settings_from_args(args: argparse.Namespace):
     crf = args.crf if isinstance(getattr(args, "crf", None), (int, float)) else 23
     return EncodeSettings(crf=crf, preset=args.preset, x264_params=args.x264_params,
                           saliency=args.saliency, model=args.model, strength=args.strength,
-                          clamp=args.clamp, smoothing=args.smoothing, bias=args.bias)
+                          clamp=args.clamp, smoothing=args.smoothing, bias=args.bias,
+                          budget=args.budget)
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..errors import SalcodecError
+    from ..io.pipes import is_stdout
     from ..transcode import encode
 
-    result = encode(args.input, args.output, settings_from_args(args), budget=args.budget,
-                    overwrite=args.overwrite, progress=args.progress)
+    if args.json and is_stdout(args.output):
+        # stdout carries the video; JSON mixed into it would corrupt the stream.
+        raise SalcodecError(f"{args.output}: --json prints on stdout, which carries the video; "
+                            "write the video to a file or a FIFO, or drop --json")
+    result = encode(args.input, args.output, settings_from_args(args),
+                    overwrite=args.overwrite, progress=args.progress, format=args.format)
     if args.json:
         json.dump(result.as_dict(), sys.stdout, indent=2)
         sys.stdout.write("\n")
