@@ -21,6 +21,8 @@ from salcodec.quality import WeightSpec, fixation_map, parse_weights, read_fixat
         ("fixations:f.csv:units=norm:sigma=7.5", "fixations", "f.csv",
          {"units": "norm", "sigma": "7.5"}),
         ("FIXATIONS:c:/x.txt", "fixations", "c:/x.txt", {}),
+        ("gaze:clips/a/gaze.csv:pool=2:sigma=9", "gaze", "clips/a/gaze.csv",
+         {"pool": "2", "sigma": "9"}),
     ],
 )
 def test_parse_weights(spec, kind, target, options):
@@ -37,6 +39,7 @@ def test_parse_weights(spec, kind, target, options):
         ("saliency:lc", "unknown kind"),
         ("map:x.png:sigma=3", "unknown option 'sigma'"),
         ("fixations::sigma=3", "missing"),
+        ("gaze:g.csv:units=px", "unknown option 'units' for gaze"),
     ],
 )
 def test_parse_weights_errors(spec, match):
@@ -100,3 +103,15 @@ def test_read_fixations_errors(tmp_path, text, match):
     p.write_text(text)
     with pytest.raises(InputError, match=match):
         read_fixations(str(p))
+
+
+def test_weights_package_keeps_its_names():
+    # The split into a package keeps every name the repository imports.
+    import salcodec.quality.weights as w
+
+    for name in ("WeightSource", "WeightSpec", "fixation_map", "parse_weights",
+                 "read_fixations", "KINDS", "DEFAULT_FRAME_DEGREES", "ModelWeights",
+                 "MapWeights", "FixationWeights", "FunctionWeights", "GazeWeights"):
+        assert hasattr(w, name), name
+    assert w.KINDS == ("model", "map", "density", "fixations", "gaze")
+    assert isinstance(w.WeightSpec("gaze", "g.csv", {"pool": "1"}), w.WeightSpec)

@@ -2,23 +2,33 @@
 
 Prints the mean AUC-Judd, NSS, CC, SIM and KL of each model over a fixation
 dataset (layout: see :mod:`salcodec.saliency.datasets`), with the centre-bias
-baseline always beside it. Progress goes to stderr; ``--json`` prints the
-table as JSON on stdout instead of text.
+baseline always beside it. On a gaze video (``clip.mkv`` + ``gaze.csv``) or
+a folder of them, prints per clip the mean per-frame AUC-Judd, NSS and CC
+(:mod:`salcodec.saliency.videogaze`), and ``--per-frame CSV`` writes every
+frame's scores. Progress goes to stderr; ``--json`` prints the table as
+JSON on stdout instead of text.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
+import math
 import sys
 from pathlib import Path
 
 from ..errors import SalcodecError
 from ..saliency import available_models, get_model
-from ..saliency.datasets import HUMAN_ROWS, evaluate
+from ..saliency.datasets import HUMAN_ROWS, VIDEO_HUMAN_ROW, dataset_layout, evaluate
+from ..saliency.videogaze import VIDEO_METRICS
 
 COLUMNS = ("auc_judd", "nss", "cc", "sim", "kl")
 HEADERS = ("AUC-Judd", "NSS", "CC", "SIM", "KL")
+VIDEO_HEADERS = ("AUC-Judd", "NSS", "CC")
+#: Columns of ``--per-frame`` CSV.
+PER_FRAME_COLUMNS = ("clip", "model", "frame", "fixations", *VIDEO_METRICS)
 
 
 def format_table(dataset: str, rows: dict[str, dict[str, float]]) -> str:
@@ -37,9 +47,67 @@ def format_table(dataset: str, rows: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
-def run(args: argparse.Namespace) -> int:
+def format_video_tables(dataset: str, clips: dict[str, dict]) -> str:
+    """Markdown tables of a gaze-video evaluation: one per clip, then the mean over clips."""
+    out = []
+    for clip, result in clips.items():
+        rows = result["models"]
+        first = next(iter(rows.values()))
+        decoded = first["frames"] + first["skipped"]
+        w, h = result["size"]
+        out += [
+            f"{dataset}: {clip} ({w}x{h}, {first['frames']} frames scored, "
+            f"{first['skipped']} without gaze)",
+            "",
+            "| model | " + " | ".join(VIDEO_HEADERS) + " | ms/frame |",
+            "|---|" + "---:|" * (len(VIDEO_HEADERS) + 1),
+        ]
+        for name, r in rows.items():
+            cells = " | ".join(f"{r[c]:.3f}" for c in VIDEO_METRICS)
+            ms = f"{1000 * r['seconds'] / max(decoded, 1):.1f}" if "seconds" in r else ""
+            out.append(f"| {name} | {cells} | {ms} |")
+        out.append("")
+    if len(clips) > 1:
+        mean = mean_over_clips(clips)
+        out += [
+            f"{dataset}: mean over {len(clips)} clips (each clip weighs the same)",
+            "",
+            "| model | " + " | ".join(VIDEO_HEADERS) + " |",
+            "|---|" + "---:|" * len(VIDEO_HEADERS),
+        ]
+        for name, r in mean.items():
+            out.append(f"| {name} | " + " | ".join(f"{r[c]:.3f}" for c in VIDEO_METRICS) + " |")
+    return "\n".join(out).rstrip()
+
+
+def mean_over_clips(clips: dict[str, dict]) -> dict[str, dict[str, float]]:
+    """Per model, the mean of the clips' per-clip means (clips with no scored frame skipped)."""
+    names = list(next(iter(clips.values()))["models"])
+    mean = {}
+    for name in names:
+        per = [c["models"][name] for c in clips.values() if c["models"][name]["frames"]]
+        mean[name] = {m: (sum(r[m] for r in per) / len(per) if per else math.nan)
+                      for m in VIDEO_METRICS}
+        mean[name]["clips"] = len(per)
+    return mean
+
+
+def per_frame_csv(clips: dict[str, dict]) -> str:
+    """Every scored frame of every clip and model as CSV (``PER_FRAME_COLUMNS``)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(PER_FRAME_COLUMNS)
+    for clip, result in clips.items():
+        for model, r in result["models"].items():
+            for f in r["per_frame"]:
+                writer.writerow([clip, model, f["frame"], f["fixations"],
+                                 *(f"{f[m]:.6f}" for m in VIDEO_METRICS)])
+    return buf.getvalue()
+
+
+def _model_names(items: list[str] | None) -> list[str]:
     names = []
-    for item in args.model or ["default"]:
+    for item in items or ["default"]:
         for name in item.split(","):
             name = name.strip()
             if name == "all":
@@ -51,13 +119,61 @@ def run(args: argparse.Namespace) -> int:
                         f"{', '.join(available_models())}, all"
                     )
                 names.append(name)
-    if args.limit is not None and args.limit < 1:
-        raise SalcodecError(f"--limit must be >= 1, got {args.limit}")
     if "centre" not in names:
         names.append("centre")  # the baseline every model must beat
-    names = list(dict.fromkeys(names))
+    return list(dict.fromkeys(names))
+
+
+def _check_per_frame(path: Path) -> None:
+    if path.is_dir():
+        raise SalcodecError(f"{path}: is a directory")
+    if not path.parent.resolve().is_dir():
+        raise SalcodecError(f"{path}: directory {path.parent} does not exist")
+
+
+def _run_videos(args: argparse.Namespace, factories: dict, progress) -> int:
+    from ..saliency.datasets import evaluate_videos
+
+    per_frame = Path(args.per_frame) if args.per_frame else None
+    if per_frame is not None:
+        _check_per_frame(per_frame)
+    clips = evaluate_videos(Path(args.dataset), factories, limit=args.limit,
+                            progress=progress, human=args.human)
+    if per_frame is not None:
+        from ..safeio import atomic_output
+
+        with atomic_output(per_frame) as tmp:
+            tmp.write_text(per_frame_csv(clips), encoding="utf-8")
+    if args.json:
+        doc = {
+            "dataset": str(args.dataset),
+            "layout": "gaze-video",
+            "clips": {
+                clip: {"size": c["size"],
+                       "models": {name: {k: v for k, v in r.items() if k != "per_frame"}
+                                  for name, r in c["models"].items()}}
+                for clip, c in clips.items()
+            },
+            "mean_over_clips": mean_over_clips(clips),
+        }
+        json.dump(doc, sys.stdout, indent=2)
+        print()
+    else:
+        print(format_video_tables(str(args.dataset), clips))
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    names = _model_names(args.model)
+    if args.limit is not None and args.limit < 1:
+        raise SalcodecError(f"--limit must be >= 1, got {args.limit}")
     factories = {name: (lambda name=name: get_model(name)) for name in names}
     progress = None if args.quiet else (lambda line: print(line, file=sys.stderr))
+    if dataset_layout(args.dataset) == "gaze-video":
+        return _run_videos(args, factories, progress)
+    if args.per_frame:
+        raise SalcodecError(f"{args.dataset}: --per-frame needs a gaze-video dataset "
+                            "(clip.mkv + gaze.csv)")
     rows = evaluate(
         Path(args.dataset), factories, limit=args.limit, progress=progress, human=args.human
     )
@@ -75,16 +191,23 @@ def register(subparsers) -> None:
         help="score saliency models against human fixations",
         description="Mean AUC-Judd, NSS, CC, SIM and KL (lower is better) of saliency "
         "models over a fixation dataset (stimuli/ with fixation_points/ and/or maps/), "
-        "with the centre-bias baseline alongside.",
+        "with the centre-bias baseline alongside. On a gaze video (clip.mkv + gaze.csv) "
+        "or a folder of them: per-clip means of per-frame AUC-Judd, NSS and CC.",
     )
-    p.add_argument("dataset", help="dataset folder, e.g. ../shared/data/fixations/etto")
+    p.add_argument("dataset", help="dataset folder, e.g. ../shared/data/fixations/etto or "
+                   "../shared/data/gaze-video")
     p.add_argument("--model", action="append", metavar="M",
                    help="model name, comma-separated names, or 'all' (repeatable; "
                    "default: default)")
-    p.add_argument("--limit", type=int, default=None, help="use only the first N images")
+    p.add_argument("--limit", type=int, default=None,
+                   help="use only the first N images (of a gaze video: frames per clip)")
     p.add_argument("--json", action="store_true", help="print JSON on stdout")
     p.add_argument("--quiet", action="store_true", help="no per-image progress")
     p.add_argument("--human", action="store_true",
                    help="add the human density map scored against its own fixations, "
-                   "sharp and blurred to model-like smoothness (how far any map could go)")
+                   "sharp and blurred to model-like smoothness (how far any map could go); "
+                   f"on gaze video one row, {VIDEO_HUMAN_ROW!r}")
+    p.add_argument("--per-frame", metavar="CSV",
+                   help="gaze video: write every frame's scores here (columns "
+                   f"{','.join(PER_FRAME_COLUMNS)})")
     p.set_defaults(func=run)

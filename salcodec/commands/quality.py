@@ -36,7 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--weights",
         metavar="SPEC",
         help="importance maps for wpsnr/wssim: model:NAME (on the reference), map:PATH "
-        "(grey image or video), density:PATH, fixations:PATH[:sigma=PX]",
+        "(grey image or video), density:PATH, fixations:PATH[:sigma=PX], "
+        "gaze:PATH/gaze.csv[:sigma=PX][:pool=N] (EW-PSNR from a gaze-video table)",
     )
     p.add_argument(
         "-of", "--output-format", dest="format", choices=("json", "csv"), default="json",

@@ -30,6 +30,11 @@ What is derived when one kind of ground truth is missing:
 * No density map: the fixation points blurred with a Gaussian of sigma
   ``3 %`` of the long side, about one degree of visual angle in the usual
   set-ups (:func:`density_from_fixations`).
+
+A dataset may also be a gaze video (``clip.mkv`` + ``gaze.csv``, see
+:mod:`salcodec.saliency.videogaze`) or a folder of them
+(``../shared/data/gaze-video``): :func:`dataset_layout` tells which, and
+:func:`evaluate_videos` scores models on every clip.
 """
 
 from __future__ import annotations
@@ -44,6 +49,8 @@ import numpy as np
 
 from ..errors import SalcodecError
 from .metrics import METRICS, score_all
+from .videogaze import HUMAN_ROW as VIDEO_HUMAN_ROW
+from .videogaze import evaluate_video, find_gaze_videos, is_gaze_dataset
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 GT_SUFFIXES = IMAGE_SUFFIXES | {".npy"}
@@ -298,3 +305,64 @@ def evaluate(
         row: {**{m: float(np.mean(v)) for m, v in per.items()}, "n": n, "seconds": seconds[row]}
         for row, per in scores.items()
     }
+
+
+def dataset_layout(root: str | Path) -> str:
+    """``"gaze-video"`` for a gaze video or a folder of them, else ``"stills"``."""
+    return "gaze-video" if is_gaze_dataset(root) else "stills"
+
+
+def evaluate_videos(
+    root: str | Path,
+    models: dict[str, Callable[[], Callable[[np.ndarray], np.ndarray]]],
+    limit: int | None = None,
+    progress: Callable[[str], None] | None = None,
+    human: bool = False,
+) -> dict[str, dict[str, dict]]:
+    """Score several models on every gaze video under ``root``.
+
+    Parameters
+    ----------
+    root : path
+        A gaze video (``clip.mkv`` + ``gaze.csv``) or a folder of them.
+    models : dict
+        Row name -> factory returning a fresh model (called once per clip;
+        the model then sees the clip's frames in order).
+    limit : int, optional
+        Only the first ``limit`` frames of each clip.
+    progress : callable, optional
+        Receives a line now and then.
+    human : bool
+        Also score the pooled human density itself (row
+        ``videogaze.HUMAN_ROW``): a ceiling.
+
+    Returns
+    -------
+    dict
+        Clip name -> ``{"size": [width, height], "models": {row: scores}}``,
+        scores as :func:`videogaze.evaluate_video` returns them
+        (``auc_judd``, ``nss``, ``cc`` means, ``frames``, ``skipped``,
+        ``seconds``, ``per_frame``).
+    """
+    out = {}
+    for gv in find_gaze_videos(root):
+        rows = evaluate_video({row: factory() for row, factory in models.items()}, gv,
+                              centre=False, limit=limit, human=human, progress=progress)
+        out[gv.name] = {"size": [gv.width, gv.height], "models": rows}
+    return out
+
+
+__all__ = [
+    "HUMAN_ROWS",
+    "VIDEO_HUMAN_ROW",
+    "FixationSample",
+    "dataset_layout",
+    "density_from_fixations",
+    "evaluate",
+    "evaluate_videos",
+    "find_samples",
+    "fixations_from_density",
+    "iter_dataset",
+    "load_ground_truth",
+    "read_rgb",
+]
