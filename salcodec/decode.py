@@ -9,7 +9,7 @@ from pathlib import Path
 import av
 
 from .errors import InputError
-from .io.pipes import input_url, is_pipe_input, is_stdin, require_seekable
+from .io.pipes import input_url, is_pipe_input, is_stdin, pipe_hint, require_seekable
 
 
 def check_input_path(path: str | os.PathLike, allow_pipe: bool = False) -> Path:
@@ -57,10 +57,8 @@ def open_input(path: str | os.PathLike, allow_pipe: bool = False) -> av.containe
     try:
         return av.open(input_url(path) if pipe else str(p), mode="r", timeout=timeout)
     except av.error.FFmpegError as exc:
-        hint = ("; through a pipe an MP4 needs its index first (faststart) or fragments"
-                if pipe else "")
-        raise InputError(f"{path}: not a readable media file ({ffmpeg_cause(exc)}){hint}") \
-            from None
+        raise InputError(f"{path}: not a readable media file ({ffmpeg_cause(exc)})"
+                         f"{pipe_hint(path)}") from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise InputError(f"{path}: not a readable media file ({exc})") from None
 

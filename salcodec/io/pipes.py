@@ -50,3 +50,10 @@ def require_seekable(name: str | os.PathLike, what: str) -> None:
             f"{name}: {what} reads the input more than once, and a pipe cannot seek; "
             "save the input to a file first"
         )
+
+
+def pipe_hint(name: str | os.PathLike) -> str:
+    """What to add to a read error on a pipe: the usual cause is an MP4 made for files."""
+    if not is_pipe_input(name):
+        return ""
+    return "; through a pipe an MP4 needs its index first (faststart) or fragments"
