@@ -131,7 +131,9 @@ def test_measure_matches_ffmpeg_filters(ref, clips, result):
 def test_summary_pools_per_frame_values(result):
     assert set(result.summary) == set(result.columns)
     for col in result.columns:
-        assert result.summary[col] == pool(result.values(col))
+        extra = {"ffmpeg_pooled"} if col == "xpsnr" else set()
+        summary = {k: v for k, v in result.summary[col].items() if k not in extra}
+        assert summary == pool(result.values(col)) and set(result.summary[col]) >= extra
     s = result.summary["psnr"]
     assert s["p5"] <= s["harmonic_mean"] <= s["mean"] <= s["max"]
 
@@ -222,12 +224,17 @@ def test_metric_validation(ref, clips):
         measure(ref, clips["crf38"], metrics="wssim")
 
 
-def test_vmaf_reported_unavailable(ref, clips):
-    r = measure(ref, clips["crf38"], metrics="psnr,vmaf", max_frames=2)
-    if "vmaf" in r.unavailable:
-        assert r.unavailable["vmaf"] and "vmaf" not in r.columns
-    else:  # pragma: no cover - only where libvmaf exists
-        assert "vmaf" in r.columns
+def test_vmaf_refused_with_the_reason(ref, clips):
+    with pytest.raises(SalcodecError, match="vmaf is unavailable: .*libvmaf.*pyvmaf"):
+        measure(ref, clips["crf38"], metrics="psnr,vmaf", max_frames=2)
+    assert "vmaf" not in measure(ref, clips["crf38"], metrics="all", max_frames=2).metrics
+
+
+def test_cli_vmaf_is_one_line_and_exit_1(ref, clips, capsys):
+    rc = main(["quality", str(ref), str(clips["short"]), "--metrics", "psnr,vmaf"])
+    out, err = capsys.readouterr()
+    assert rc == 1 and out == ""
+    assert err.count("\n") == 1 and err.startswith("salcodec: error: vmaf is unavailable")
 
 
 # --- weights ---------------------------------------------------------------------
@@ -372,12 +379,11 @@ def test_csv_layouts(result):
 
 
 def test_cli_json_stdout(ref, clips, capsys):
-    rc = main(["quality", str(ref), str(clips["short"]), "--metrics", "psnr,ssim,vmaf"])
+    rc = main(["quality", str(ref), str(clips["short"]), "--metrics", "psnr,ssim"])
     out, err = capsys.readouterr()
     assert rc == 0
     doc = json.loads(out)
     assert doc["metrics"] == ["psnr", "ssim"] and doc["frames_compared"] == 80
-    assert "salcodec: note: vmaf: unavailable (" in err
     assert "lengths differ" in err and "quality: frames" not in err  # no TTY: no progress
 
 
@@ -387,7 +393,8 @@ def test_cli_csv_file_and_overwrite(ref, clips, tmp_path, capsys):
             "--csv-layout", "wide", "--max-frames", "3", "-o", str(out)]
     assert main(args) == 0
     lines = out.read_text().splitlines()
-    assert lines[0] == "frame,dist_frame,time,psnr,psnr_yuv,psnr_u,psnr_v,ssim,wpsnr,wssim"
+    assert lines[0] == ("frame,dist_frame,time,psnr,psnr_yuv,psnr_u,psnr_v,ssim,xpsnr,xpsnr_u,"
+                        "xpsnr_v,wpsnr,wssim,wxpsnr")
     assert len(lines) == 4
     assert main(args) == 1
     assert "already exists" in capsys.readouterr().err

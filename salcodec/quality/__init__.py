@@ -1,4 +1,4 @@
-"""Full-reference video quality: PSNR, SSIM and their saliency-weighted forms.
+"""Full-reference video quality: PSNR, SSIM, XPSNR and their saliency-weighted forms.
 
 Programmatic entry point::
 
@@ -20,6 +20,7 @@ from .measure import (
     QualityResult,
     measure,
     resolve_metrics,
+    vmaf_error,
 )
 from .metrics import (
     mse,
@@ -36,6 +37,7 @@ from .metrics import (
 )
 from .video import Alignment, FrameAligner, FramePair, StreamInfo, VideoReader, frame_planes
 from .weights import WeightSource, WeightSpec, fixation_map, parse_weights, read_fixations
+from .xpsnr import XPSNR, block_weights, pool_xpsnr, xpsnr_planes
 
 __all__ = [
     "DEFAULT_METRICS",
@@ -48,6 +50,8 @@ __all__ = [
     "QualityResult",
     "StreamInfo",
     "VideoReader",
+    "XPSNR",
+    "block_weights",
     "WeightSource",
     "WeightSpec",
     "ffmpeg_metrics",
@@ -58,6 +62,7 @@ __all__ = [
     "mse_to_psnr",
     "parse_weights",
     "pool",
+    "pool_xpsnr",
     "psnr",
     "psnr_yuv",
     "read_fixations",
@@ -65,8 +70,10 @@ __all__ = [
     "ssim",
     "ssim_8x8",
     "ssim_map",
+    "vmaf_error",
     "vmaf_status",
     "weighted_mse",
     "weighted_psnr",
     "weighted_ssim",
+    "xpsnr_planes",
 ]

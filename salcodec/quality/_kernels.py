@@ -89,3 +89,128 @@ def ssim_8x8_u8(a: np.ndarray, b: np.ndarray) -> float:
             den = np.float32(s1 * s1 + s2 * s2 + c1) * np.float32(var + c2)
             total += num / den
     return total / ((h4 - 1) * (w4 - 1))
+
+
+@numba.njit(cache=True, nogil=True)
+def xpsnr_luma_blocks(
+    org: np.ndarray,
+    rec: np.ndarray,
+    m1: np.ndarray,
+    m2: np.ndarray,
+    b: int,
+    b_val: int,
+    order: int,
+    act_min: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-block luma SSE and squared visual activity, as FFmpeg's vf_xpsnr.c computes them.
+
+    ``org`` is the reference frame, ``m1``/``m2`` the one and two frames
+    before it (zeros at the start), ``b`` the block side, ``b_val`` 2 above
+    2048x1152 (high-pass on a 2x2 downsampled grid) else 1, ``order`` the
+    temporal difference order (1 below 32 fps, else 2), ``act_min`` the floor
+    of the activity. A block too small for the high-pass gets activity 1.
+    """
+    h, w = org.shape
+    nby = (h + b - 1) // b
+    nbx = (w + b - 1) // b
+    sse = np.zeros((nby, nbx), dtype=np.float64)
+    act = np.ones((nby, nbx), dtype=np.float64)
+    for iby in range(nby):
+        oy = iby * b
+        bh = min(b, h - oy)
+        for ibx in range(nbx):
+            ox = ibx * b
+            bw = min(b, w - ox)
+            s = 0
+            for y in range(oy, oy + bh):
+                for x in range(ox, ox + bw):
+                    d = np.int64(org[y, x]) - np.int64(rec[y, x])
+                    s += d * d
+            sse[iby, ibx] = s
+            x_act = 0 if ox > 0 else b_val
+            y_act = 0 if oy > 0 else b_val
+            w_act = bw if ox + bw < w else bw - b_val
+            h_act = bh if oy + bh < h else bh - b_val
+            if w_act <= x_act or h_act <= y_act:
+                continue  # FFmpeg returns before the activity: weight 1
+            sa = 0
+            if b_val > 1:
+                if w_act > 12:  # FFmpeg discards the narrow-block result
+                    for y in range(oy + y_act, oy + h_act, 2):
+                        for x in range(ox + x_act, ox + w_act, 2):
+                            o = org
+                            f = (
+                                12 * (np.int64(o[y, x]) + o[y, x + 1] + o[y + 1, x]
+                                      + o[y + 1, x + 1])
+                                - 3 * (np.int64(o[y - 1, x]) + o[y - 1, x + 1] + o[y + 2, x]
+                                       + o[y + 2, x + 1])
+                                - 3 * (np.int64(o[y, x - 1]) + o[y, x + 2] + o[y + 1, x - 1]
+                                       + o[y + 1, x + 2])
+                                - 2 * (np.int64(o[y - 1, x - 1]) + o[y - 1, x + 2]
+                                       + o[y + 2, x - 1] + o[y + 2, x + 2])
+                                - (np.int64(o[y - 2, x - 1]) + o[y - 2, x] + o[y - 2, x + 1]
+                                   + o[y - 2, x + 2] + o[y + 3, x - 1] + o[y + 3, x]
+                                   + o[y + 3, x + 1] + o[y + 3, x + 2] + o[y - 1, x - 2]
+                                   + o[y, x - 2] + o[y + 1, x - 2] + o[y + 2, x - 2]
+                                   + o[y - 1, x + 3] + o[y, x + 3] + o[y + 1, x + 3]
+                                   + o[y + 2, x + 3])
+                            )
+                            sa += abs(f)
+            else:
+                for y in range(oy + y_act, oy + h_act):
+                    for x in range(ox + x_act, ox + w_act):
+                        f = (
+                            12 * np.int64(org[y, x])
+                            - 2 * (np.int64(org[y, x - 1]) + org[y, x + 1] + org[y - 1, x]
+                                   + org[y + 1, x])
+                            - (np.int64(org[y - 1, x - 1]) + org[y - 1, x + 1]
+                               + org[y + 1, x - 1] + org[y + 1, x + 1])
+                        )
+                        sa += abs(f)
+            ms = sa / (float(w_act - x_act) * float(h_act - y_act))
+            ta = 0
+            step = 2 if b_val > 1 else 1
+            for y in range(oy, oy + bh, step):
+                for x in range(ox, ox + bw, step):
+                    c0 = np.int64(org[y, x])
+                    c1 = np.int64(m1[y, x])
+                    c2 = np.int64(m2[y, x])
+                    if b_val > 1:
+                        c0 += np.int64(org[y, x + 1]) + org[y + 1, x] + org[y + 1, x + 1]
+                        c1 += np.int64(m1[y, x + 1]) + m1[y + 1, x] + m1[y + 1, x + 1]
+                        c2 += np.int64(m2[y, x + 1]) + m2[y + 1, x] + m2[y + 1, x + 1]
+                    t = c0 - c1 if order == 1 else c0 - 2 * c1 + c2
+                    ta += abs(t)
+            ms += (2 * ta) / (float(bw) * float(bh))
+            if ms < act_min:
+                ms = act_min
+            act[iby, ibx] = ms * ms
+    return sse, act
+
+
+@numba.njit(cache=True, nogil=True)
+def xpsnr_min_smooth(weights: np.ndarray, b: int, w: int, h: int) -> None:
+    """FFmpeg's in-line "min-smoothing" of block weights (frames up to 640x480), in place.
+
+    ``weights`` is the flat row-major block array; the pass visits blocks in
+    FFmpeg's order and reads values it has already changed, as FFmpeg does.
+    """
+    w_blk = (w + b - 1) // b
+    idx = 0
+    for y in range(0, h, b):
+        for x in range(0, w, b):
+            if x == 0:
+                prev = weights[idx - 2] if idx > 1 else 0.0
+            elif x > b:
+                prev = max(weights[idx - 2], weights[idx])
+            else:
+                prev = weights[idx]
+            if idx > w_blk:
+                prev = max(prev, weights[idx - 1 - w_blk])
+            if idx > 0 and weights[idx - 1] > prev:
+                weights[idx - 1] = prev
+            if x + b >= w and y + b >= h and idx > w_blk:
+                prev = max(weights[idx - 1], weights[idx - w_blk])
+                if weights[idx] > prev:
+                    weights[idx] = prev
+            idx += 1

@@ -17,6 +17,7 @@ from . import metrics as M
 from .ffmpeg import vmaf_status
 from .video import Alignment, FrameAligner, StreamInfo
 from .weights import WeightSpec, parse_weights
+from .xpsnr import XPSNR, pool_xpsnr
 
 #: JSON schema identifier; bump when fields change meaning or disappear.
 SCHEMA = "salcodec.quality/1"
@@ -30,14 +31,19 @@ METRICS: dict[str, str] = {
     "ssim": "luma SSIM, 11x11 Gaussian window sigma 1.5, K1 0.01, K2 0.03, "
     "mean over window positions inside the frame (Wang et al. 2004)",
     "ssim_8x8": "luma SSIM as FFmpeg's ssim filter: 8x8 box windows every 4 pixels",
+    "xpsnr": "luma XPSNR as FFmpeg's xpsnr filter: block SSE weighted by the inverse of "
+    "the reference's spatio-temporal activity (Helmrich et al.), dB, capped at 100",
     "wpsnr": "weighted luma PSNR, 10 log10(255^2 / (sum w e^2 / sum w)), dB, capped at 100",
     "wssim": "weighted luma SSIM, sum w ssim_map / sum w (Gaussian SSIM map)",
-    "vmaf": "VMAF (needs libvmaf)",
+    "wxpsnr": "weighted luma XPSNR: each pixel's squared error times w / mean(w) before "
+    "XPSNR's block weighting, dB, capped at 100",
 }
 #: Extra per-frame columns some metrics add.
-_EXTRA_COLUMNS = {"psnr_yuv": ["psnr_u", "psnr_v"]}
-DEFAULT_METRICS = ("psnr", "psnr_yuv", "ssim")
-WEIGHTED_METRICS = ("wpsnr", "wssim")
+_EXTRA_COLUMNS = {"psnr_yuv": ["psnr_u", "psnr_v"], "xpsnr": ["xpsnr_u", "xpsnr_v"]}
+DEFAULT_METRICS = ("psnr", "psnr_yuv", "ssim", "xpsnr")
+WEIGHTED_METRICS = ("wpsnr", "wssim", "wxpsnr")
+#: Metrics that cannot be computed here (name -> why), refused with one line.
+UNAVAILABLE_METRICS = ("vmaf",)
 #: Per-frame fields that are not metric values.
 FRAME_FIELDS = ("frame", "dist_frame", "time")
 
@@ -56,6 +62,9 @@ def resolve_metrics(metrics: str | Iterable[str] | None, have_weights: bool) -> 
         names = [m.strip().lower() for m in metrics if m.strip()]
         if "all" in names:
             names = [m for m in METRICS if have_weights or m not in WEIGHTED_METRICS]
+    refused = [m for m in names if m in UNAVAILABLE_METRICS]
+    if refused:
+        raise SalcodecError(vmaf_error())
     unknown = [m for m in names if m not in METRICS]
     if unknown:
         raise SalcodecError(
@@ -68,6 +77,13 @@ def resolve_metrics(metrics: str | Iterable[str] | None, have_weights: bool) -> 
         verb = "needs" if len(weighted) == 1 else "need"
         raise SalcodecError(f"{', '.join(weighted)} {verb} weights (--weights SPEC)")
     return [m for m in METRICS if m in names]
+
+
+def vmaf_error() -> str:
+    """The one-line reason VMAF is refused (for ``--metrics vmaf`` and ``--target vmaf=``)."""
+    _, reason = vmaf_status()
+    return (f"vmaf is unavailable: {reason}; use xpsnr (perceptually weighted PSNR, "
+            "FFmpeg's xpsnr filter) instead")
 
 
 def _clean(value):
@@ -226,11 +242,6 @@ def measure(
     spec = parse_weights(weights) if isinstance(weights, str) else weights
     names = resolve_metrics(metrics, spec is not None)
     unavailable: dict[str, str] = {}
-    if "vmaf" in names:
-        ok, reason = vmaf_status()
-        if not ok:
-            unavailable["vmaf"] = reason
-    names = [m for m in names if m not in unavailable]
     columns: list[str] = []
     for m in names:
         columns += [m, *_EXTRA_COLUMNS.get(m, [])]
@@ -248,6 +259,7 @@ def measure(
                 f"{info.path} ({info.width}x{info.height}); scale one to match first"
             )
         source = spec.open(info.width, info.height, aligner.ref.fps) if need_weights else None
+        xmeter = XPSNR(fps=aligner.ref.fps) if {"xpsnr", "wxpsnr"} & set(names) else None
         try:
             for pair in aligner:
                 ry, ru, rv = pair.ref.planes()
@@ -269,8 +281,16 @@ def measure(
                     rec["ssim"] = float(smap.mean())
                 if "ssim_8x8" in names:
                     rec["ssim_8x8"] = M.ssim_8x8(ry, dy)
-                if source is not None:
-                    w = source(pair)
+                w = source(pair) if source is not None else None
+                if xmeter is not None:
+                    xv = xmeter((ry, ru, rv), (dy, du, dv),
+                                saliency=w if "wxpsnr" in names else None)
+                    if "xpsnr" in names:
+                        rec["xpsnr"] = min(xv["y"], cap)
+                        rec["xpsnr_u"], rec["xpsnr_v"] = min(xv["u"], cap), min(xv["v"], cap)
+                    if "wxpsnr" in names:
+                        rec["wxpsnr"] = min(xv["wxpsnr"], cap)
+                if w is not None:
                     if "wpsnr" in names:
                         rec["wpsnr"] = M.weighted_psnr(ry, dy, w, max_db=cap)
                     if "wssim" in names:
@@ -301,4 +321,8 @@ def measure(
                       "percentile": 5},
         )
     result.summary = {c: M.pool(result.values(c)) for c in columns}
+    if xmeter is not None and "xpsnr" in names:
+        # FFmpeg's own sequence figure (squared mean root of the weighted SSE).
+        pooled = pool_xpsnr(xmeter.wsse, result.ref.width, result.ref.height)
+        result.summary["xpsnr"]["ffmpeg_pooled"] = min(pooled, cap)
     return result
