@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -150,6 +151,9 @@ def _run(src, vin, input, url: str, target: OutputTarget, settings: EncodeSettin
                             f"({ffmpeg_cause(exc)})") from None
 
 
+_AVDISCARD_ALL = 48
+
+
 class _Transcode:
     """One pass: demux, decode, saliency stage, mux; copies and metadata carried."""
 
@@ -181,6 +185,8 @@ class _Transcode:
                 if st is vin or st.type not in ("video", "audio", "subtitle", "data",
                                                  "attachment"):
                     continue
+                if int(st.discard or 0) >= _AVDISCARD_ALL:
+                    continue  # hidden by the demuxer: an MP4's chapter track (chapters are kept)
                 check_stream_fits(st, fmt, self.input, supported)
                 try:
                     copies[st.index] = dst.add_stream_from_template(st)
@@ -218,17 +224,8 @@ class _Transcode:
         try:
             for packet in demux:
                 if packet.stream is vin:
-                    for frame in packet.decode():
-                        frame.pts = clock.next(frame)
-                        conformed = conform_frame(frame, vout.width, vout.height)
-                        if held is not None:
-                            carry_video(vin, frame, conformed, vout, self.target.format, input)
-                            for p in held:
-                                dst.mux(p)
-                            held = None
-                        self.frames_in += 1
-                        self._mux_video(dst, stage.encode(conformed))
-                        bar.update(self.frames_in)
+                    for frame in clock.push_all(packet.decode()):
+                        held = self._frame(dst, vout, stage, frame, held, bar)
                 elif packet.dts is not None:
                     packet.stream = copies[packet.stream.index]
                     self.bytes += packet.size
@@ -236,6 +233,8 @@ class _Transcode:
                         dst.mux(packet)
                     else:
                         held.append(packet)
+            for frame in clock.flush():
+                held = self._frame(dst, vout, stage, frame, held, bar)
         except av.error.FFmpegError as exc:
             if getattr(exc, "filename", None) == self.url:
                 raise  # an output error: reported by encode()
@@ -248,6 +247,18 @@ class _Transcode:
         if vin.frames and self.frames_in < vin.frames:
             raise InputError(f"{input}: truncated or corrupt: decoded {self.frames_in} of the "
                              f"{vin.frames} video frames its index lists")
+
+    def _frame(self, dst, vout, stage, frame, held, bar):
+        """Encode one timed frame; the first one sets up the output's picture metadata."""
+        conformed = conform_frame(frame, vout.width, vout.height)
+        if held is not None:
+            carry_video(self.vin, frame, conformed, vout, self.target.format, self.input)
+            for p in held:
+                dst.mux(p)
+        self.frames_in += 1
+        self._mux_video(dst, stage.encode(conformed))
+        bar.update(self.frames_in)
+        return None
 
 
 def _supported_codecs(dst) -> frozenset[str]:
@@ -262,23 +273,44 @@ class BestEffortClock:
 
     libavcodec's ``best_effort_timestamp`` (``guess_correct_pts``): count how
     often the frames' pts and their packets' dts fail to increase, and trust
-    whichever failed less. This recovers AVI files with packed B-frames (the
-    demuxer's pts are out of order, the dts are right) and files without pts.
-    A frame with neither gets the previous one plus one frame duration; a
-    timestamp that still goes backwards is refused as broken timing.
+    whichever failed less. Unlike libavcodec, the counts look ``window`` frames
+    ahead before the first frame is timed, so the first frames of an AVI with
+    packed B-frames (out-of-order pts, right dts) are timed by dts too. A frame
+    with neither gets the previous one plus one frame duration; a timestamp
+    that still goes backwards is refused as broken timing.
+
+    Feed decoded frames with :meth:`push`, which returns the frames whose
+    ``pts`` is now set, in order; :meth:`flush` returns the rest at the end.
     """
 
-    def __init__(self, stream, input) -> None:
+    def __init__(self, stream, input, window: int = 8) -> None:
         rate = stream.average_rate or stream.guessed_rate or 25
         self.step = max(1, round(1 / (rate * stream.time_base)))  # one frame, in time-base units
         self.input = input
+        self.window = window
         self.faulty_pts = self.faulty_dts = 0
         self.last_pts = self.last_dts = None
         self.last = None
         self.index = 0
+        self._held: deque[av.VideoFrame] = deque()
 
-    def next(self, frame: av.VideoFrame) -> int:
-        pts, dts = frame.pts, frame.dts
+    def push(self, frame: av.VideoFrame) -> list[av.VideoFrame]:
+        self._count(frame.pts, frame.dts)
+        self._held.append(frame)
+        out: list[av.VideoFrame] = []
+        while len(self._held) > self.window:
+            out.append(self._time(self._held.popleft()))
+        return out
+
+    def push_all(self, frames) -> list[av.VideoFrame]:
+        return [ready for frame in frames for ready in self.push(frame)]
+
+    def flush(self) -> list[av.VideoFrame]:
+        out = [self._time(f) for f in self._held]
+        self._held.clear()
+        return out
+
+    def _count(self, pts: int | None, dts: int | None) -> None:
         if dts is not None:
             self.faulty_dts += self.last_dts is not None and dts <= self.last_dts
             self.last_dts = dts
@@ -289,6 +321,9 @@ class BestEffortClock:
             self.last_pts = pts
         elif dts is not None:
             self.last_pts = dts
+
+    def _time(self, frame: av.VideoFrame) -> av.VideoFrame:
+        pts, dts = frame.pts, frame.dts
         if pts is not None and (self.faulty_pts <= self.faulty_dts or dts is None):
             best = pts
         else:
@@ -302,7 +337,8 @@ class BestEffortClock:
             )
         self.last = best
         self.index += 1
-        return best
+        frame.pts = best
+        return frame
 
 
 def count_video_packets(path: str | os.PathLike) -> int:

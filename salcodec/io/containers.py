@@ -26,7 +26,9 @@ _VIDEO = {"h264", "hevc", "mpeg4", "mpeg2video", "mpeg1video", "av1", "vp9", "mj
 _HOLDS = {
     "mp4": {"audio": _MP4_AUDIO, "subtitle": {"mov_text"}, "video": _VIDEO,
             "attachment": set()},
-    "mov": {"audio": _MP4_AUDIO | {"pcm_*", "adpcm_ima_qt"}, "subtitle": {"mov_text"},
+    # FFmpeg's mov muxer: "FLAC/Opus/TrueHD only supported in MP4".
+    "mov": {"audio": _MP4_AUDIO - {"flac", "opus", "truehd"} | {"pcm_*", "adpcm_ima_qt"},
+            "subtitle": {"mov_text"},
             "video": _VIDEO | {"prores", "dnxhd", "qtrle", "rawvideo"}, "attachment": set()},
     "mpegts": {"audio": {"aac", "aac_latm", "mp3", "mp2", "ac3", "eac3", "opus", "dts",
                          "truehd", "s302m"},

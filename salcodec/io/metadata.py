@@ -24,9 +24,16 @@ _SMPTE170M = 6
 
 
 def carried_tags(metadata: dict[str, str]) -> dict[str, str]:
-    """Tags worth keeping: all but those the muxer recomputes (mkv statistics...)."""
-    return {k: v for k, v in metadata.items()
+    """Tags worth keeping: all but those the muxer recomputes (mkv statistics...).
+
+    MP4/MOV read a track's title back as ``name``; it is written as ``title``,
+    which every muxer understands.
+    """
+    tags = {k: v for k, v in metadata.items()
             if k.lower() not in _RECOMPUTED and not k.upper().startswith("_STATISTICS")}
+    if "name" in tags and "title" not in tags:
+        tags["title"] = tags.pop("name")
+    return tags
 
 
 def display_matrix(frame: av.VideoFrame) -> list[int] | None:
