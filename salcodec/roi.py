@@ -13,6 +13,9 @@ project, kept small on purpose:
 
 When any check fails, :class:`~salcodec.errors.RoiBridgeError` names the PyAV
 version. The supported PyAV versions are pinned in pyproject.toml.
+
+It imports nothing else of salcodec but its errors: offset maps become records
+in :mod:`salcodec.regions`, which calls into this module, never the reverse.
 """
 
 from __future__ import annotations
@@ -32,7 +35,6 @@ from .errors import RoiBridgeError
 AV_FRAME_DATA_REGIONS_OF_INTEREST = 18
 #: libx264 maps qoffset in [-1, 1] to QP by multiplying with 51 (8-bit).
 X264_QP_RANGE = 51
-MB_SIZE = 16
 
 #: ``AVRegionOfInterest``: uint32 self_size; int top, bottom, left, right; AVRational qoffset.
 ROI_DTYPE = np.dtype(
@@ -226,31 +228,13 @@ def roi_records(rects: np.ndarray, offsets: np.ndarray, qp_range: int = X264_QP_
     return rec.tobytes()
 
 
-def attach_roi(frame: av.VideoFrame, offsets: np.ndarray, block: int = MB_SIZE) -> int:
-    """Attach a per-macroblock QP-offset map to ``frame`` as ROI side data.
-
-    Any ROI side data already on the frame is replaced. Returns the number of
-    regions written (0 for an all-zero map, which attaches nothing).
-
-    Parameters
-    ----------
-    frame : av.VideoFrame
-        A yuv420p frame that will be passed to the encoder as is (a frame that
-        PyAV has to reformat loses its side data). Do not use its
-        ``side_data`` property before this call: PyAV caches that view.
-    offsets : ndarray, shape (ceil(H/16), ceil(W/16))
-        QP offsets per macroblock; negative = better quality.
-    """
-    from .regions import roi_payload
-
-    return attach_payload(frame, roi_payload(offsets, frame.width, frame.height, block))
-
-
 def attach_payload(frame: av.VideoFrame, payload: bytes) -> int:
     """Attach packed ``AVRegionOfInterest`` records to ``frame``, replacing any ROI.
 
-    ``payload`` comes from :func:`roi_records` or
-    :func:`salcodec.regions.roi_payload`; an empty payload just removes ROI.
+    ``payload`` comes from :func:`roi_records` (for a per-macroblock offset
+    map: :func:`salcodec.regions.roi_payload`, or
+    :func:`salcodec.regions.attach_roi` in one call); an empty payload just
+    removes ROI. Returns the number of records attached.
     """
     if len(payload) % ROI_DTYPE.itemsize:
         raise ValueError("payload is not a whole number of AVRegionOfInterest records")

@@ -61,16 +61,16 @@ def test_attach_and_read_back():
     frame = av.VideoFrame(176, 144, "yuv420p")
     offsets = np.zeros((9, 11))
     offsets[3:5, 4:7] = -6
-    assert roi.attach_roi(frame, offsets) == 1
+    assert regions.attach_roi(frame, offsets) == 1
     rec = roi.frame_roi(frame)
     assert rec[["top", "bottom", "left", "right"]].tolist() == [(48, 80, 64, 112)]
     assert rec["qoffset_num"][0] / rec["qoffset_den"][0] * 51 == pytest.approx(-6)
     # Attaching again replaces, never stacks, the side data.
     offsets[:] = 1
-    roi.attach_roi(frame, offsets)
+    regions.attach_roi(frame, offsets)
     rec = roi.frame_roi(frame)
     assert len(rec) == 1 and rec["qoffset_num"][0] == 4
-    roi.attach_roi(frame, np.zeros((9, 11)))
+    regions.attach_roi(frame, np.zeros((9, 11)))
     assert len(roi.frame_roi(frame)) == 0
 
 
@@ -82,7 +82,7 @@ def test_pointer_is_verified_against_the_frame():
     with pytest.raises(ValueError):
         roi.avframe_pointer(av.VideoFrame(64, 48, "rgb24"))
     with pytest.raises(ValueError):
-        roi.attach_roi(frame, np.zeros((2, 2)))
+        regions.attach_roi(frame, np.zeros((2, 2)))
 
 
 def test_layout_change_fails_loudly_naming_pyav(monkeypatch):
@@ -90,7 +90,7 @@ def test_layout_change_fails_loudly_naming_pyav(monkeypatch):
     roi.avframe_pointer(frame)
     monkeypatch.setattr(roi, "_frame_ptr_offset", 8)  # pretend PyAV moved the field
     with pytest.raises(RoiBridgeError, match=f"PyAV {av.__version__}"):
-        roi.attach_roi(frame, np.ones((3, 4)))
+        regions.attach_roi(frame, np.ones((3, 4)))
 
 
 def test_safe_read_does_not_crash_on_bad_addresses():
@@ -113,8 +113,70 @@ def test_payload_matches_regions_and_worker_path_equals_direct_attach():
     values = rec["qoffset_num"] / rec["qoffset_den"] * 51
     np.testing.assert_allclose(paint(cells, values, offsets.shape), offsets, atol=1e-9)
     a, b = av.VideoFrame(1280, 720, "yuv420p"), av.VideoFrame(1280, 720, "yuv420p")
-    assert roi.attach_payload(a, payload) == roi.attach_roi(b, offsets) == len(rec)
+    assert roi.attach_payload(a, payload) == regions.attach_roi(b, offsets) == len(rec)
     assert roi.frame_roi(a).tobytes() == roi.frame_roi(b).tobytes() == payload
     assert regions.roi_payload(np.zeros((45, 80)), 1280, 720) == b""
     with pytest.raises(ValueError):
         roi.attach_payload(a, b"x" * 27)
+
+
+def greedy_reference(offsets):
+    # The plain-Python raster cover the numpy version replaced: grow each
+    # uncovered non-zero block right, then down while the whole span matches.
+    q = np.rint(np.asarray(offsets, dtype=float) * 4).astype(int)
+    done = np.zeros(q.shape, bool)
+    rects, vals = [], []
+    for y in range(q.shape[0]):
+        for x in range(q.shape[1]):
+            v = q[y, x]
+            if v == 0 or done[y, x]:
+                continue
+            x1 = x + 1
+            while x1 < q.shape[1] and q[y, x1] == v and not done[y, x1]:
+                x1 += 1
+            y1 = y + 1
+            while y1 < q.shape[0] and (q[y1, x:x1] == v).all() and not done[y1, x:x1].any():
+                y1 += 1
+            done[y:y1, x:x1] = True
+            rects.append((y, y1, x, x1))
+            vals.append(v / 4)
+    return rects, vals
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_numpy_regions_cover_the_map_like_the_greedy_reference(seed):
+    rng = np.random.default_rng(seed)
+    shape = [(9, 11), (45, 80), (68, 120), (1, 7), (5, 1), (3, 3)][seed]
+    # Piecewise-constant maps like real offsets: coarse blobs, quarter-QP steps, zeros.
+    coarse = rng.integers(-6, 7, size=(max(1, shape[0] // 4), max(1, shape[1] // 4))) / 2
+    offsets = np.kron(coarse, np.ones((4, 4)))[:shape[0], :shape[1]]
+    offsets = np.pad(offsets, [(0, shape[0] - offsets.shape[0]), (0, shape[1] - offsets.shape[1])])
+    offsets[rng.random(shape) < 0.1] = rng.choice([-1.25, 0.0, 3.0])
+    h, w = shape[0] * 16 - 5, shape[1] * 16 - 3  # partial edge blocks
+    rects, values = regions.offsets_to_regions(offsets, w, h)
+    ref_rects, ref_values = greedy_reference(offsets)
+    # Both are exact, non-overlapping covers of the non-zero blocks (paint asserts
+    # no overlap), clipped to the frame, and merge about as well.
+    painted = paint(rects, values, shape)
+    np.testing.assert_array_equal(painted, paint(np.array(ref_rects).reshape(-1, 4) * 16,
+                                                 ref_values, shape))
+    np.testing.assert_array_equal(painted, np.rint(offsets * 4) / 4)
+    assert 0 not in values
+    assert (rects[:, 1] <= h).all() and (rects[:, 3] <= w).all()
+    assert len(rects) <= 2 * len(ref_rects) + 1
+    # Raster order of the top-left corners, as x264 reads them.
+    order = rects[:, 0] * 10**6 + rects[:, 2]
+    assert (np.diff(order) > 0).all()
+
+
+def test_roi_bridge_does_not_import_regions():
+    # roi.py is the unsafe ctypes bridge and stays alone: no import cycle back.
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(roi))
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert not any(m and "regions" in m for m in imported), imported
+    relative = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level}
+    assert relative == {"errors"}, relative
