@@ -240,6 +240,15 @@ def test_cli_eval_on_gaze_video(gaze_clip, capsys, tmp_path):
     assert len(rows) == 14 and {r["model"] for r in rows} == {"lc", "centre"}
     nss = [float(r["nss"]) for r in rows if r["model"] == "lc"]
     assert np.mean(nss) == pytest.approx(models["lc"]["nss"], abs=1e-5)
+    # A clip whose first frames have no gaze: nothing scored is null in JSON, not NaN.
+    late = tmp_path / "late"
+    late.mkdir()
+    shutil.copy(folder / "clip.mkv", late / "clip.mkv")
+    (late / "gaze.csv").write_text(f"{HEADER}\n11,10,a,50,60,1,x\n")
+    assert main(["eval-saliency", str(late), "--model", "centre", "--json", "--quiet",
+                 "--limit", "2"]) == 0
+    centre = json.loads(capsys.readouterr().out)["clips"]["late"]["models"]["centre"]
+    assert centre["frames"] == 0 and centre["skipped"] == 2 and centre["nss"] is None
     assert main(["eval-saliency", str(folder), "--model", "centre", "--limit", "3",
                  "--quiet"]) == 0
     out = capsys.readouterr().out

@@ -124,6 +124,17 @@ def _model_names(items: list[str] | None) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def _finite(obj):
+    """``obj`` with NaN (a clip without any scored frame) as null: strict JSON."""
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
 def _check_per_frame(path: Path) -> None:
     if path.is_dir():
         raise SalcodecError(f"{path}: is a directory")
@@ -156,7 +167,7 @@ def _run_videos(args: argparse.Namespace, factories: dict, progress) -> int:
             },
             "mean_over_clips": mean_over_clips(clips),
         }
-        json.dump(doc, sys.stdout, indent=2)
+        json.dump(_finite(doc), sys.stdout, indent=2)
         print()
     else:
         print(format_video_tables(str(args.dataset), clips))
