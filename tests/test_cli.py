@@ -120,6 +120,12 @@ def test_bad_options_are_one_line_errors(tmp_path):
     assert_one_line_error(salcodec("encode", CARPHONE, out, "--x264-params", "aq-mode=0"),
                           "aq-mode=0")
     assert_one_line_error(salcodec("encode", CARPHONE, out, "--preset", "warp"), "preset")
+    assert_one_line_error(salcodec("encode", CARPHONE, out, "--x264-params", "foo=1"),
+                          "unknown x264 parameter 'foo'")
+    assert_one_line_error(salcodec("encode", CARPHONE, out, "--x264-params", "crf=40"),
+                          "crf=40 conflicts", "--crf")
+    assert_one_line_error(salcodec("encode", CARPHONE, tmp_path / "o", "--model", "lc"),
+                          "no extension", "-f")
     assert not out.exists()
 
 
