@@ -1,4 +1,4 @@
-"""Data shipped with salcodec: the embedded default clip and two small networks."""
+"""Data shipped with salcodec: the embedded default clip and three small networks."""
 
 from pathlib import Path
 
@@ -8,3 +8,5 @@ DEFAULT_CLIP = Path(__file__).with_name("carphone.mp4")
 FACE_DETECTOR = Path(__file__).with_name("blazeface_back.tflite")
 #: PaddleOCR's PP-OCRv4 text detector (the ``text`` prior; see README.md here).
 TEXT_DETECTOR = Path(__file__).with_name("ppocr_v4_det.onnx")
+#: FastGaze, a pruned DeepGaze II (the ``gaze`` model; see README.md here).
+GAZE_NETWORK = Path(__file__).with_name("fastgaze.onnx")

@@ -23,6 +23,7 @@ MODELS: dict[str, str] = {
     "motion": "motion:MotionModel",
     "temporal": "temporal:TemporalContrastModel",
     "saldiff": "temporal:SaliencyDifferenceModel",
+    "gaze": "gaze:GazeModel",
 }
 DEFAULT_MODEL = "default"
 
