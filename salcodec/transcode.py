@@ -47,7 +47,7 @@ class EncodeResult:
 
 def encode(input: str | os.PathLike, output: str | os.PathLike,
            settings: EncodeSettings | None = None, *, overwrite: bool = False,
-           progress: bool | None = None, budget: str = "crf", format: str | None = None,
+           progress: bool | None = None, budget: str | None = None, format: str | None = None,
            **changes) -> EncodeResult:
     """Transcode ``input`` to H.264 in ``output`` with saliency-guided QP offsets.
 
@@ -73,11 +73,11 @@ def encode(input: str | os.PathLike, output: str | os.PathLike,
         Replace an existing output file.
     progress : bool or None
         Progress on stderr; None = only when stderr is a terminal.
-    budget : {"crf", "match"}
-        ``"crf"`` applies the offsets as mapped. ``"match"`` first calibrates a
-        QP bias on a sample of the video so the output's size matches plain
-        libx264 at the same settings (see :mod:`salcodec.budget`): same size,
-        bits moved to where people look. Needs a seekable input.
+    budget : {"attended", "size", "zero-mean"}, optional
+        Shorthand for ``settings.budget`` (see :class:`EncodeSettings`):
+        ``"size"`` first calibrates a QP bias on a sample of the video so the
+        output's size matches plain libx264 at the same settings (see
+        :mod:`salcodec.budget`); it needs a seekable input.
     format : str, optional
         The output container (``matroska``, ``mp4``, ``mov``, ``mpegts``,
         ``nut``), like FFmpeg's ``-f``; needed for a name without extension.
@@ -91,10 +91,11 @@ def encode(input: str | os.PathLike, output: str | os.PathLike,
         For a pipe output ``bytes`` counts the packets written (the container's
         own overhead is not seen).
     """
+    if budget is not None:
+        changes["budget"] = budget
     settings = (settings or EncodeSettings()).with_(**changes)
-    if budget not in ("crf", "match"):
-        raise SalcodecError(f"unknown budget {budget!r}; use 'crf' or 'match'")
-    if budget != "crf" or getattr(settings, "budget", None) in ("size", "match"):
+    budget = settings.budget
+    if budget == "size" and settings.saliency:
         require_seekable(input, "--budget size (calibration on samples)")
     started = time.monotonic()
     target = resolve_output(output, [] if is_stdin(input) else [Path(input)], overwrite, format)
@@ -102,10 +103,11 @@ def encode(input: str | os.PathLike, output: str | os.PathLike,
     try:
         vin = video_stream(src, input)
         calibration = None
-        if budget == "match" and settings.saliency:
+        if budget == "size" and settings.saliency:
             from .budget import calibrate_bias
 
-            calibration = calibrate_bias(input, settings)
+            calibration = calibrate_bias(
+                input, settings, lambda i, o, s: encode(i, o, s, overwrite=True).bytes)
             settings = settings.with_(bias=calibration.bias)
         if target.pipe:
             # Written as it goes; frames are counted while muxing instead of re-read.
