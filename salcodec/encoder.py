@@ -1,8 +1,13 @@
 """Frame-level stage: decoded frames in, libx264 packets with saliency ROI out.
 
 The saliency of frame N is computed in a worker thread while libx264 encodes
-earlier frames (numba kernels release the GIL), through a bounded queue of
-``lookahead`` frames, so memory stays constant in the video's length.
+earlier frames (OpenCV and numba kernels release the GIL), through a bounded
+queue of ``lookahead`` frames, so memory stays constant in the video's length.
+The model runs at a cadence (:mod:`salcodec.mapper`), so the worker's load is
+bursty: a few light frames, then one analysis, and now and then a detector
+frame; the queue is deep enough that libx264 never waits for such a burst.
+Everything the worker hands back (offsets, ROI records, their statistics)
+depends on the frames alone, never on timing, so the output is deterministic.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import numpy as np
 from . import roi
 from .conform import conform_frame
 from .errors import SalcodecError
-from .mapper import OffsetMapper
+from .mapper import DEFAULT_CADENCE, FrameOffsets, OffsetMapper
 from .qpmap import ANCHOR_SHARPNESS, DEFAULT_CLAMP, DEFAULT_STRENGTH
 from .saliency import SaliencyModel
 
@@ -35,16 +40,25 @@ class StageStats:
     min_offset: float = math.inf
     max_offset: float = -math.inf
     histogram: dict[int, int] = field(default_factory=dict)
+    # The last offsets summarised: frames between analyses share one array.
+    _memo: tuple = field(default=(None, None), repr=False, compare=False)
 
     def add(self, offsets: np.ndarray, regions: int) -> None:
         self.frames += 1
         self.regions += regions
-        self.sum_abs_offset += float(np.abs(offsets).mean())
-        self.sum_offset += float(offsets.mean())
-        self.min_offset = min(self.min_offset, float(offsets.min()))
-        self.max_offset = max(self.max_offset, float(offsets.max()))
-        values, counts = np.unique(np.rint(offsets).astype(int), return_counts=True)
-        for v, c in zip(values.tolist(), counts.tolist(), strict=True):
+        if self._memo[0] is offsets:
+            abs_mean, mean, lo, hi, values, counts = self._memo[1]
+        else:
+            values, counts = np.unique(np.rint(offsets).astype(int), return_counts=True)
+            abs_mean, mean = float(np.abs(offsets).mean()), float(offsets.mean())
+            lo, hi = float(offsets.min()), float(offsets.max())
+            values, counts = values.tolist(), counts.tolist()
+            self._memo = (offsets, (abs_mean, mean, lo, hi, values, counts))
+        self.sum_abs_offset += abs_mean
+        self.sum_offset += mean
+        self.min_offset = min(self.min_offset, lo)
+        self.max_offset = max(self.max_offset, hi)
+        for v, c in zip(values, counts, strict=True):
             self.histogram[v] = self.histogram.get(v, 0) + c
 
     def as_dict(self) -> dict:
@@ -78,14 +92,20 @@ class SaliencyEncoder:
     enabled : bool
         False encodes plainly (no saliency, no ROI): the baseline arm.
     lookahead : int
-        Frames whose saliency may be in flight in the worker thread.
+        Frames whose saliency may be in flight in the worker thread: the
+        slack that absorbs the worker's bursts (an analysis every
+        ``cadence`` frames, detectors now and then). Each costs one frame of
+        memory (1.4 MB at 720p).
+    cadence : int
+        Run the saliency model every this many frames and on scene cuts (see
+        :class:`OffsetMapper`); 1 analyses every frame.
     """
 
     def __init__(self, stream, *, model: str | SaliencyModel = "default",
                  strength: float = DEFAULT_STRENGTH, clamp: float = DEFAULT_CLAMP,
                  smoothing: float = 0.6, bias: float = 0.0, enabled: bool = True,
-                 lookahead: int = 3, anchor: str = "mean",
-                 sharpness: float = ANCHOR_SHARPNESS) -> None:
+                 lookahead: int = 8, anchor: str = "mean",
+                 sharpness: float = ANCHOR_SHARPNESS, cadence: int = DEFAULT_CADENCE) -> None:
         if stream.codec_context.name != "libx264":
             raise SalcodecError(
                 f"SaliencyEncoder needs a libx264 stream, got {stream.codec_context.name}"
@@ -95,12 +115,12 @@ class SaliencyEncoder:
         self.enabled = enabled and strength > 0
         self.stats = StageStats()
         self.lookahead = max(1, lookahead)
-        self._pending: deque[tuple[av.VideoFrame, Future | None]] = deque()
+        self._pending: deque[tuple[av.VideoFrame, Future[FrameOffsets] | None]] = deque()
         self._mapper = None
         self._pool = None
         if self.enabled:
             self._mapper = OffsetMapper(self.width, self.height, model, strength, clamp,
-                                        smoothing, bias, anchor, sharpness)
+                                        smoothing, bias, anchor, sharpness, cadence)
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="salcodec-saliency")
 
     def encode(self, frame: av.VideoFrame) -> list[av.Packet]:
@@ -132,9 +152,9 @@ class SaliencyEncoder:
     def _encode_next(self) -> list[av.Packet]:
         frame, job = self._pending.popleft()
         if job is not None:
-            offsets, payload, cut = job.result()
-            self.stats.add(offsets, roi.attach_payload(frame, payload))
-            self.stats.scene_cuts += cut
+            r = job.result()
+            self.stats.add(r.offsets, roi.attach_payload(frame, r.payload))
+            self.stats.scene_cuts += r.cut
         else:
             self.stats.frames += 1
         return self.stream.encode(frame)

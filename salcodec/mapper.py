@@ -1,14 +1,26 @@
 """Per-frame analysis: frame -> saliency -> macroblock importance -> QP offsets.
 
 Runs in the encoder's worker thread (see :mod:`salcodec.encoder`).
+
+The saliency model runs at a fixed cadence: on every ``cadence``-th frame of a
+shot, and on the first frame of every shot. A cheap scene-cut detector looks
+at every frame (a point-sampled thumbnail, well under a millisecond), so a cut
+always gets a fresh analysis; the frames in between reuse the last offsets
+and their ROI records unchanged. Saliency moves at the pace of the content,
+not of the frame rate: at 25-60 fps a map a few frames old still sits on the
+same objects, while the model costs several times the rest of the worker's
+work. The cadence counts frames, never time, so the same input always gives
+the same offsets (and the same bytes).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import av
 import numpy as np
 
-from .conform import analysis_rgb
+from .conform import analysis_rgb, frame_planes
 from .mbmap import macroblock_grid, pool_to_macroblocks
 from .qpmap import (
     ANCHOR_SHARPNESS,
@@ -19,11 +31,38 @@ from .qpmap import (
     quantize_offsets,
 )
 from .saliency import SaliencyModel, get_model
-from .scenecut import SceneCutDetector
+from .scenecut import SceneCutDetector, yuv_thumbnail
+
+#: Frames per saliency analysis within a shot (issue 14: the model's cost is
+#: most of the encoder's overhead; 3 keeps the map at most 2 frames old).
+DEFAULT_CADENCE = 3
+
+
+@dataclass(frozen=True)
+class FrameOffsets:
+    """What the worker hands the encoder for one frame.
+
+    Attributes
+    ----------
+    offsets : ndarray, shape (mb_h, mb_w)
+        Integer QP offsets per macroblock (shared between the frames that
+        reuse an analysis: do not modify).
+    payload : bytes
+        The packed ``AVRegionOfInterest`` records of ``offsets``.
+    cut : bool
+        The frame starts a new shot.
+    analysed : bool
+        The saliency model ran on this frame (False: offsets reused).
+    """
+
+    offsets: np.ndarray
+    payload: bytes
+    cut: bool
+    analysed: bool
 
 
 class OffsetMapper:
-    """Saliency model + pooling + mapping + smoothing: one RGB frame -> MB offsets.
+    """Saliency model + pooling + mapping + smoothing: one frame -> MB offsets.
 
     Parameters
     ----------
@@ -34,58 +73,116 @@ class OffsetMapper:
     strength, clamp : float
         See :func:`salcodec.qpmap.importance_to_offsets`.
     smoothing : float
-        Temporal smoothing weight of the previous offsets, reset at scene cuts.
+        Temporal smoothing weight of the previous offsets per frame, reset at
+        scene cuts. With a cadence the previous analysis weighs
+        ``smoothing ** frames_between``: the decay per frame stays that of
+        smoothing every frame, so the cadence does not slow how fast the
+        offsets follow the content.
     bias : float
         QP added to every offset after smoothing (then clamped): the knob that
         bit-budget calibration turns (see :mod:`salcodec.budget`).
     anchor, sharpness
         Which weighted mean of each frame's offsets is zero (see
         :func:`salcodec.qpmap.importance_to_offsets`).
+    cadence : int
+        Run the model on every ``cadence``-th frame of a shot (and on each
+        shot's first frame); 1 analyses every frame. Before each call the
+        model's ``frame_step`` attribute is set to the number of frames since
+        its previous call (1 for its first call), so a model may scale a
+        motion cue by it.
     """
 
     def __init__(self, width: int, height: int, model: str | SaliencyModel = "default",
                  strength: float = DEFAULT_STRENGTH, clamp: float = DEFAULT_CLAMP,
                  smoothing: float = 0.6, bias: float = 0.0, anchor: str = "mean",
-                 sharpness: float = ANCHOR_SHARPNESS) -> None:
+                 sharpness: float = ANCHOR_SHARPNESS, cadence: int = DEFAULT_CADENCE) -> None:
+        if int(cadence) != cadence or cadence < 1:
+            raise ValueError(f"cadence must be an integer >= 1, got {cadence}")
         self.width, self.height = width, height
         self.model = get_model(model) if isinstance(model, str) else model
         self.strength, self.clamp, self.bias = strength, clamp, bias
         self.anchor, self.sharpness = anchor, sharpness
+        self.smoothing = smoothing
         self.smoother = OffsetSmoother(smoothing)
         self.cuts = SceneCutDetector()
         self.analysis_size = analysis_size(width, height)
+        self.cadence = int(cadence)
+        self.frames = 0  # frames seen by __call__/job
+        self.analyses = 0  # frames the model ran on
+        self._since_model: int | None = None  # frames since the model's last call
+        self._since_analysis: int | None = None  # frames since the last analysis
+        self._last: FrameOffsets | None = None
 
     def analysis_rgb(self, frame: av.VideoFrame) -> np.ndarray:
         return analysis_rgb(frame, *self.analysis_size)
 
     def offsets(self, rgb: np.ndarray) -> tuple[np.ndarray, bool]:
-        """QP offsets (quantised to integers) for one analysis-size RGB frame, and cut flag."""
+        """QP offsets (quantised to integers) for one analysis-size RGB frame, and cut flag.
+
+        Analyses every frame it is given (no cadence): scene cuts come from the
+        model when it detects them itself, else from this mapper's detector
+        run on ``rgb``. Use :meth:`job` (or call the mapper) for a video's frames.
+        """
         if self.model.detects_cuts:
-            sal = self.model(rgb)
+            sal = self._model(rgb)
             cut = self.model.last_cut
         else:
             cut = self.cuts.update(rgb)
             if cut:
                 self.model.reset()
-            sal = self.model(rgb)
+            sal = self._model(rgb)
+        return self._map(sal, cut, 1), cut
+
+    def job(self, frame: av.VideoFrame) -> FrameOffsets:
+        """Offsets and ROI records for the next yuv420p frame of the video (worker thread).
+
+        The scene-cut detector sees every frame; the model sees a shot's first
+        frame and every ``cadence``-th frame after it, the frames between reuse
+        the last analysis (same offsets, same payload object).
+        """
+        from .regions import roi_payload
+
+        cut = self.cuts.update(yuv_thumbnail(*frame_planes(frame)))
+        self.frames += 1
+        step = self._since_analysis
+        if self._last is not None and not cut and step is not None and step < self.cadence:
+            self._since_analysis = step + 1
+            if self._since_model is not None:
+                self._since_model += 1
+            last = self._last
+            return FrameOffsets(last.offsets, last.payload, False, False)
+        if cut:
+            self.model.reset()
+        sal = self._model(self.analysis_rgb(frame))
+        offsets = self._map(sal, cut, 1 if step is None else step)
+        self._since_analysis = 1
+        self.analyses += 1
+        self._last = FrameOffsets(offsets, roi_payload(offsets, self.width, self.height),
+                                  cut, True)
+        return self._last
+
+    def __call__(self, frame: av.VideoFrame) -> tuple[np.ndarray, bool]:
+        """Offsets and cut flag of the next frame of the video (see :meth:`job`)."""
+        r = self.job(frame)
+        return r.offsets, r.cut
+
+    def _model(self, rgb: np.ndarray) -> np.ndarray:
+        # Frames since the model's previous call, for models that scale motion by it.
+        self.model.frame_step = self._since_model or 1
+        self._since_model = 1
+        return self.model(rgb)
+
+    def _map(self, sal: np.ndarray, cut: bool, step: int) -> np.ndarray:
         if cut:
             self.smoother.reset()
+        # ``step`` frames since the previous analysis: decay it as many times.
+        self.smoother.alpha = self.smoothing ** step
         importance = pool_to_macroblocks(sal, self.width, self.height)
         off = self.smoother.update(importance_to_offsets(
             importance, self.strength, self.clamp, anchor=self.anchor, sharpness=self.sharpness))
         if self.bias:
             off = np.clip(off + self.bias, -self.clamp, self.clamp)
-        return quantize_offsets(off), cut
-
-    def __call__(self, frame: av.VideoFrame) -> tuple[np.ndarray, bool]:
-        return self.offsets(self.analysis_rgb(frame))
-
-    def job(self, frame: av.VideoFrame) -> tuple[np.ndarray, bytes, bool]:
-        """Worker-thread job: offsets, the packed ROI records and the cut flag."""
-        from .regions import roi_payload  # numba: loaded only when saliency is on
-
-        offsets, cut = self(frame)
-        return offsets, roi_payload(offsets, self.width, self.height), cut
+        return quantize_offsets(off)
 
 
 def analysis_size(width: int, height: int) -> tuple[int, int]:
