@@ -290,12 +290,13 @@ def test_default_detects_cuts_and_smooths():
     assert np.allclose(after_cut, DefaultModel()(asl[0]), atol=1e-6)
     # Without a cut the previous map is blended in (smoothing) and motion counts.
     # (Faces are detected on every frame here: BlazeFace finds the bunny's.)
-    smooth = DefaultModel(detect_interval=1)
-    plain = DefaultModel(smoothing=0.0, motion_weight=0.0, detect_interval=1)
+    every = dict(detect_interval=1, gaze_interval=1)
+    smooth = DefaultModel(**every)
+    plain = DefaultModel(smoothing=0.0, motion_weight=0.0, **every)
     smooth(bbb[0])
     plain(bbb[0])
     assert not np.allclose(smooth(bbb[1]), plain(bbb[1]), atol=1e-4)
-    assert np.allclose(plain(bbb[2]), DefaultModel(detect_interval=1)(bbb[2]), atol=1e-6)
+    assert np.allclose(plain(bbb[2]), DefaultModel(**every)(bbb[2]), atol=1e-6)
 
 
 def test_histogram_intersection():
@@ -305,25 +306,37 @@ def test_histogram_intersection():
         histogram_intersection([1], [1, 2])
 
 
-def test_default_runs_detectors_on_a_staggered_schedule_and_after_cuts():
+def test_default_runs_detectors_on_a_staggered_schedule_and_after_cuts(monkeypatch):
     bbb = video_frames("bbb_audio.mp4", 9)
     asl = [downscale(f, 320)[:180] for f in video_frames("asl_again.mkv", 3)]
-    model = DefaultModel(detect_interval=4)
+    from salcodec.saliency import fusion
+
+    model = DefaultModel(detect_interval=4, gaze_interval=6)
     calls, frame_index = [], [0]
     for name, obj, attr in (("faces", model._face_detector, "detect"),
-                            ("text", model._text_detector, "probability")):
+                            ("text", model._text_detector, "probability"),
+                            ("gaze", fusion, "gaze_probability")):
         real = getattr(obj, attr)
 
-        def spy(img, real=real, name=name):
+        def spy(*args, real=real, name=name):
             calls.append((name, frame_index[0]))
-            return real(img)
+            return real(*args)
 
-        setattr(obj, attr, spy)
+        monkeypatch.setattr(obj, attr, spy)
     for i, frame in enumerate(bbb + asl):  # a cut at frame 9
         frame_index[0] = i
         model(frame)
     assert [i for n, i in calls if n == "faces"] == [0, 4, 8, 9]
     assert [i for n, i in calls if n == "text"] == [0, 2, 6, 9, 11]  # half an interval later
+    assert [i for n, i in calls if n == "gaze"] == [0, 3, 9]  # half an interval, then 6
+    # Called every other frame (the encoder's cadence), the schedule counts video frames.
+    calls.clear()
+    model = DefaultModel(detect_interval=4, gaze_interval=6)
+    model.frame_step = 2
+    for i in range(0, 9, 2):
+        frame_index[0] = i
+        model(bbb[i])
+    assert [i for n, i in calls if n == "gaze"] == [0, 4]
 
 
 def test_models_run_beside_other_threads():

@@ -2,30 +2,33 @@
 
 Per frame, on a thumbnail of long side 128:
 
-    static = (centre(sigma) * (offset + bms)) ** gamma          (both peak 1)
+    static = (centre(sigma) * (offset + bms + gaze_weight * gaze)) ** gamma   (each peak 1)
     map    = static + face_weight * faces + text_weight * text
              + motion_weight * motion
     out    = (1 - smooth) * map / max(map) + smooth * out_prev
 
-* ``bms`` is boolean map saliency on Lab (:mod:`.bms`), the best single
-  bottom-up cue on mit1003-100 among lc, hc, region, spectral and bms;
+* ``bms`` is boolean map saliency on Lab (:mod:`.bms`); ``gaze`` the
+  learned fixation density of FastGaze (:mod:`.gaze`), a pruned DeepGaze II;
   ``centre`` the centre-bias Gaussian, ``faces`` Gaussians on faces found
   by BlazeFace (:mod:`.priors`, :mod:`.blazeface`), ``text`` a text
   detector's probability map (:mod:`.text`), ``motion`` the camera-compensated flow magnitude
-  (:mod:`.motion`) squashed as ``1 - exp(-|flow| / MOTION_SCALE)``.
-* The still-image weights (centre sigma, offset, final exponent ``gamma``,
-  face weight and size) were chosen by small grid searches on mit1003-100
-  only; the text weight and blur are set equal to the face weight and the
-  BMS blur rather than fitted (docs/saliency.md); the video-only
-  weights (motion weight, smoothing) cannot be fitted on stills and are set
-  by inspection of the project's clips, deliberately mild.
+  (:mod:`.motion`) squashed as ``1 - exp(-|flow| / MOTION_SCALE)`` per frame of
+  time (the encoder may call the model every few frames; it sets
+  :attr:`frame_step`).
+* The weights were chosen on the development stills (three fixation sets)
+  AND the two gaze videos together, leave-one-set-out
+  (``benchmarks/tune_video.py``, docs/saliency.md): the learned map inside
+  the centre-weighted term, faces at twice the earlier still-only weight,
+  and more temporal smoothing (gaze lags what moves). Motion kept its mild
+  weight: on the development videos it neither helped nor hurt.
 * Scene cuts (:mod:`salcodec.scenecut`) reset the temporal state (no
-  smoothing or motion across the cut) and faces are detected afresh;
+  smoothing or motion across the cut) and every detector runs afresh;
   ``last_cut`` tells the caller, so the encoder resets its own smoothing on
   the same cuts.
-* Faces and text are detected every ``detect_interval`` frames (and after
-  every cut), then reused in between; text half an interval after faces,
-  so the two detectors' costs fall on different frames.
+* The networks run at a cadence, staggered so their costs do not stack: faces
+  every ``detect_interval`` frames, text half an interval later, the learned
+  map every ``gaze_interval`` frames; each result is reused until the next
+  run. All run on the first frame of every shot.
 """
 
 from __future__ import annotations
@@ -38,21 +41,26 @@ from .base import SaliencyModel, downscale, validate_rgb
 from .blazeface import MIN_SCORE as FACE_SCORE
 from .blazeface import BlazeFace
 from .bms import bms_saliency
+from .gaze import gaze_probability
 from .motion import motion_saliency
 from .priors import FACE_SIGMA, centre_prior, face_map, relative_faces
 from .text import TextDetector, text_map
 
-#: Fitted on mit1003-100 (docs/saliency.md): centre sigma, offset, face weight, gamma.
+#: Chosen on the development stills and gaze videos (docs/saliency.md).
 CENTRE_SIGMA = 0.25
 OFFSET = 0.3
-FACE_WEIGHT = 1.0
+GAZE_WEIGHT = 1.0
+FACE_WEIGHT = 2.0
 GAMMA = 1.5
-#: Not fitted: the face weight (both are objects people look at).
+SMOOTHING = 0.7
+#: Not fitted: text is weighted like faces were on stills (objects people read).
 TEXT_WEIGHT = 1.0
-#: Set by inspection on video (no fixation video data to fit them on).
+#: Neither helped nor hurt on the development videos; kept mild.
 MOTION_WEIGHT = 0.5
 MOTION_SCALE = 1.0  # pixels per frame at the 128 px analysis size
-SMOOTHING = 0.5
+#: Long side the learned model sees, and how often it runs on video (frames).
+GAZE_SIDE = 256
+GAZE_INTERVAL = 15
 
 
 class DefaultModel(SaliencyModel):
@@ -65,8 +73,12 @@ class DefaultModel(SaliencyModel):
     detect_interval : int
         Detect faces and text every this many frames (and after each cut);
         0 disables both.
-    centre_sigma, offset, face_weight, gamma, text_weight : float
-        The still-image weights (module docstring); a weight of 0 disables its cue.
+    gaze_interval : int
+        Run the learned model every this many frames (and after each cut).
+    centre_sigma, offset, gaze_weight, face_weight, gamma, text_weight : float
+        The weights (module docstring); a weight of 0 disables its cue.
+    gaze_side : int
+        Long side of the frame the learned model sees.
     face_sigma, face_score : float
         Face Gaussian width (fraction of the box width) and detection score threshold.
     motion_weight : float
@@ -87,8 +99,11 @@ class DefaultModel(SaliencyModel):
         self,
         analysis_side: int = 128,
         detect_interval: int = 30,
+        gaze_interval: int = GAZE_INTERVAL,
         centre_sigma: float = CENTRE_SIGMA,
         offset: float = OFFSET,
+        gaze_weight: float = GAZE_WEIGHT,
+        gaze_side: int = GAZE_SIDE,
         face_weight: float = FACE_WEIGHT,
         gamma: float = GAMMA,
         text_weight: float = TEXT_WEIGHT,
@@ -104,10 +119,15 @@ class DefaultModel(SaliencyModel):
             raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")
         if detect_interval < 0:
             raise ValueError(f"detect_interval must be >= 0, got {detect_interval}")
+        if gaze_interval < 1:
+            raise ValueError(f"gaze_interval must be >= 1, got {gaze_interval}")
         self.analysis_side = analysis_side
         self.detect_interval = detect_interval
+        self.gaze_interval = gaze_interval
         self.centre_sigma = centre_sigma
         self.offset = offset
+        self.gaze_weight = gaze_weight
+        self.gaze_side = gaze_side
         self.face_weight = face_weight
         self.gamma = gamma
         self.text_weight = text_weight
@@ -130,12 +150,19 @@ class DefaultModel(SaliencyModel):
         """Scene cuts seen since construction."""
         return self._cut_detector.cuts
 
+    #: Frames of video since the previous call (the encoder may analyse every
+    #: few frames and says so here); scales the motion cue and the schedule.
+    frame_step: int = 1
+
     def reset(self) -> None:
         self._prev_gray: np.ndarray | None = None
         self._prev_map: np.ndarray | None = None
         self._faces = np.zeros((0, 4), dtype=np.float64)  # fractions of the frame
         self._text = np.zeros((1, 1), dtype=np.float32)  # probability, detector's size
-        self._frame = 0  # frames since the last reset
+        self._gaze: np.ndarray | None = None  # learned density, analysis size
+        # Frames until each detector is due; all run on the first frame of a shot.
+        self._due = {"faces": 0, "text": 0, "gaze": 0}
+        self._shot_start = True
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         image = validate_rgb(image)
@@ -145,17 +172,26 @@ class DefaultModel(SaliencyModel):
         finally:
             self._full = None
 
-    def _update_detections(self, full: np.ndarray) -> None:
-        if self.detect_interval:
-            # Both on a shot's first frame; then text half an interval after faces.
-            phase = self._frame % self.detect_interval
-            if self._face_detector is not None and phase == 0:
+    def _update_detections(self, full: np.ndarray, shape: tuple[int, int]) -> None:
+        intervals = {"faces": self.detect_interval if self._face_detector else 0,
+                     "text": self.detect_interval if self._text_detector else 0,
+                     "gaze": self.gaze_interval if self.gaze_weight > 0 else 0}
+        first, self._shot_start = self._shot_start, False
+        for cue, interval in intervals.items():
+            if not interval or self._due[cue] > 0:
+                continue
+            if cue == "faces":
                 self._faces = relative_faces(self._face_detector, full)
-            if self._text_detector is not None and (
-                self._frame == 0 or phase == self.detect_interval // 2
-            ):
+            elif cue == "text":
                 self._text = self._text_detector.probability(full)
-        self._frame += 1
+            else:
+                self._gaze = gaze_probability(full, shape, self.gaze_side)
+            # After a shot's first frame, text and the learned map start half an
+            # interval late, so the three networks' costs fall on different frames.
+            self._due[cue] = interval // 2 if first and cue != "faces" else interval
+        step = max(1, int(self.frame_step))
+        for cue in self._due:
+            self._due[cue] -= step
 
     def compute(self, image: np.ndarray) -> np.ndarray:
         h, w = image.shape[:2]
@@ -164,7 +200,7 @@ class DefaultModel(SaliencyModel):
         if self.last_cut:
             self.reset()
         # Called through __call__, the detectors see the larger original.
-        self._update_detections(image if self._full is None else self._full)
+        self._update_detections(image if self._full is None else self._full, (h, w))
 
         centre = self._centre.get((h, w))
         if centre is None:
@@ -176,7 +212,10 @@ class DefaultModel(SaliencyModel):
         peak = float(bottom_up.max())
         if peak > 0:
             bottom_up /= peak
-        fused = centre * (self.offset + bottom_up)
+        cues = self.offset + bottom_up
+        if self._gaze is not None and self.gaze_weight > 0:
+            cues += self.gaze_weight * self._gaze
+        fused = centre * cues
         fused /= float(fused.max())
         if self.gamma != 1.0:
             fused **= self.gamma  # sharpen: fixations cluster on the strongest peaks
@@ -186,7 +225,7 @@ class DefaultModel(SaliencyModel):
         if self.text_weight > 0 and self._text.max() > 0:
             fused += self.text_weight * text_map(self._text, (h, w))
         if self._prev_gray is not None and self.motion_weight > 0:
-            motion = motion_saliency(self._prev_gray, gray)
+            motion = motion_saliency(self._prev_gray, gray) / max(1, int(self.frame_step))
             fused += self.motion_weight * (1.0 - np.exp(-motion / MOTION_SCALE))
         fused /= float(fused.max())
         if self._prev_map is not None and self.smoothing > 0:
