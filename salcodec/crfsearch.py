@@ -1,166 +1,481 @@
-"""``salcodec crf-search``: the settings that reach a quality target with the fewest bytes.
+"""``salcodec crf-search``: the CRF that just reaches a quality target, in a few sample encodes.
 
-The ab-av1 idea applied to saliency encoding: on a lossless sample of the
-video (not the whole), search the CRF that just reaches ``METRIC >= VALUE`` for
-each candidate strength (0 = plain libx264), predict the full size from the
-sample, and pick the cheapest.
+The ab-av1 idea applied to saliency encoding, sized so that a person waits
+for it (about one to two full encodes):
+
+* One lossless sample of the video: a few short evenly spaced windows (at
+  most about a quarter of the frames), decoded once and kept in memory with
+  its weight maps, so each trial only encodes, decodes its own output and
+  scores.
+* Quality and log(size) are close to linear in CRF over a few CRF units (SSIM
+  after the ``-10 log10(1 - SSIM)`` transform), so instead of bisecting, two
+  trials give a secant and the CRF that meets the target is interpolated; a
+  third trial is made only when the answer lies outside the tried range. The
+  second strength starts where the first ended and borrows its slopes, so one
+  trial often suffices.
+* Size and quality of the full encode are predicted from per-frame values:
+  each window's first frame is an I-frame only because the sample cuts there,
+  so those frames stand for the full encode's I-frames (the first, and one per
+  ``keyint``) and the other frames for the rest.
+* Only plain x264 and the settings' strength are compared unless strengths
+  are given. The user's :class:`~salcodec.settings.EncodeSettings` are passed
+  through unchanged (``with_``/``baseline``), whatever their budget.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import re
+import shlex
 import tempfile
-from dataclasses import asdict, dataclass, field
+import time
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from .bitstream import video_payload_bytes
-from .errors import SalcodecError
-from .quality import measure
-from .quality.weights import parse_weights
-from .sampling import make_sample
-from .settings import EncodeSettings
-from .transcode import encode
+import numpy as np
 
-#: Metrics a target may name; "lower is better" metrics are not supported.
-TARGET_METRICS = ("psnr", "psnr_yuv", "ssim", "wpsnr", "wssim", "vmaf")
+from .bitstream import nal_units
+from .errors import SalcodecError
+from .quality.measure import PSNR_MAX_DB, score_frame, vmaf_error
+from .quality.video import FramePair, TimedFrame, VideoReader
+from .quality.weights import parse_weights
+from .quality.xpsnr import XPSNR, block_size, block_weights, xpsnr_with_weights
+from .sampling import Sample, make_sample
+from .settings import EncodeSettings
+
+#: Metrics a target may name (all higher-is-better, mean over frames).
+TARGET_METRICS = ("psnr", "psnr_yuv", "ssim", "xpsnr", "wpsnr", "wssim", "wxpsnr")
+WEIGHTED_TARGETS = ("wpsnr", "wssim", "wxpsnr")
+#: Typical quality slope, dB per CRF unit, for the second trial's step.
+SLOPE_GUESS = -0.45
+#: A later strength accepts the borrowed slope when its answer is this close (CRF).
+ACCEPT_CRF = 1.0
+#: x264's default keyframe interval (frames).
+X264_KEYINT = 250
 
 
 def parse_target(text: str) -> tuple[str, float]:
-    """``"wpsnr=40"`` -> ("wpsnr", 40.0)."""
+    """``"xpsnr=40"`` -> ("xpsnr", 40.0); VMAF and unknown metrics are one-line errors."""
     name, sep, value = text.partition("=")
     name = name.strip().lower()
+    if name == "vmaf":
+        raise SalcodecError(f"--target {text}: {vmaf_error()}")
     if not sep or name not in TARGET_METRICS:
         raise SalcodecError(f"--target {text!r}: expected METRIC=VALUE with METRIC one of "
                             f"{', '.join(TARGET_METRICS)}")
     try:
-        return name, float(value)
+        v = float(value)
     except ValueError:
         raise SalcodecError(f"--target {text!r}: {value!r} is not a number") from None
+    if not math.isfinite(v) or (name in ("ssim", "wssim") and not 0 < v < 1):
+        raise SalcodecError(f"--target {text!r}: {name} targets lie in (0, 1)"
+                            if name in ("ssim", "wssim") else f"--target {text!r}: not finite")
+    return name, v
+
+
+def to_linear(metric: str, q: float) -> float:
+    """Quality on a scale close to linear in CRF: dB as is, SSIM as ``-10 log10(1 - SSIM)``."""
+    if metric in ("ssim", "wssim"):
+        return -10.0 * math.log10(max(1.0 - q, 1e-10))
+    return q
+
+
+def from_linear(metric: str, y: float) -> float:
+    if metric in ("ssim", "wssim"):
+        return 1.0 - 10.0 ** (-y / 10.0)
+    return y
+
+
+@dataclass
+class Trial:
+    """One sample encode: its CRF and the full encode's predicted quality and size."""
+
+    crf: float
+    quality: float
+    bytes: int
+    sample_bytes: int
+    seconds: float
 
 
 @dataclass
 class Candidate:
-    """The best CRF found for one strength, and every trial on the way."""
+    """The CRF chosen for one strength, with the prediction for the full encode."""
 
     strength: float
     crf: float | None = None
     quality: float | None = None
-    sample_bytes: int | None = None
     predicted_bytes: int | None = None
     reached: bool = False
     trials: list[dict] = field(default_factory=list)
+    settings: dict | None = None
+
+
+class SampleScorer:
+    """The lossless sample decoded once, with its weight maps; scores trial encodes.
+
+    Parameters
+    ----------
+    sample : Sample
+        From :func:`salcodec.sampling.make_sample`.
+    metric : str
+        Target metric.
+    spec : WeightSpec, optional
+        Weights for the weighted metrics, computed once per sample frame with
+        the frame's index and time in the source video.
+    keyint : int
+        The encode's keyframe interval (I-frames forced in the full encode).
+    """
+
+    def __init__(self, sample: Sample, metric: str, spec=None, keyint: int = X264_KEYINT):
+        self.sample = sample
+        self.metric = metric
+        self.keyint = keyint
+        src_index = [s + k for s, n in sample.windows for k in range(n)]
+        self.starts = np.zeros(sample.frames, dtype=bool)
+        first = 0
+        for _, n in sample.windows:
+            self.starts[min(first, sample.frames - 1)] = True
+            first += n
+        self.refs: list[tuple[np.ndarray, ...]] = []
+        self.weights: list[np.ndarray | None] = []
+        source = None
+        with VideoReader(sample.path) as reader:
+            self.fps = reader.fps
+            try:
+                for tf in reader.frames():
+                    self.refs.append(tuple(np.array(p) for p in tf.planes()))
+                    if spec is None:
+                        self.weights.append(None)
+                        continue
+                    if source is None:
+                        source = spec.open(tf.frame.width, tf.frame.height, reader.fps)
+                    # The weights see the frame's index and time in the source
+                    # video, so fixations keyed by frame or time still apply.
+                    i = src_index[min(tf.index, len(src_index) - 1)]
+                    at = TimedFrame(i, i / reader.fps if reader.fps else tf.time, tf.frame)
+                    self.weights.append(source(FramePair(at, at)))
+            finally:
+                if source is not None:
+                    source.close()
+        if len(self.refs) != sample.frames:
+            raise SalcodecError(f"{sample.source}: the sample decoded to {len(self.refs)} "
+                                f"frames, expected {sample.frames}")
+        # XPSNR's block weights depend on the reference alone: once for all trials.
+        self.xweights: list[np.ndarray] | None = None
+        h, w = self.refs[0][0].shape
+        if metric in ("xpsnr", "wxpsnr") and block_size(w, h) >= 4:
+            ys = [r[0] for r in self.refs]
+            self.xweights = [block_weights(y, ys[i - 1] if i > 0 else None,
+                                           ys[i - 2] if i > 1 else None, fps=self.fps)
+                             for i, y in enumerate(ys)]
+
+    def score(self, path: Path) -> tuple[np.ndarray, np.ndarray]:
+        """Per-frame target metric and coded bytes (less SEI) of an encode of the sample."""
+        meter = XPSNR(fps=self.fps) if self.metric in ("xpsnr", "wxpsnr") else None
+        values = []
+        with VideoReader(path) as reader:
+            for tf in reader.frames():
+                i = tf.index
+                if i >= len(self.refs):
+                    break
+                if self.xweights is not None:
+                    sal = self.weights[i] if self.metric == "wxpsnr" else None
+                    xv = xpsnr_with_weights(self.refs[i], tf.planes(), self.xweights[i],
+                                            saliency=sal)
+                    values.append(min(xv["wxpsnr" if sal is not None else "y"], PSNR_MAX_DB))
+                    continue
+                rec = score_frame([self.metric], self.refs[i], tf.planes(), self.weights[i],
+                                  meter)
+                values.append(rec[self.metric])
+        sizes = frame_bytes(path)
+        if len(values) != len(self.refs) or len(sizes) != len(self.refs):
+            raise SalcodecError(f"{path}: trial encode has {len(values)} frames, "
+                                f"expected {len(self.refs)}")
+        return np.array(values), np.array(sizes, dtype=np.float64)
+
+    def predict(self, values: np.ndarray, sizes: np.ndarray) -> tuple[float, float]:
+        """Mean quality and total bytes of the full encode, from one sample encode.
+
+        Window starts stand for the full encode's I-frames (its first frame and
+        one per ``keyint``), the other frames for the rest, each group by its
+        mean. A sample that is the whole video is returned as measured.
+        """
+        total = self.sample.source_frames
+        if self.sample.windows == ((0, total),) or len(values) >= total:
+            return float(values.mean()), float(sizes.sum())
+        keys = min(total, 1 + (total - 1) // self.keyint)
+        s, o = self.starts, ~self.starts
+        q = (values[s].mean() * keys + values[o].mean() * (total - keys)) / total
+        b = sizes[s].mean() * keys + sizes[o].mean() * (total - keys)
+        return float(q), float(b)
+
+
+def frame_bytes(path: str | os.PathLike) -> list[int]:
+    """Coded bytes of each video frame in presentation order, less SEI NAL units."""
+    import av
+
+    with av.open(str(path)) as c:
+        stream = c.streams.video[0]
+        extra = stream.codec_context.extradata or b""
+        length_size = (extra[4] & 3) + 1 if len(extra) > 4 and extra[0] == 1 else None
+        rows = []
+        for packet in c.demux(stream):
+            if packet.size:
+                n = sum(len(u) for u in nal_units(bytes(packet), length_size)
+                        if u and u[0] & 0x1F != 6)
+                rows.append((packet.pts if packet.pts is not None else len(rows), n))
+    return [n for _, n in sorted(rows)]
+
+
+def _keyint(settings: EncodeSettings) -> int:
+    m = re.search(r"(?:^|:)keyint=(\d+|infinite)", settings.x264_params or "")
+    if not m:
+        return X264_KEYINT
+    return 10**9 if m.group(1) == "infinite" else max(1, int(m.group(1)))
+
+
+def arm_settings(settings: EncodeSettings, strength: float) -> EncodeSettings:
+    """The user's settings for one candidate: 0 = plain libx264, else that strength."""
+    if strength == 0:
+        return settings.baseline()
+    return settings.with_(strength=strength, saliency=True)
+
+
+def encode_command(input: str | os.PathLike, output: str, settings: EncodeSettings) -> str:
+    """A copy-pasteable ``salcodec encode`` line for ``settings``.
+
+    ``--crf`` and ``--preset`` always; other options only where they differ
+    from the defaults; saliency options are left out for plain x264.
+    """
+    default = EncodeSettings()
+    flags = {"x264_params": "--x264-params"}
+    args = ["salcodec", "encode", str(input), output, "--crf", f"{settings.crf:g}",
+            "--preset", settings.preset]
+    for f in fields(settings):
+        name = f.name
+        value = getattr(settings, name)
+        if name in ("crf", "preset") or value == getattr(default, name):
+            continue
+        if name == "saliency":
+            args.append("--no-saliency")
+            continue
+        if not settings.saliency and name not in ("x264_params",):
+            continue  # mapping options mean nothing for plain x264
+        flag = flags.get(name, "--" + name.replace("_", "-"))
+        args += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
+    return shlex.join(args)
+
+
+def _secant(a: Trial, b: Trial, metric: str) -> tuple[float, float]:
+    """Slopes per CRF unit of linearised quality and of log(bytes) between two trials."""
+    dc = b.crf - a.crf
+    dq = to_linear(metric, b.quality) - to_linear(metric, a.quality)
+    return dq / dc, (math.log(b.bytes) - math.log(a.bytes)) / dc
+
+
+def _solve(trials: list[Trial], target: float, metric: str,
+           slopes: tuple[float, float] | None) -> tuple[float, float, float]:
+    """CRF meeting the target on the secant through the trials nearest to it.
+
+    Returns (crf, quality slope, log-size slope). With one trial, ``slopes``
+    (borrowed from another strength) are used.
+    """
+    yt = to_linear(metric, target)
+    pts = sorted(trials, key=lambda t: t.crf)
+    if len(pts) >= 2:
+        above = [t for t in pts if to_linear(metric, t.quality) >= yt]
+        below = [t for t in pts if to_linear(metric, t.quality) < yt]
+        if above and below:  # interpolate in the tightest bracket
+            a, b = max(above, key=lambda t: t.crf), min(below, key=lambda t: t.crf)
+        else:  # extrapolate from the two nearest the target
+            a, b = sorted(pts, key=lambda t: abs(to_linear(metric, t.quality) - yt))[:2]
+        sq, sb = _secant(a, b, metric)
+        if not sq < 0:  # quality did not fall with CRF (noise, saturation)
+            sq = slopes[0] if slopes else SLOPE_GUESS
+    else:
+        a = pts[0]
+        sq, sb = slopes if slopes else (SLOPE_GUESS, -0.11)
+    return a.crf + (yt - to_linear(metric, a.quality)) / sq, sq, sb
+
+
+def _predict_at(trials: list[Trial], crf: float, metric: str, sq: float,
+                sb: float) -> tuple[float, float]:
+    """Quality and bytes at ``crf`` from the nearest trial along the slopes."""
+    near = min(trials, key=lambda t: abs(t.crf - crf))
+    y = to_linear(metric, near.quality) + sq * (crf - near.crf)
+    return from_linear(metric, y), near.bytes * math.exp(sb * (crf - near.crf))
+
+
+def search_strength(run_trial, strength: float, target: float, metric: str,
+                    crf_range: tuple[float, float], start: float,
+                    slopes: tuple[float, float] | None, max_trials: int) -> tuple[Candidate,
+                                                                                   tuple]:
+    """Find the largest CRF whose predicted quality reaches ``target`` for one strength.
+
+    ``run_trial(crf) -> Trial``. With borrowed ``slopes`` one trial may
+    suffice; otherwise a second at the slope's guess, and further ones only
+    while the answer lies more than one CRF outside the tried range.
+    """
+    lo, hi = crf_range
+
+    def clamp(c: float) -> float:
+        return round(min(hi, max(lo, c)), 1)
+
+    trials = [run_trial(clamp(start))]
+    crf, sq, sb = _solve(trials, target, metric, slopes)
+    if slopes is None or abs(crf - trials[0].crf) > ACCEPT_CRF:
+        nxt = clamp(crf)
+        if abs(nxt - trials[0].crf) < 2.0:  # a secant needs some spread
+            step = 3.0 if crf >= trials[0].crf else -3.0
+            nxt = clamp(trials[0].crf + step)
+            if nxt == trials[0].crf:
+                nxt = clamp(trials[0].crf - step)
+        if nxt != trials[0].crf:
+            trials.append(run_trial(nxt))
+            crf, sq, sb = _solve(trials, target, metric, slopes)
+    while len(trials) < max_trials:
+        tried = [t.crf for t in trials]
+        c = clamp(crf)
+        if min(tried) - 1.0 <= c <= max(tried) + 1.0 or c in tried:
+            break
+        trials.append(run_trial(clamp(max(min(tried) - 8, min(c, max(tried) + 8)))))
+        crf, sq, sb = _solve(trials, target, metric, slopes)
+    chosen = clamp(math.floor(crf * 10 + 1e-6) / 10)  # round towards higher quality
+    q, b = _predict_at(trials, chosen, metric, sq, sb)
+    cand = Candidate(strength=strength, crf=chosen, quality=q, predicted_bytes=round(b),
+                     reached=q >= target - 1e-9,
+                     trials=[asdict(t) for t in sorted(trials, key=lambda t: t.crf)])
+    return cand, (sq, sb)
+
+
+def default_sample_plan(total: int, rate: float, count: int = 3, seconds: float = 1.0,
+                        share: float = 0.25, min_frames: int = 8) -> tuple[int, float]:
+    """Windows and window length (s) covering at most about ``share`` of the video."""
+    rate = rate or 25.0
+    per_window = max(min_frames, min(round(seconds * rate), round(share * total / count)))
+    return count, per_window / rate
 
 
 def crf_search(input: str | os.PathLike, target: str, *,
-               strengths: tuple[float, ...] = (0.0, 2.0, 4.0, 6.0),
+               strengths: tuple[float, ...] | None = None,
                settings: EncodeSettings | None = None, weights: str | None = None,
-               crf_range: tuple[float, float] = (10.0, 45.0), samples: int = 4,
-               max_trials: int = 7, log=None) -> dict:
-    """Search CRF per strength on samples; return every candidate and the cheapest.
+               crf_range: tuple[float, float] = (10.0, 45.0), samples: int = 3,
+               sample_seconds: float | None = None, max_trials: int = 4, log=None) -> dict:
+    """Search the CRF per strength on a sample; return every candidate and the cheapest.
 
     Parameters
     ----------
     input : path
         The video.
     target : str
-        ``METRIC=VALUE`` (e.g. ``"ssim=0.97"``, ``"wpsnr=40"``): mean over frames.
-    strengths : tuple of float
-        Candidate strengths; 0 is plain libx264 (no saliency).
+        ``METRIC=VALUE`` (e.g. ``"xpsnr=38"``, ``"ssim=0.97"``): mean over frames.
+    strengths : tuple of float, optional
+        Candidate strengths, 0 = plain libx264. Default: plain and the
+        settings' strength.
     settings : EncodeSettings
-        Preset, params, model and mapping shared by all candidates.
+        Passed through to every trial (preset, params, model, budget, ...).
     weights : str, optional
-        Weight spec for wpsnr/wssim targets (see :func:`salcodec.quality.parse_weights`).
+        Weight spec for the weighted targets (see :func:`salcodec.quality.parse_weights`).
     crf_range : (float, float)
-        Search interval.
+        Allowed CRFs.
     samples : int
-        1.5 s sample windows taken from the video.
+        Sample windows.
+    sample_seconds : float, optional
+        Window length; default: at most 1 s and a quarter of the video in all.
     max_trials : int
         Sample encodes per strength at most.
+
+    Returns
+    -------
+    dict
+        ``candidates`` (CRF, predicted quality and bytes, trials), ``best``,
+        ``command`` (a ``salcodec encode`` line), ``sample``, ``seconds``.
     """
+    from .decode import expected_frames, open_input, video_stream
+    from .transcode import encode
+
+    t_start = time.perf_counter()
     log = log or (lambda _m: None)
     metric, value = parse_target(target)
     spec = parse_weights(weights) if weights else None
-    if metric in ("wpsnr", "wssim") and spec is None:
+    if metric in WEIGHTED_TARGETS and spec is None:
         raise SalcodecError(f"--target {metric} needs --weights (e.g. model:spectral)")
     settings = settings or EncodeSettings()
+    if strengths is None:
+        strengths = (0.0, settings.strength)
+    strengths = tuple(dict.fromkeys(float(s) for s in strengths))
+    if any(s < 0 or not math.isfinite(s) for s in strengths):
+        raise SalcodecError("strengths must be numbers >= 0")
     lo, hi = crf_range
+    if not 0 <= lo < hi <= 51:
+        raise SalcodecError(f"CRF range {lo:g}..{hi:g} must lie within 0..51, low < high")
+    if samples < 1 or max_trials < 1:
+        raise SalcodecError("--samples and the trial count must be at least 1")
+    if sample_seconds is None:
+        with open_input(input) as src:
+            vin = video_stream(src, input)
+            rate = float(vin.average_rate or vin.guessed_rate or 25)
+            total = expected_frames(vin) or 0
+        samples, sample_seconds = default_sample_plan(total or 10**6, rate, samples)
     with tempfile.TemporaryDirectory(prefix="salcodec-crfsearch-") as tmp:
-        sample = make_sample(input, Path(tmp) / "sample.mkv", count=samples)
+        sample = make_sample(input, Path(tmp) / "sample.mkv", count=samples,
+                             seconds=sample_seconds)
+        scorer = SampleScorer(sample, metric, spec, keyint=_keyint(settings))
+        log(f"sample: {sample.frames} frames in {len(sample.windows)} windows "
+            f"({sample.fraction:.0%} of the video)")
+        encodes = 0
 
-        def trial(s: float, crf: float) -> tuple[float, int]:
-            arm = settings.with_(crf=crf, strength=s or settings.strength, saliency=s > 0)
-            out = Path(tmp) / "trial.mp4"
-            encode(sample.path, out, arm, overwrite=True, progress=False)
-            q = measure(sample.path, out, [metric], spec).summary[metric]["mean"]
-            size = video_payload_bytes(out)
-            log(f"strength {s:g} CRF {crf:g}: {metric} {q:.4f}, {size} bytes")
-            return q, size
+        def make_runner(strength: float):
+            arm = arm_settings(settings, strength)
 
-        candidates = [_search(s, value, lo, hi, max_trials, trial) for s in strengths]
-        for c in candidates:
-            if c.sample_bytes is not None:
-                c.predicted_bytes = round(c.sample_bytes / sample.fraction)
+            def run_trial(crf: float) -> Trial:
+                nonlocal encodes
+                t0 = time.perf_counter()
+                out = Path(tmp) / "trial.mkv"
+                encode(sample.path, out, arm.with_(crf=crf), overwrite=True, progress=False)
+                values, sizes = scorer.score(out)
+                q, b = scorer.predict(values, sizes)
+                encodes += 1
+                t = Trial(crf=crf, quality=q, bytes=round(b), sample_bytes=int(sizes.sum()),
+                          seconds=round(time.perf_counter() - t0, 2))
+                log(f"strength {strength:g} CRF {crf:g}: {metric} {q:.4f}, "
+                    f"predicted {t.bytes:,} bytes ({t.seconds:.1f} s)")
+                return t
+
+            return run_trial
+
+        candidates: list[Candidate] = []
+        start, slopes = settings.crf, None
+        for s in strengths:
+            cand, slopes = search_strength(make_runner(s), s, value, metric, (lo, hi), start,
+                                           slopes, max_trials)
+            cand.settings = arm_settings(settings, s).with_(crf=cand.crf).as_dict()
+            candidates.append(cand)
+            start = cand.crf
     reached = [c for c in candidates if c.reached]
-    best = min(reached, key=lambda c: c.sample_bytes) if reached else None
+    best = min(reached, key=lambda c: c.predicted_bytes) if reached else None
     baseline = next((c for c in candidates if c.strength == 0 and c.reached), None)
+    best_settings = (arm_settings(settings, best.strength).with_(crf=best.crf)
+                     if best else None)
     return {
         "input": str(input), "target": {"metric": metric, "value": value},
         "weights": str(spec) if spec else None,
         "sample": {"windows": [list(w) for w in sample.windows], "frames": sample.frames,
-                   "fraction_of_video": sample.fraction},
+                   "fraction_of_video": sample.fraction, "source_frames": sample.source_frames},
         "settings": settings.as_dict(),
         "candidates": [asdict(c) for c in candidates],
         "best": asdict(best) if best else None,
-        "saving_vs_baseline": (1 - best.sample_bytes / baseline.sample_bytes
+        "command": encode_command(input, "OUTPUT.mp4", best_settings) if best else None,
+        "saving_vs_baseline": (1 - best.predicted_bytes / baseline.predicted_bytes
                                if best and baseline else None),
+        "sample_encodes": encodes,
+        "seconds": round(time.perf_counter() - t_start, 2),
     }
 
 
-def _search(strength: float, target: float, lo: float, hi: float, max_trials: int,
-            trial) -> Candidate:
-    """Largest CRF (on a 0.5 grid) whose quality is still >= target; quality falls with CRF."""
-    cand = Candidate(strength)
-    seen: dict[float, tuple[float, int]] = {}
-
-    def run(crf: float) -> float:
-        crf = min(hi, max(lo, round(crf * 2) / 2))
-        if crf not in seen:
-            seen[crf] = trial(strength, crf)
-            cand.trials.append({"crf": crf, "quality": seen[crf][0], "bytes": seen[crf][1]})
-        return crf
-
-    run(23.0)
-    for _ in range(max_trials - 1):
-        good = [c for c, (q, _) in seen.items() if q >= target]
-        bad = [c for c, (q, _) in seen.items() if q < target]
-        g, b = (max(good) if good else None), (min(bad) if bad else None)
-        if g is not None and b is not None and b - g <= 0.5:
-            break
-        if g is None:  # every trial too poor: go lower
-            if min(seen) <= lo:
-                break
-            nxt = min(seen) - 6
-        elif b is None:  # every trial good enough: go higher
-            if max(seen) >= hi:
-                break
-            nxt = max(seen) + 6
-        else:  # interpolate in the bracket (quality ~ linear in CRF locally)
-            qg, qb = seen[g][0], seen[b][0]
-            t = (qg - target) / (qg - qb) if qg != qb else 0.5
-            nxt = g + min(max(t, 0.1), 0.9) * (b - g)
-        before = len(seen)
-        run(nxt)
-        if len(seen) == before:
-            break
-    good = [c for c, (q, _) in seen.items() if q >= target]
-    if good:
-        crf = max(good)
-        cand.crf, (cand.quality, cand.sample_bytes) = crf, seen[crf]
-        cand.reached = True
-    else:
-        crf = min(seen)
-        cand.crf, (cand.quality, cand.sample_bytes) = crf, seen[crf]
-    if cand.quality is not None and not math.isfinite(cand.quality):
-        cand.quality = None
-    return cand
+def best_settings(result: dict) -> EncodeSettings:
+    """The :class:`EncodeSettings` of ``result["best"]``."""
+    if not result.get("best"):
+        raise SalcodecError("no candidate reached the target")
+    return EncodeSettings(**result["best"]["settings"])

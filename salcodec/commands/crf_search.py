@@ -12,20 +12,28 @@ from .encode import add_encode_options, settings_from_args
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("crf-search", help="find CRF and strength reaching a quality target",
-                       description="On samples of INPUT, find for each strength the largest "
-                       "CRF whose mean METRIC reaches VALUE, predict the full size, and pick "
-                       "the cheapest (strength 0 = plain libx264).")
+                       description="On a lossless sample of INPUT (a few short windows), find "
+                       "for plain libx264 and the saliency strength the largest CRF whose "
+                       "mean METRIC reaches VALUE, interpolating between two or three sample "
+                       "encodes; predict the full encode's size; print the cheapest as a "
+                       "salcodec encode command. Takes about one to two full encodes.")
     p.add_argument("input")
     p.add_argument("--target", required=True, metavar="METRIC=VALUE",
-                   help="e.g. ssim=0.97, psnr=38, wpsnr=40 (with --weights)")
-    p.add_argument("--strengths", type=floats, default="0,2,4,6",
-                   help="candidate strengths, 0 = plain x264 (0,2,4,6)")
+                   help="e.g. xpsnr=38, ssim=0.97, psnr=38, wpsnr=40 or wxpsnr=38 (with "
+                   "--weights); vmaf is not available here")
+    p.add_argument("--strengths", type=floats, default=None,
+                   help="candidate strengths, 0 = plain x264 (default: 0 and --strength)")
     p.add_argument("--weights", default=None, metavar="SPEC",
-                   help="weights for a wpsnr/wssim target (model:NAME, density:PATH, ...)")
+                   help="weights for a wpsnr/wssim/wxpsnr target (model:NAME, density:PATH, ...)")
     p.add_argument("--min-crf", type=float, default=10)
     p.add_argument("--max-crf", type=float, default=45)
-    p.add_argument("--samples", type=int, default=4, help="1.5 s sample windows (4)")
-    p.add_argument("--encode", metavar="OUTPUT", help="encode INPUT with the best settings")
+    p.add_argument("--crf", type=float, default=23, help="CRF of the first trial (23)")
+    p.add_argument("--samples", type=int, default=3, help="sample windows (3)")
+    p.add_argument("--sample-seconds", type=float, default=None, metavar="S",
+                   help="window length (default: up to 1 s, a quarter of the video in all)")
+    p.add_argument("--max-trials", type=int, default=4, help="sample encodes per strength (4)")
+    p.add_argument("--encode", metavar="OUTPUT", help="encode INPUT with the best settings and "
+                   "check the target on the real encode")
     p.add_argument("-y", dest="overwrite", action="store_true", help="overwrite OUTPUT")
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     add_encode_options(p, crf=False)
@@ -33,40 +41,79 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..crfsearch import crf_search
-    from ..errors import SalcodecError
-    from ..transcode import encode
+    from ..crfsearch import crf_search, encode_command, parse_target
 
-    settings = settings_from_args(args)
+    parse_target(args.target)  # a bad or vmaf target fails before any work
+    settings = settings_from_args(args).with_(crf=args.crf)
+    log = (lambda m: print(m, file=sys.stderr)) if sys.stderr.isatty() else None
     result = crf_search(args.input, args.target, strengths=args.strengths, settings=settings,
                         weights=args.weights, crf_range=(args.min_crf, args.max_crf),
-                        samples=args.samples,
-                        log=lambda m: print(m, file=sys.stderr) if sys.stderr.isatty() else None)
+                        samples=args.samples, sample_seconds=args.sample_seconds,
+                        max_trials=args.max_trials, log=log)
     best = result["best"]
-    if args.encode:
-        if best is None:
-            raise SalcodecError(f"{args.input}: no candidate reached {args.target}; "
-                                "nothing encoded")
-        s = best["strength"]
-        r = encode(args.input, args.encode,
-                   settings.with_(crf=best["crf"], strength=s or settings.strength,
-                                  saliency=s > 0),
-                   overwrite=args.overwrite)
-        result["encoded"] = r.as_dict()
+    if args.encode and best is not None:
+        result["encoded"] = _encode_and_check(args, result)
+        result["command"] = encode_command(args.input, args.encode,
+                                           settings.__class__(**best["settings"]))
     if args.json:
         json.dump(result, sys.stdout, indent=2)
         sys.stdout.write("\n")
-        return 0
-    t = result["target"]
-    for c in result["candidates"]:
-        status = "reached" if c["reached"] else "NOT reached"
-        print(f"strength {c['strength']:g}: CRF {c['crf']:g} {status}, {t['metric']} "
-              f"{c['quality']:.4f}, predicted {c['predicted_bytes']:,} bytes")
-    if best:
-        saving = result["saving_vs_baseline"]
-        extra = f" (saves {saving:.1%} of plain x264's bytes)" if saving is not None else ""
-        print(f"best: strength {best['strength']:g}, CRF {best['crf']:g}, predicted "
-              f"{best['predicted_bytes']:,} bytes{extra}")
     else:
-        print(f"no candidate reached {t['metric']} >= {t['value']:g}")
+        _print(result)
+    if args.encode and best is None:
+        from ..errors import SalcodecError
+
+        raise SalcodecError(f"{args.input}: no candidate reached {args.target}; nothing encoded")
     return 0 if best else 1
+
+
+def _encode_and_check(args: argparse.Namespace, result: dict) -> dict:
+    """Encode with the best settings, then measure the target on the real encode."""
+    import time
+
+    from ..bitstream import video_payload_bytes
+    from ..quality import measure
+    from ..settings import EncodeSettings
+    from ..transcode import encode
+
+    best = result["best"]
+    t0 = time.perf_counter()
+    r = encode(args.input, args.encode, EncodeSettings(**best["settings"]),
+               overwrite=args.overwrite)
+    seconds = time.perf_counter() - t0
+    metric, value = result["target"]["metric"], result["target"]["value"]
+    q = measure(args.input, args.encode, [metric], args.weights).summary[metric]["mean"]
+    real = video_payload_bytes(args.encode)
+    return {**r.as_dict(), "encode_seconds": round(seconds, 2), "video_bytes": real,
+            "size_error": real / best["predicted_bytes"] - 1, "quality": q,
+            "target_met": q >= value}
+
+
+def _print(result: dict) -> None:
+    t = result["target"]
+    m = t["metric"]
+    for c in result["candidates"]:
+        name = "plain x264" if c["strength"] == 0 else f"strength {c['strength']:g}"
+        status = "reaches" if c["reached"] else "does NOT reach"
+        print(f"{name}: CRF {c['crf']:g} {status} {m} {t['value']:g} (predicted {m} "
+              f"{c['quality']:.4f}, {c['predicted_bytes']:,} bytes; {len(c['trials'])} "
+              "sample encodes)")
+    best = result["best"]
+    smp = result["sample"]
+    print(f"searched in {result['seconds']:.1f} s: {result['sample_encodes']} encodes of a "
+          f"{smp['frames']}-frame sample ({smp['fraction_of_video']:.0%} of the video)")
+    if not best:
+        print(f"no candidate reached {m} >= {t['value']:g} within the CRF range")
+        return
+    saving = result["saving_vs_baseline"]
+    extra = (f", {saving:.1%} fewer bytes than plain x264" if saving is not None
+             and best["strength"] != 0 else "")
+    name = "plain x264" if best["strength"] == 0 else f"strength {best['strength']:g}"
+    print(f"best: {name}, CRF {best['crf']:g}: predicted {best['predicted_bytes']:,} bytes{extra}")
+    print(f"command: {result['command']}")
+    enc = result.get("encoded")
+    if enc:
+        verdict = ("target met" if enc["target_met"] else
+                   f"target MISSED by {t['value'] - enc['quality']:.4g}")
+        print(f"wrote {enc['output']}: {enc['video_bytes']:,} video bytes ({enc['size_error']:+.1%}"
+              f" vs predicted), {m} {enc['quality']:.4f} on the real encode: {verdict}")

@@ -198,6 +198,58 @@ class QualityResult:
         return buf.getvalue()
 
 
+def score_frame(
+    names: Sequence[str],
+    ref_planes: tuple[np.ndarray, np.ndarray, np.ndarray],
+    dist_planes: tuple[np.ndarray, np.ndarray, np.ndarray],
+    weights: np.ndarray | None = None,
+    xmeter: XPSNR | None = None,
+    cap: float = PSNR_MAX_DB,
+) -> dict[str, float]:
+    """The values of ``names`` (and their extra columns) for one frame pair.
+
+    ``weights`` (the frame's importance map) is needed for the weighted
+    metrics, ``xmeter`` (an :class:`~salcodec.quality.xpsnr.XPSNR` fed every
+    frame of the sequence in order) for xpsnr/wxpsnr. Used by :func:`measure`
+    and by crf-search, so both score with one definition.
+    """
+    ry, ru, rv = ref_planes
+    dy, du, dv = dist_planes
+    rec: dict[str, float] = {}
+    w = weights
+    if "psnr" in names:
+        rec["psnr"] = M.psnr(ry, dy, max_db=cap)
+    if "psnr_yuv" in names:
+        comb, _, pu, pv = M.psnr_yuv((ry, ru, rv), (dy, du, dv), max_db=cap)
+        rec["psnr_yuv"], rec["psnr_u"], rec["psnr_v"] = comb, pu, pv
+    smap = None
+    if "ssim" in names or "wssim" in names:
+        smap = M.ssim_map(ry, dy)
+    if "ssim" in names:
+        rec["ssim"] = float(smap.mean())
+    if "ssim_8x8" in names:
+        rec["ssim_8x8"] = M.ssim_8x8(ry, dy)
+    if xmeter is not None:
+        xv = xmeter((ry, ru, rv), (dy, du, dv),
+                    saliency=w if "wxpsnr" in names else None)
+        if "xpsnr" in names:
+            rec["xpsnr"] = min(xv["y"], cap)
+            rec["xpsnr_u"], rec["xpsnr_v"] = min(xv["u"], cap), min(xv["v"], cap)
+        if "wxpsnr" in names:
+            rec["wxpsnr"] = min(xv["wxpsnr"], cap)
+    if w is not None:
+        if "wpsnr" in names:
+            rec["wpsnr"] = M.weighted_psnr(ry, dy, w, max_db=cap)
+        if "wssim" in names:
+            wc = M.crop_to_ssim_map(w)
+            # All weight in the 5-pixel border: fall back to uniform.
+            rec["wssim"] = (
+                float(np.sum(wc * smap) / wc.sum()) if wc.sum() > 0
+                else float(smap.mean())
+            )
+    return rec
+
+
 def measure(
     ref: str | os.PathLike,
     dist: str | os.PathLike,
@@ -269,37 +321,8 @@ def measure(
                     "dist_frame": pair.dist.index,
                     "time": round(pair.ref.time, 6),
                 }
-                if "psnr" in names:
-                    rec["psnr"] = M.psnr(ry, dy, max_db=cap)
-                if "psnr_yuv" in names:
-                    comb, _, pu, pv = M.psnr_yuv((ry, ru, rv), (dy, du, dv), max_db=cap)
-                    rec["psnr_yuv"], rec["psnr_u"], rec["psnr_v"] = comb, pu, pv
-                smap = None
-                if "ssim" in names or "wssim" in names:
-                    smap = M.ssim_map(ry, dy)
-                if "ssim" in names:
-                    rec["ssim"] = float(smap.mean())
-                if "ssim_8x8" in names:
-                    rec["ssim_8x8"] = M.ssim_8x8(ry, dy)
                 w = source(pair) if source is not None else None
-                if xmeter is not None:
-                    xv = xmeter((ry, ru, rv), (dy, du, dv),
-                                saliency=w if "wxpsnr" in names else None)
-                    if "xpsnr" in names:
-                        rec["xpsnr"] = min(xv["y"], cap)
-                        rec["xpsnr_u"], rec["xpsnr_v"] = min(xv["u"], cap), min(xv["v"], cap)
-                    if "wxpsnr" in names:
-                        rec["wxpsnr"] = min(xv["wxpsnr"], cap)
-                if w is not None:
-                    if "wpsnr" in names:
-                        rec["wpsnr"] = M.weighted_psnr(ry, dy, w, max_db=cap)
-                    if "wssim" in names:
-                        wc = M.crop_to_ssim_map(w)
-                        # All weight in the 5-pixel border: fall back to uniform.
-                        rec["wssim"] = (
-                            float(np.sum(wc * smap) / wc.sum()) if wc.sum() > 0
-                            else float(smap.mean())
-                        )
+                rec.update(score_frame(names, (ry, ru, rv), (dy, du, dv), w, xmeter, cap))
                 per_frame.append(rec)
                 if progress is not None:
                     progress(len(per_frame))

@@ -250,6 +250,9 @@ def _chroma_wsse(org: np.ndarray, rec: np.ndarray, weights: np.ndarray, b: int,
     bx, by = (b * wp) // w, (b * hp) // h
     d = org.astype(np.int64) - rec.astype(np.int64)
     d2 = d * d
+    if bx == by and -(-hp // by) == weights.shape[0] and -(-wp // bx) == weights.shape[1]:
+        return float(np.sum(_block_sum(d2, bx) * weights))  # the grids line up (4:2:0)
+    # Otherwise walk the chroma blocks in FFmpeg's order over the flat weights.
     flat = weights.ravel()
     total, idx = 0.0, 0
     for y in range(0, hp, by):
@@ -312,6 +315,37 @@ def xpsnr_planes(
         return out
     sse, act = _blocks(y_ref, y_dist, prev1, prev2, fps, bit_depth, reference)
     weights = _smooth(1.0 / np.sqrt(act), (h, w), reference)
+    return _pool_blocks(ref_planes, dist_planes, weights, sse, bit_depth, saliency)
+
+
+def xpsnr_with_weights(
+    ref_planes: Sequence[np.ndarray],
+    dist_planes: Sequence[np.ndarray],
+    weights: np.ndarray,
+    *,
+    bit_depth: int = 8,
+    saliency: np.ndarray | None = None,
+) -> dict[str, float]:
+    """:func:`xpsnr_planes` with the reference's block weights already known.
+
+    The weights depend on the reference alone (:func:`block_weights`), so
+    scoring several encodes of the same frames needs them once; the result
+    is identical to :func:`xpsnr_planes`.
+    """
+    y_ref, y_dist = ref_planes[0], dist_planes[0]
+    h, w = np.shape(y_ref)
+    b = block_size(w, h)
+    if b < 4 or weights.shape != (-(-h // b), -(-w // b)):
+        raise ValueError(f"weights of shape {weights.shape} do not fit a {w}x{h} plane")
+    d = np.asarray(y_ref, np.int64) - np.asarray(y_dist, np.int64)
+    sse = _block_sum(d * d, b).astype(np.float64)
+    return _pool_blocks(ref_planes, dist_planes, weights, sse, bit_depth, saliency)
+
+
+def _pool_blocks(ref_planes, dist_planes, weights, sse, bit_depth, saliency) -> dict[str, float]:
+    y_ref, y_dist = ref_planes[0], dist_planes[0]
+    h, w = np.shape(y_ref)
+    b = block_size(w, h)
     scale = _act_scale(w, h, bit_depth)
     wsse_y = float(np.sum(sse * weights)) * scale
     out = {"y": _to_db(wsse_y, w, h, bit_depth), "wsse_y": float(math.floor(wsse_y + 0.5))}
