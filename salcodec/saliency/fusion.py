@@ -2,16 +2,18 @@
 
 Per frame, on a thumbnail of long side 128:
 
-    static = (centre(sigma) * (offset + bms + gaze_weight * gaze)) ** gamma   (each peak 1)
+    static = (centre(sigma) * (offset + bms + g * gaze)) ** gamma   (each cue peaks at 1)
     map    = static + face_weight * faces + text_weight * text
              + motion_weight * motion
     out    = (1 - smooth) * map / max(map) + smooth * out_prev
 
 * ``bms`` is boolean map saliency on Lab (:mod:`.bms`); ``gaze`` the
   learned fixation density of FastGaze (:mod:`.gaze`), a pruned DeepGaze II;
-  ``centre`` the centre-bias Gaussian, ``faces`` Gaussians on faces found
-  by BlazeFace (:mod:`.priors`, :mod:`.blazeface`), ``text`` a text
-  detector's probability map (:mod:`.text`), ``motion`` the camera-compensated flow magnitude
+  ``g`` is ``gaze_weight`` on a still or a shot's first frame and
+  ``video_gaze_weight`` after it; ``centre`` the centre-bias Gaussian,
+  ``faces`` Gaussians on faces found by BlazeFace (:mod:`.priors`,
+  :mod:`.blazeface`), ``text`` a text detector's probability map
+  (:mod:`.text`), ``motion`` the camera-compensated flow magnitude
   (:mod:`.motion`) squashed as ``1 - exp(-|flow| / MOTION_SCALE)`` per frame of
   time (the encoder may call the model every few frames; it sets
   :attr:`frame_step`).
@@ -50,6 +52,9 @@ from .text import TextDetector, text_map
 CENTRE_SIGMA = 0.25
 OFFSET = 0.3
 GAZE_WEIGHT = 1.0
+#: On video (from a shot's second frame on) the learned map counts more: the
+#: gaze videos chose 2, the stills 0.5-1 (docs/saliency.md).
+VIDEO_GAZE_WEIGHT = 2.0
 FACE_WEIGHT = 2.0
 GAMMA = 1.5
 SMOOTHING = 0.7
@@ -77,6 +82,8 @@ class DefaultModel(SaliencyModel):
         Run the learned model every this many frames (and after each cut).
     centre_sigma, offset, gaze_weight, face_weight, gamma, text_weight : float
         The weights (module docstring); a weight of 0 disables its cue.
+    video_gaze_weight : float
+        ``gaze_weight`` from the second frame of a shot on (video).
     gaze_side : int
         Long side of the frame the learned model sees.
     face_sigma, face_score : float
@@ -103,6 +110,7 @@ class DefaultModel(SaliencyModel):
         centre_sigma: float = CENTRE_SIGMA,
         offset: float = OFFSET,
         gaze_weight: float = GAZE_WEIGHT,
+        video_gaze_weight: float = VIDEO_GAZE_WEIGHT,
         gaze_side: int = GAZE_SIDE,
         face_weight: float = FACE_WEIGHT,
         gamma: float = GAMMA,
@@ -127,6 +135,7 @@ class DefaultModel(SaliencyModel):
         self.centre_sigma = centre_sigma
         self.offset = offset
         self.gaze_weight = gaze_weight
+        self.video_gaze_weight = video_gaze_weight
         self.gaze_side = gaze_side
         self.face_weight = face_weight
         self.gamma = gamma
@@ -175,7 +184,8 @@ class DefaultModel(SaliencyModel):
     def _update_detections(self, full: np.ndarray, shape: tuple[int, int]) -> None:
         intervals = {"faces": self.detect_interval if self._face_detector else 0,
                      "text": self.detect_interval if self._text_detector else 0,
-                     "gaze": self.gaze_interval if self.gaze_weight > 0 else 0}
+                     "gaze": self.gaze_interval
+                     if max(self.gaze_weight, self.video_gaze_weight) > 0 else 0}
         first, self._shot_start = self._shot_start, False
         for cue, interval in intervals.items():
             if not interval or self._due[cue] > 0:
@@ -213,8 +223,9 @@ class DefaultModel(SaliencyModel):
         if peak > 0:
             bottom_up /= peak
         cues = self.offset + bottom_up
-        if self._gaze is not None and self.gaze_weight > 0:
-            cues += self.gaze_weight * self._gaze
+        gaze_weight = self.gaze_weight if self._prev_gray is None else self.video_gaze_weight
+        if self._gaze is not None and gaze_weight > 0:
+            cues += gaze_weight * self._gaze
         fused = centre * cues
         fused /= float(fused.max())
         if self.gamma != 1.0:
