@@ -21,7 +21,7 @@ from pathlib import Path
 from . import bdrate
 from .bitstream import video_payload_bytes
 from .errors import SalcodecError, SalcodecWarning
-from .quality import measure, vmaf_status
+from .quality import measure, resolve_metrics, vmaf_status
 from .quality.weights import WeightSpec, parse_weights
 from .saliency import DEFAULT_MODEL
 from .sampling import make_sample
@@ -30,8 +30,10 @@ from .transcode import encode
 
 SCHEMA = "salcodec.compare/1"
 DEFAULT_CRFS = (18, 23, 28, 33)
-UNWEIGHTED = ("psnr", "ssim")
-WEIGHTED = ("wpsnr", "wssim")
+UNWEIGHTED = ("psnr", "ssim", "xpsnr")
+WEIGHTED = ("wpsnr", "wssim", "wxpsnr")
+#: Always reported, whatever ``metrics`` asks for.
+ALWAYS = ("psnr", "ssim")
 #: Evaluation map when the user gives none: a model that is not the encoder's.
 EVAL_MODELS = ("spectral", "hc", "lc")
 
@@ -73,7 +75,7 @@ def compare(input: str | os.PathLike, out_dir: str | os.PathLike, *,
             crfs: tuple[float, ...] = DEFAULT_CRFS, strengths: tuple[float, ...] | None = None,
             settings: EncodeSettings | None = None, eval_weights: str | None = None,
             budget: str | None = None, sample: int | None = None, keep: bool = False,
-            log=None) -> dict:
+            metrics: str | tuple[str, ...] | None = None, log=None) -> dict:
     """Encode the baseline and saliency arms at each CRF, measure, and write the report.
 
     Parameters
@@ -99,6 +101,10 @@ def compare(input: str | os.PathLike, out_dir: str | os.PathLike, *,
         whole video (faster; the report says so).
     keep : bool
         Keep the encoded files in ``out_dir``.
+    metrics : str or tuple of str, optional
+        Metrics to measure (names of ``salcodec quality``, or a comma-separated
+        string); psnr and ssim are always added. Default: psnr, ssim, xpsnr and
+        the weighted wpsnr, wssim, wxpsnr. ``vmaf`` is refused with the reason.
     log : callable, optional
         Receives progress lines (the CLI passes a stderr printer).
 
@@ -109,6 +115,9 @@ def compare(input: str | os.PathLike, out_dir: str | os.PathLike, *,
     """
     log = log or (lambda _msg: None)
     settings = settings or EncodeSettings()
+    # Checked first: an unavailable metric (vmaf) fails before any encode.
+    wanted = resolve_metrics(metrics if metrics is not None else (*UNWEIGHTED, *WEIGHTED),
+                             have_weights=True)
     crfs = tuple(sorted(set(float(c) for c in crfs)))
     if len(crfs) < 2:
         raise SalcodecError("compare needs at least two CRFs to draw a curve")
@@ -122,7 +131,7 @@ def compare(input: str | os.PathLike, out_dir: str | os.PathLike, *,
                       "scores are circular and will favour the saliency arm", SalcodecWarning,
                       stacklevel=2)
     vmaf_ok, vmaf_reason = vmaf_status()
-    metrics = [*UNWEIGHTED, *WEIGHTED, *(["vmaf"] if vmaf_ok else [])]
+    metrics = resolve_metrics([*ALWAYS, *wanted], have_weights=True)
 
     arms = [Arm("x264", settings.baseline())]
     arms += [Arm(f"salcodec s={s:g}", settings.with_(strength=s, saliency=True))

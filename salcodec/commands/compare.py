@@ -19,7 +19,8 @@ def floats(text: str) -> tuple[float, ...]:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compare", help="BD-rate of saliency encoding against plain x264",
                        description="Encode plain libx264 and saliency arms at several CRFs, "
-                       "measure PSNR/SSIM and their saliency-weighted forms against INPUT, and "
+                       "measure PSNR/SSIM/XPSNR and their saliency-weighted forms against INPUT, "
+                       "and "
                        "write DIR/report.json and DIR/rd.png.")
     p.add_argument("input")
     p.add_argument("--out", default="compare-out", metavar="DIR", help="output folder")
@@ -30,6 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--eval-weights", default=None, metavar="SPEC",
                    help="weights for wpsnr/wssim: model:NAME, map:PATH, density:PATH, "
                    "fixations:PATH (default: a model the encoder does not use)")
+    p.add_argument("--metrics", default=None, metavar="LIST",
+                   help="comma-separated metrics as in quality (default: psnr,ssim,xpsnr,"
+                   "wpsnr,wssim,wxpsnr; psnr and ssim always); vmaf is not available here")
     p.add_argument("--sample", type=int, default=None, metavar="N",
                    help="compare on N sample windows of 1.5 s instead of the whole video")
     p.add_argument("--keep", action="store_true", help="keep the encodes in DIR")
@@ -44,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     report = compare(args.input, args.out, crfs=args.crfs, strengths=args.strengths,
                      settings=settings, eval_weights=args.eval_weights,
-                     sample=args.sample, keep=args.keep,
+                     sample=args.sample, keep=args.keep, metrics=args.metrics,
                      log=lambda m: print(m, file=sys.stderr) if sys.stderr.isatty() else None)
     if args.json:
         json.dump(report, sys.stdout, indent=2)

@@ -1,0 +1,202 @@
+"""crf-search: target parsing, the interpolating search, prediction, the printed command, CLI."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shlex
+
+import numpy as np
+import pytest
+
+from salcodec.bitstream import video_payload_bytes
+from salcodec.cli import main
+from salcodec.commands.encode import add_encode_options, settings_from_args
+from salcodec.crfsearch import (
+    SampleScorer,
+    Trial,
+    _solve,
+    crf_search,
+    default_sample_plan,
+    encode_command,
+    frame_bytes,
+    from_linear,
+    parse_target,
+    search_strength,
+    to_linear,
+)
+from salcodec.errors import SalcodecError
+from salcodec.quality import measure
+from salcodec.sampling import make_sample
+from salcodec.settings import EncodeSettings
+from salcodec.transcode import encode
+
+from .media import CARPHONE
+
+FAST = EncodeSettings(preset="veryfast", model="lc")
+
+
+def test_parse_target():
+    assert parse_target("SSIM=0.97") == ("ssim", 0.97)
+    assert parse_target("xpsnr=38") == ("xpsnr", 38.0)
+    assert parse_target("wxpsnr=36.5") == ("wxpsnr", 36.5)
+    for bad in ("ssim", "foo=1", "psnr=high", "ssim=1.2", "psnr=inf"):
+        with pytest.raises(SalcodecError):
+            parse_target(bad)
+    with pytest.raises(SalcodecError, match="vmaf is unavailable: .*libvmaf.*pyvmaf"):
+        parse_target("vmaf=93")
+
+
+def test_linear_scale_round_trips():
+    for q in (0.9, 0.97, 0.995):
+        assert from_linear("ssim", to_linear("ssim", q)) == pytest.approx(q, abs=1e-12)
+    assert to_linear("xpsnr", 38.0) == 38.0
+
+
+def _line(crf, a=50.0, slope=-0.5, b0=1e6, bslope=-0.12):
+    """A synthetic trial on exactly linear curves."""
+    return Trial(crf=crf, quality=a + slope * crf, bytes=round(b0 * math.exp(bslope * crf)),
+                 sample_bytes=0, seconds=0.0)
+
+
+def test_solve_interpolates_and_extrapolates_on_a_line():
+    crf, sq, sb = _solve([_line(20), _line(26)], 38.0, "psnr", None)
+    assert crf == pytest.approx(24.0) and sq == pytest.approx(-0.5)
+    assert sb == pytest.approx(-0.12, abs=1e-6)
+    crf, _, _ = _solve([_line(20), _line(22)], 36.0, "psnr", None)  # outside: extrapolate
+    assert crf == pytest.approx(28.0)
+    crf, _, _ = _solve([_line(20)], 38.0, "psnr", (-0.5, -0.12))  # borrowed slopes
+    assert crf == pytest.approx(24.0)
+
+
+def test_search_strength_needs_few_trials_on_a_line():
+    calls = []
+
+    def run(crf):
+        calls.append(crf)
+        return _line(crf, slope=-0.6)
+
+    cand, slopes = search_strength(run, 0.0, 36.0, "psnr", (10, 45), 23.0, None, 4)
+    assert len(calls) == 2 and cand.reached
+    assert cand.crf == pytest.approx(23.3)  # (50 - 36) / 0.6 = 23.33, floored to 0.1
+    assert cand.quality >= 36.0
+    assert cand.predicted_bytes == pytest.approx(1e6 * math.exp(-0.12 * 23.3), rel=1e-3)
+    calls.clear()
+    # A second strength starting next to its answer, with the first one's slopes: one trial.
+    cand2, _ = search_strength(run, 4.0, 36.2, "psnr", (10, 45), cand.crf, slopes, 4)
+    assert len(calls) == 1 and cand2.crf == pytest.approx(23.0)
+    # Unreachable within the range: the lowest CRF, not reached, no endless trials.
+    calls.clear()
+    cand3, _ = search_strength(run, 0.0, 60.0, "psnr", (10, 45), 23.0, None, 4)
+    assert not cand3.reached and cand3.crf == 10 and len(calls) <= 4
+
+
+def test_sample_plan_is_a_quarter_at_most():
+    assert default_sample_plan(225, 25.0) == (3, 19 / 25)
+    assert default_sample_plan(10_000, 25.0) == (3, 1.0)
+    assert default_sample_plan(20, 25.0) == (3, 8 / 25)
+
+
+def test_encode_command_round_trips_through_the_cli_parser():
+    p = argparse.ArgumentParser()
+    p.add_argument("input")
+    p.add_argument("output")
+    add_encode_options(p)
+    for s in (FAST.with_(crf=27.3), FAST.baseline().with_(crf=19.5, x264_params="keyint=60"),
+              EncodeSettings(crf=30, strength=6, budget="zero-mean", smoothing=0.3)):
+        argv = shlex.split(encode_command("in put.mp4", "out.mp4", s))
+        assert argv[:4] == ["salcodec", "encode", "in put.mp4", "out.mp4"]
+        got = settings_from_args(p.parse_args(argv[2:]))
+        if s.saliency:
+            assert got == s
+        else:  # mapping options mean nothing for plain x264
+            assert got.baseline().with_(model=s.model) == s
+
+
+def test_prediction_from_a_real_sample(tmp_path):
+    sample = make_sample(CARPHONE, tmp_path / "s.mkv", count=3, seconds=0.3)
+    assert sample.windows and len(sample.windows) == 3
+    scorer = SampleScorer(sample, "psnr")
+    assert scorer.starts.sum() == 3 and scorer.starts[0]
+    out = tmp_path / "t.mkv"
+    encode(sample.path, out, FAST.baseline().with_(crf=28), overwrite=True, progress=False)
+    values, sizes = scorer.score(out)
+    assert len(values) == len(sizes) == sample.frames
+    assert sizes.sum() == video_payload_bytes(out) == sum(frame_bytes(out))
+    ref = measure(sample.path, out, ["psnr"]).values("psnr")
+    np.testing.assert_allclose(values, ref, atol=1e-12)
+    q, b = scorer.predict(values, sizes)
+    n = sample.source_frames
+    starts, rest = sizes[scorer.starts], sizes[~scorer.starts]
+    assert b == pytest.approx(starts.mean() + rest.mean() * (n - 1))
+    # I-frames cost more than the rest, so the naive scaling would overshoot.
+    assert b < sizes.sum() / sample.fraction
+
+
+@pytest.fixture(scope="module")
+def searched():
+    return crf_search(CARPHONE, "xpsnr=34", settings=FAST.with_(budget="zero-mean"))
+
+
+def test_crf_search_predicts_the_full_encode(searched, tmp_path):
+    r = searched
+    assert [c["strength"] for c in r["candidates"]] == [0.0, 4.0]  # plain and --strength
+    assert r["sample"]["fraction_of_video"] <= 0.3
+    assert r["sample_encodes"] <= 6
+    for c in r["candidates"]:
+        assert 1 <= len(c["trials"]) <= 4
+        assert c["settings"]["budget"] == "zero-mean" and c["settings"]["model"] == "lc"
+        assert c["settings"]["saliency"] is (c["strength"] > 0)
+        assert c["reached"] == (c["quality"] >= 34)
+    best = r["best"]
+    assert best is not None and r["command"].startswith("salcodec encode ")
+    # The real encode at the chosen settings: size and quality near the prediction.
+    out = tmp_path / "real.mp4"
+    encode(CARPHONE, out, EncodeSettings(**best["settings"]), overwrite=True, progress=False)
+    real = video_payload_bytes(out)
+    q = measure(CARPHONE, out, ["xpsnr"]).summary["xpsnr"]["mean"]
+    assert abs(real / best["predicted_bytes"] - 1) < 0.15, (real, best)
+    assert abs(q - best["quality"]) < 0.6, (q, best)
+
+
+def test_crf_search_weighted_target_needs_weights():
+    with pytest.raises(SalcodecError, match="--weights"):
+        crf_search(CARPHONE, "wpsnr=40", settings=FAST)
+
+
+def test_cli_vmaf_target_is_one_line(capsys):
+    rc = main(["crf-search", str(CARPHONE), "--target", "vmaf=93"])
+    out, err = capsys.readouterr()
+    assert rc == 1 and out == "" and err.count("\n") == 1
+    assert err.startswith("salcodec: error: --target vmaf=93: vmaf is unavailable")
+
+
+def test_cli_encodes_and_checks_the_target(tmp_path, capsys):
+    out = tmp_path / "best.mp4"
+    rc = main(["crf-search", str(CARPHONE), "--target", "psnr=33", "--strengths", "0",
+               "--preset", "veryfast", "--model", "lc", "--encode", str(out)])
+    text, _ = capsys.readouterr()
+    assert rc == 0 and out.exists()
+    lines = text.splitlines()
+    command = next(line for line in lines if line.startswith("command: "))
+    argv = shlex.split(command[len("command: "):])
+    assert argv[:4] == ["salcodec", "encode", str(CARPHONE), str(out)]
+    assert "--no-saliency" in argv and "--preset" in argv
+    wrote = next(line for line in lines if line.startswith(f"wrote {out}"))
+    assert "vs predicted" in wrote and ("target met" in wrote or "target MISSED" in wrote)
+    q = measure(CARPHONE, out, ["psnr"]).summary["psnr"]["mean"]
+    assert ("target met" in wrote) == (q >= 33)
+
+
+def test_cli_json_has_the_real_encode(tmp_path, capsys):
+    out = tmp_path / "best.mp4"
+    rc = main(["crf-search", str(CARPHONE), "--target", "psnr=33", "--strengths", "0",
+               "--preset", "veryfast", "--model", "lc", "--encode", str(out), "--json"])
+    doc = json.loads(capsys.readouterr()[0])
+    assert rc == 0
+    enc = doc["encoded"]
+    assert enc["frames_out"] == 120 and enc["settings"]["crf"] == doc["best"]["crf"]
+    assert enc["video_bytes"] == video_payload_bytes(out)
+    assert enc["size_error"] == pytest.approx(enc["video_bytes"] / doc["best"]["predicted_bytes"]
+                                              - 1)
