@@ -3,8 +3,10 @@
 ``python -m benchmarks.profile_encode INPUT OUTPUT [--preset P] [--crf N]``
 prints one JSON line with
 
-* ``import_stages``: RSS and seconds after importing PyAV, numpy, OpenCV,
-  numba and salcodec in turn (the memory a process pays before any frame);
+* ``import_stages``: RSS and seconds after importing PyAV, numpy, OpenCV
+  and salcodec in turn, building the default model and running it once (the
+  memory a process pays before any frame); ``numba_loaded`` says whether
+  that pulled in numba (llvmlite);
 * ``encode``: the encode's wall and process CPU seconds, the peak RSS;
 * ``worker``: the saliency worker thread's calls, wall and CPU seconds
   (``OffsetMapper.job`` is wrapped here, in this child, to time it; salcodec
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 
 
@@ -64,21 +67,20 @@ def main(argv: list[str] | None = None) -> int:
     import cv2  # noqa: F401
 
     stage("+ cv2")
-    import numba  # noqa: F401
-
-    stage("+ numba (llvmlite)")
     import salcodec
     from salcodec import encoder as enc
 
     stage("+ salcodec")
-    # One map from the default model and one ROI payload on a real frame: numba
-    # loads its cached machine code (LLVM) here, before the encode starts.
+    # The default model built and run once on a real frame, with its ROI payload:
+    # any numba it uses loads its cached machine code (LLVM) here.
     with av.open(a.input) as c:
         first = next(c.decode(video=0))
     mapper = enc.OffsetMapper(first.width + first.width % 2, first.height + first.height % 2)
+    stage("+ default model built")
     mapper.job(enc.conform_frame(first, mapper.width, mapper.height))
     del mapper, first
-    stage("+ first saliency map and ROI (numba code loaded)")
+    numba_loaded = "numba" in sys.modules
+    stage("+ first saliency map and ROI" + (" (numba loaded)" if numba_loaded else ""))
 
     worker = {"calls": 0, "wall_s": 0.0, "cpu_s": 0.0}
     original = enc.OffsetMapper.job
@@ -114,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     rows.sort(key=lambda x: x["tottime_s"], reverse=True)
     print(json.dumps({
         "input": a.input, "preset": a.preset, "crf": a.crf, "frames": r.frames_out,
-        "import_stages": stages,
+        "import_stages": stages, "numba_loaded": numba_loaded,
         "encode": {"wall_s": wall, "cpu_s": cpu, "cores_busy": cpu / wall if wall else None},
         "worker": {**worker, "cpu_ms_per_frame": 1000 * worker["cpu_s"] / max(1, worker["calls"])},
         "main_thread_top": rows[:a.top],
