@@ -10,6 +10,11 @@ is reported beside, and the BD-rate at equal EW-PSNR and at equal PSNR
 
     python -m benchmarks.gaze_budget ../shared/data/gaze-video \\
         --arm default: --arm zero-mean:budget=zero-mean --crf 22,27,32
+    python -m benchmarks.gaze_budget ../shared/data/fixations/etto --images 20
+
+The second form runs the same on a fixation still set: each image becomes a
+3-frame lossless still clip (as in benchmarks/compression.py), EW-PSNR is
+weighted by the human fixation density, and the figures are means over images.
 
 An arm is ``NAME:FIELD=VALUE,...`` of :class:`salcodec.settings.EncodeSettings`
 fields (numbers parsed); ``plain`` (no saliency) is always run.
@@ -122,18 +127,52 @@ def run_clip(folder: Path, arms: dict[str, dict], crfs: list[float], preset: str
             points[name].append(p)
             log(f"{folder.name} {name} crf {crf:g}: {p['bytes']} B, PSNR {p['psnr']:.2f}, "
                 f"EW-PSNR {p['ewpsnr']:.2f}")
-    summary = {}
-    base = points["plain"]
-    for name in arms:
-        test = points[name]
-        summary[name] = {
-            "bytes_ratio": [t["bytes"] / b["bytes"] for b, t in zip(base, test, strict=True)],
-            "ewpsnr_delta": [t["ewpsnr"] - b["ewpsnr"] for b, t in zip(base, test, strict=True)],
-            "psnr_delta": [t["psnr"] - b["psnr"] for b, t in zip(base, test, strict=True)],
-            "bd_ewpsnr": bd(base, test, "ewpsnr"),
-            "bd_psnr": bd(base, test, "psnr"),
-        }
+    summary = {name: summarise(points["plain"], points[name]) for name in arms}
     return {"points": points, "summary": summary}
+
+
+def summarise(base: list[dict], test: list[dict]) -> dict:
+    """Per-CRF bytes ratio and quality deltas of ``test`` against ``base``, and BD-rates."""
+    pairs = list(zip(base, test, strict=True))
+    return {
+        "bytes_ratio": [t["bytes"] / b["bytes"] for b, t in pairs],
+        "ewpsnr_delta": [t["ewpsnr"] - b["ewpsnr"] for b, t in pairs],
+        "psnr_delta": [t["psnr"] - b["psnr"] for b, t in pairs],
+        "bd_ewpsnr": bd(base, test, "ewpsnr"),
+        "bd_psnr": bd(base, test, "psnr"),
+    }
+
+
+def run_stills(root: Path, arms: dict[str, dict], crfs: list[float], preset: str,
+               images: int | None, work: Path, log) -> dict:
+    """Mean per-CRF deltas and BD-rates over the images of a fixation set."""
+    from salcodec.saliency.datasets import find_samples, load_ground_truth, read_rgb
+
+    from .compression import _rd_point, prepare_still
+
+    per_image = []
+    for k, sample in enumerate(find_samples(root)[:images]):
+        folder = work / f"{root.name}-{k}"
+        folder.mkdir()
+        rgb = read_rgb(sample.stimulus)
+        _, density = load_ground_truth(sample, rgb.shape[:2])
+        src, map_path, _ = prepare_still(rgb, density, folder, 640, 3)
+        curves = {name: [_rd_point(src, folder / f"{name}-{c:g}.mp4", map_path, crf=c,
+                                   preset=preset, **fields) for c in crfs]
+                  for name, fields in {"plain": {"saliency": False}, **arms}.items()}
+        per_image.append({name: summarise(curves["plain"], curves[name]) for name in arms})
+        log(f"{root.name} {k + 1}: " + ", ".join(
+            f"{n} {100 * (np.mean(v['bytes_ratio']) - 1):+.1f}% "
+            f"dEW {np.mean(v['ewpsnr_delta']):+.2f}" for n, v in per_image[-1].items()))
+    summary = {}
+    for name in arms:
+        rows = [im[name] for im in per_image]
+        summary[name] = {
+            key: (np.mean([r[key] for r in rows], axis=0).tolist() if key.endswith(
+                ("ratio", "delta")) else float(np.nanmean([r[key] for r in rows])))
+            for key in rows[0]
+        }
+    return {"images": len(per_image), "summary": summary}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -143,9 +182,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--crf", default="22,27,32")
     ap.add_argument("--preset", default="medium")
     ap.add_argument("--limit", type=int, default=None, help="score the first N frames only")
+    ap.add_argument("--images", type=int, default=None, help="fixation sets: first N images")
     ap.add_argument("--json", type=Path, help="write every point here")
     args = ap.parse_args(argv)
-    folders = ([args.data] if (args.data / "gaze.csv").exists()
+    stills = (args.data / "stimuli").is_dir()
+    folders = ([args.data] if stills or (args.data / "gaze.csv").exists()
                else sorted(p for p in args.data.iterdir() if (p / "gaze.csv").exists()))
     arms = dict(parse_arm(a) for a in (args.arm or ["default:"]))
     crfs = [float(c) for c in args.crf.split(",")]
@@ -156,8 +197,12 @@ def main(argv: list[str] | None = None) -> int:
     results = {}
     with tempfile.TemporaryDirectory(prefix="salcodec-gaze-") as tmp:
         for folder in folders:
-            results[folder.name] = run_clip(folder, arms, crfs, args.preset, args.limit,
-                                            Path(tmp), log)
+            if stills:
+                results[folder.name] = run_stills(folder, arms, crfs, args.preset, args.images,
+                                                  Path(tmp), log)
+            else:
+                results[folder.name] = run_clip(folder, arms, crfs, args.preset, args.limit,
+                                                Path(tmp), log)
     print(f"{'clip':16} {'arm':22} {'bytes vs plain (per CRF)':28} {'dEW-PSNR':20} "
           f"{'dPSNR':20} BD(EW) BD(PSNR)")
     for clip, res in results.items():
