@@ -1,4 +1,4 @@
-"""``salcodec quality REF DIST``: PSNR/SSIM and saliency-weighted variants, per frame.
+"""``salcodec quality REF DIST``: PSNR/SSIM/XPSNR and saliency-weighted variants, per frame.
 
 Writes a JSON document (schema ``salcodec.quality/1``) or CSV to stdout or
 ``--output``; definitions and schema in docs/quality.md. Alignment notes and
@@ -15,11 +15,11 @@ from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from ..quality.measure import DEFAULT_METRICS, METRICS
+    from ..quality.measure import DEFAULT_METRICS, METRICS, WEIGHTED_METRICS
 
     p = sub.add_parser(
         "quality",
-        help="full-reference quality of DIST against REF (PSNR, SSIM, weighted)",
+        help="full-reference quality of DIST against REF (PSNR, SSIM, XPSNR, weighted)",
         description="Compare DIST with REF frame by frame (frames paired by presentation "
         "time) and report per-frame values and pooled summaries (mean, harmonic mean, "
         "5th percentile). Definitions: docs/quality.md.",
@@ -30,7 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--metrics",
         metavar="LIST",
         help=f"comma-separated, from {', '.join(METRICS)}, or 'all' (default: "
-        f"{','.join(DEFAULT_METRICS)}, plus wpsnr,wssim with --weights)",
+        f"{','.join(DEFAULT_METRICS)}, plus {','.join(WEIGHTED_METRICS)} with --weights); "
+        "vmaf is not available here (no libvmaf in PyAV's FFmpeg)",
     )
     p.add_argument(
         "--weights",
