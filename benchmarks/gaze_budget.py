@@ -65,10 +65,17 @@ def luma_frames(path: Path, limit: int | None = None):
             yield frame.reformat(format="yuv420p").to_ndarray()[: frame.height].astype(np.float64)
 
 
+_WEIGHTS: dict[tuple[int, int], np.ndarray] = {}
+
+
 def gaze_weights(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """EW-PSNR weights of one frame (cached: every arm scores the same frames)."""
     from salcodec.quality.weights import fixation_map
 
-    return fixation_map(points, shape, shape[1] / FRAME_DEGREES)
+    key = (id(points), shape)
+    if key not in _WEIGHTS:
+        _WEIGHTS[key] = fixation_map(points, shape, shape[1] / FRAME_DEGREES)
+    return _WEIGHTS[key]
 
 
 def score(ref_clip: Path, dist: Path, gaze: dict[int, np.ndarray], limit: int | None) -> dict:
@@ -123,6 +130,7 @@ def run_clip(folder: Path, arms: dict[str, dict], crfs: list[float], preset: str
             r = salcodec.encode(clip, out, overwrite=True, progress=False, crf=crf,
                                 preset=preset, **fields)
             p = {"crf": crf, "bytes": video_payload_bytes(out), "frames": r.frames_out,
+                 "mean_qp_offset": r.offsets.get("mean_qp_offset"),
                  **score(clip, out, gaze, limit)}
             points[name].append(p)
             log(f"{folder.name} {name} crf {crf:g}: {p['bytes']} B, PSNR {p['psnr']:.2f}, "

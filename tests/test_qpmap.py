@@ -89,7 +89,8 @@ def test_attended_anchor_properties(sharpness):
     from salcodec.qpmap import attended_weights
 
     for imp in _maps():
-        off = importance_to_offsets(imp, 4, 50, anchor="attended", sharpness=sharpness)
+        off = importance_to_offsets(imp, 4, 50, anchor="attended", sharpness=sharpness,
+                                    min_mean=-50)
         w = attended_weights(imp, sharpness)
         # The weighted mean is the anchor: zero within the (here non-binding) clamp.
         assert abs(np.average(off, weights=w)) < 1e-4
@@ -105,9 +106,22 @@ def test_attended_anchor_properties(sharpness):
 
 def test_sharper_anchor_moves_every_offset_up():
     for imp in _maps(20, seed=3):
-        lo = importance_to_offsets(imp, 4, 50, anchor="attended", sharpness=1)
-        hi = importance_to_offsets(imp, 4, 50, anchor="attended", sharpness=6)
+        lo = importance_to_offsets(imp, 4, 50, anchor="attended", sharpness=1, min_mean=-50)
+        hi = importance_to_offsets(imp, 4, 50, anchor="attended", sharpness=6, min_mean=-50)
         assert np.all(hi >= lo - 1e-5)
+
+
+def test_attended_anchor_keeps_a_least_mean_offset():
+    for imp in _maps(20, seed=9):
+        free = importance_to_offsets(imp, 2, 10, anchor="attended", min_mean=-50)
+        off = importance_to_offsets(imp, 2, 10, anchor="attended", min_mean=1.0)
+        assert off.mean() >= min(1.0, 10) - 1e-4
+        # Only the level moves: where neither map is clamped, by one constant.
+        assert np.all(off >= free - 1e-5)
+        inside = (np.abs(off) < 10 - 1e-6) & (np.abs(free) < 10 - 1e-6)
+        if inside.any():
+            shift = off[inside] - free[inside]
+            assert np.ptp(shift) < 1e-4
 
 
 def test_attended_anchor_respects_the_clamp_and_flat_maps():
