@@ -75,7 +75,8 @@ def compare(input: str | os.PathLike, out_dir: str | os.PathLike, *,
             crfs: tuple[float, ...] = DEFAULT_CRFS, strengths: tuple[float, ...] | None = None,
             settings: EncodeSettings | None = None, eval_weights: str | None = None,
             budget: str | None = None, sample: int | None = None, keep: bool = False,
-            metrics: str | tuple[str, ...] | None = None, log=None) -> dict:
+            metrics: str | tuple[str, ...] | None = None, html: bool = False,
+            command: str | None = None, log=None) -> dict:
     """Encode the baseline and saliency arms at each CRF, measure, and write the report.
 
     Parameters
@@ -105,6 +106,15 @@ def compare(input: str | os.PathLike, out_dir: str | os.PathLike, *,
         Metrics to measure (names of ``salcodec quality``, or a comma-separated
         string); psnr and ssim are always added. Default: psnr, ssim, xpsnr and
         the weighted wpsnr, wssim, wxpsnr. ``vmaf`` is refused with the reason.
+    html : bool
+        Also write ``out_dir/report.html``, one self-contained page (headline,
+        RD curves, frames side by side at matched size, per-frame quality and
+        bits, command and versions), plus its figures as PNG (see
+        :mod:`salcodec.report`).
+    command : str, optional
+        The command line as typed, recorded in the report (the CLI passes its
+        own); the report always also holds an equivalent command with every
+        setting spelled out.
     log : callable, optional
         Receives progress lines (the CLI passes a stderr printer).
 
@@ -136,6 +146,9 @@ def compare(input: str | os.PathLike, out_dir: str | os.PathLike, *,
     arms = [Arm("x264", settings.baseline())]
     arms += [Arm(f"salcodec s={s:g}", settings.with_(strength=s, saliency=True))
              for s in strengths]
+    series: dict[tuple[int, int], dict] = {}  # per-frame quality of each point (html)
+    files: dict[tuple[int, int], tuple[Path, dict]] = {}
+    html_parts = x264 = None
     with tempfile.TemporaryDirectory(prefix="salcodec-compare-") as tmp:
         work = out if keep else Path(tmp)
         reference = Path(input)
@@ -151,7 +164,15 @@ def compare(input: str | os.PathLike, out_dir: str | os.PathLike, *,
                 log(f"{arm.name}: CRF {crf:g} ...")
                 r = encode(reference, dst, arm.settings.with_(crf=crf), overwrite=True,
                            budget=budget if arm.settings.saliency else None, progress=False)
+                if x264 is None:
+                    from .report.provenance import x264_build
+
+                    x264 = x264_build(dst)
                 q = measure(reference, dst, metrics, spec)
+                if html:
+                    key = (i, len(arm.points))
+                    series[key] = {m: q.values(m).tolist() for m in q.metrics}
+                    files[key] = (dst, r.settings)
                 seconds = _duration(q)
                 video = video_payload_bytes(dst)
                 arm.points.append({
@@ -164,6 +185,8 @@ def compare(input: str | os.PathLike, out_dir: str | os.PathLike, *,
                     "file": str(dst) if keep else None,
                 })
             weights_desc = q.weights
+        if html:  # while the encodes still exist
+            html_parts = _pick_frames(arms, series, files, reference, log)
     report = {
         "schema": SCHEMA,
         "input": str(input),
@@ -187,9 +210,43 @@ def compare(input: str | os.PathLike, out_dir: str | os.PathLike, *,
         report["savings_at_equal_quality"][arm.name] = {
             m: [_saving(s) for s in bdrate.savings_at_equal_quality(
                 *_curve(base, m), *_curve(arm, m))] for m in metrics}
+    from .report.provenance import compare_command, versions
+
+    sal = arms[1].settings.with_(budget=budget) if budget else arms[1].settings
+    report["provenance"] = {
+        "command": command,
+        "equivalent_command": compare_command(input, out_dir, crfs, strengths, sal, str(spec),
+                                              metrics, sample, html),
+        "versions": {**versions(), "libx264": x264}}
+    if html_parts is not None:
+        from .report import write_report
+
+        report["html"] = write_report(report, out, *html_parts)
+        log(f"report.html: {report['html']['bytes'] / 1e6:.2f} MB in "
+            f"{report['html']['seconds']:.1f} s")
+    else:
+        plot_rd(report, out / "rd.png")
     (out / "report.json").write_text(json.dumps(report, indent=2, allow_nan=False))
-    plot_rd(report, out / "rd.png")
     return report
+
+
+def _pick_frames(arms: list[Arm], series: dict, files: dict, reference: Path, log):
+    """The matched pair of the first saliency arm, and its frames picked in one pass."""
+    from .report import matched_points, pick_frames
+
+    view = {"arms": [a.as_dict() for a in arms[:2]]}
+    i, j = matched_points(view)
+    p, q = arms[0].points[i], arms[1].points[j]
+    text = (f"{arms[0].name} at CRF {p['crf']:g} ({p['bytes']:,} bytes) and {arms[1].name} at "
+            f"CRF {q['crf']:g} ({q['bytes']:,} bytes, {100 * (q['bytes'] / p['bytes'] - 1):+.1f}"
+            "%), the points of the two curves closest in size")
+    log("report: picking frames ...")
+    plain, (salient, settings) = files[(0, i)][0], files[(1, j)]
+    pick = pick_frames(reference, plain, salient, EncodeSettings(**settings),
+                       (arms[0].name, arms[1].name))
+    matched = {"text": text, "x264_crf": p["crf"], "salcodec_crf": q["crf"],
+               "x264_bytes": p["bytes"], "salcodec_bytes": q["bytes"], **pick.summary()}
+    return pick, [series[(0, i)], series[(1, j)]], matched
 
 
 def _duration(q) -> float:
@@ -220,30 +277,10 @@ def _saving(s) -> dict:
 
 
 def plot_rd(report: dict, path: Path) -> None:
-    """RD curves, one panel per metric, bytes on a log axis."""
-    import matplotlib
+    """RD curves, one panel per metric, bytes on a log axis, BD-rates printed on them."""
+    from .report.figures import plot_rd as draw
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    metrics = report["metrics"]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4 * len(metrics), 3.6), squeeze=False)
-    for ax, m in zip(axes[0], metrics, strict=True):
-        for arm in report["arms"]:
-            pts = arm["points"]
-            ax.plot([p["bytes"] / 1000 for p in pts], [p["metrics"][m] for p in pts],
-                    marker="o", label=arm["name"])
-        ax.set_xscale("log")
-        ax.set_xlabel("kB")
-        weighted = " (weighted)" if m in WEIGHTED else ""
-        ax.set_title(m + weighted)
-        ax.grid(True, alpha=0.3)
-    axes[0][0].legend(fontsize=8)
-    fig.suptitle(f"{Path(report['input']).name}; weights: {report['evaluation_weights']['spec']}",
-                 fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    draw(report, path)
 
 
 def summary_lines(report: dict) -> list[str]:

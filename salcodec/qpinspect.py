@@ -30,6 +30,19 @@ class QPFrame:
     qp: np.ndarray  # (mb_h, mb_w) int32
 
 
+def pict_type(frame: av.VideoFrame) -> str:
+    """The picture type of a decoded frame: "I", "P", "B" (or "?")."""
+    return _PICT_TYPES.get(int(frame.pict_type), "?")
+
+
+def frame_qp(frame: av.VideoFrame, path: str | os.PathLike, index: int) -> np.ndarray:
+    """The QP map a frame decoded with ``export_side_data=venc_params`` carries (int32)."""
+    sd = next((s for s in frame.side_data if hasattr(s, "qp_map")), None)
+    if sd is None:
+        raise InputError(f"{path}: decoder exported no QP map for frame {index}")
+    return sd.qp_map().astype(np.int32)
+
+
 def iter_qp_maps(path: str | os.PathLike) -> Iterator[QPFrame]:
     """Yield the per-macroblock QP map of every frame of an H.264 file."""
     with open_input(path) as container:
@@ -39,11 +52,7 @@ def iter_qp_maps(path: str | os.PathLike) -> Iterator[QPFrame]:
         stream.codec_context.options = {"export_side_data": "venc_params"}
         try:
             for index, frame in enumerate(container.decode(stream)):
-                sd = next((s for s in frame.side_data if hasattr(s, "qp_map")), None)
-                if sd is None:
-                    raise InputError(f"{path}: decoder exported no QP map for frame {index}")
-                kind = _PICT_TYPES.get(int(frame.pict_type), "?")
-                yield QPFrame(index, kind, frame.pts, sd.qp_map().astype(np.int32))
+                yield QPFrame(index, pict_type(frame), frame.pts, frame_qp(frame, path, index))
         except av.error.FFmpegError as exc:
             raise InputError(f"{path}: corrupt H.264 stream ({exc})") from None
 
@@ -57,19 +66,20 @@ def qp_statistics(
     -------
     stats : dict
         ``frames``, ``mean_qp``, ``min_qp``, ``max_qp``, ``mean_std_qp`` (mean
-        within-frame spread), and ``by_type`` {type: {frames, mean_qp}}.
+        within-frame spread), ``by_type`` {type: {frames, mean_qp}}, and with
+        ``keep_frame`` found, ``kept`` {index, type, mean_qp}.
     qp_map : ndarray or None
         The map of the requested frame (None if not requested or out of range).
     """
     by_type: dict[str, list[float]] = {}
     spreads: list[float] = []
-    lo, hi, kept = np.inf, -np.inf, None
+    lo, hi, kept, kept_type = np.inf, -np.inf, None, None
     for f in iter_qp_maps(path):
         by_type.setdefault(f.pict_type, []).append(float(f.qp.mean()))
         spreads.append(float(f.qp.std()))
         lo, hi = min(lo, int(f.qp.min())), max(hi, int(f.qp.max()))
         if f.index == keep_frame:
-            kept = f.qp
+            kept, kept_type = f.qp, f.pict_type
     means = [m for v in by_type.values() for m in v]
     stats = {
         "file": str(path),
@@ -82,6 +92,8 @@ def qp_statistics(
             t: {"frames": len(v), "mean_qp": float(np.mean(v))} for t, v in sorted(by_type.items())
         },
     }
+    if kept is not None:
+        stats["kept"] = {"index": keep_frame, "type": kept_type, "mean_qp": float(kept.mean())}
     return stats, kept
 
 

@@ -21,7 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Encode plain libx264 and saliency arms at several CRFs, "
                        "measure PSNR/SSIM/XPSNR and their saliency-weighted forms against INPUT, "
                        "and "
-                       "write DIR/report.json and DIR/rd.png.")
+                       "write DIR/report.json and DIR/rd.png; with --html also DIR/report.html, "
+                       "one self-contained page to look at (and its figures as PNG).")
     p.add_argument("input")
     p.add_argument("--out", default="compare-out", metavar="DIR", help="output folder")
     p.add_argument("--crf", dest="crfs", type=floats, default="18,23,28,33",
@@ -37,6 +38,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sample", type=int, default=None, metavar="N",
                    help="compare on N sample windows of 1.5 s instead of the whole video")
     p.add_argument("--keep", action="store_true", help="keep the encodes in DIR")
+    p.add_argument("--html", action="store_true",
+                   help="also write DIR/report.html: headline, RD curves, frames side by side "
+                   "at matched size with saliency and realised QP, per-frame quality and bits, "
+                   "command and versions; self-contained (images inline, no network)")
     p.add_argument("--json", action="store_true", help="print report.json on stdout")
     add_encode_options(p, crf=False)
     p.set_defaults(func=run)
@@ -44,16 +49,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..compare import compare, print_summary
+    from ..report.provenance import command_line
 
     settings = settings_from_args(args)
     report = compare(args.input, args.out, crfs=args.crfs, strengths=args.strengths,
                      settings=settings, eval_weights=args.eval_weights,
                      sample=args.sample, keep=args.keep, metrics=args.metrics,
+                     html=args.html, command=command_line(),
                      log=lambda m: print(m, file=sys.stderr) if sys.stderr.isatty() else None)
     if args.json:
         json.dump(report, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         print_summary(report)
-        print(f"report: {args.out}/report.json, curves: {args.out}/rd.png")
+        page = f", page: {args.out}/report.html" if args.html else ""
+        print(f"report: {args.out}/report.json, curves: {args.out}/rd.png{page}")
     return 0

@@ -13,24 +13,31 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "the QP the encoder really used, per frame type.")
     p.add_argument("file")
     p.add_argument("--json", action="store_true", help="print JSON on stdout")
-    p.add_argument("--png", metavar="PATH", help="write a QP heat map of one frame")
+    p.add_argument("--png", metavar="PATH", help="write a QP heat map of one frame, with its "
+                   "colour bar and the frame type in the title")
     p.add_argument("--frame", type=int, default=0, help="frame for --png (default 0)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import SalcodecError
-    from ..qpinspect import qp_heatmap, qp_statistics
+    from ..qpinspect import qp_statistics
 
     stats, qp = qp_statistics(args.file, keep_frame=args.frame if args.png else None)
     if args.png:
-        import cv2
+        from pathlib import Path
+
+        from ..report.figures import plot_qp
 
         if qp is None:
             raise SalcodecError(f"{args.file}: no frame {args.frame} (has {stats['frames']})")
-        rgb = qp_heatmap(qp)
-        if not cv2.imwrite(args.png, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
-            raise SalcodecError(f"{args.png}: cannot write PNG")
+        kept = stats["kept"]
+        title = (f"{Path(args.file).name}: frame {args.frame} ({kept['type']}-frame), "
+                 f"mean QP {kept['mean_qp']:.1f}")
+        try:
+            plot_qp(qp, title, args.png)
+        except OSError as exc:
+            raise SalcodecError(f"{args.png}: cannot write PNG ({exc.strerror or exc})") from None
         stats["png"] = args.png
     if args.json:
         json.dump(stats, sys.stdout, indent=2)

@@ -1,0 +1,23 @@
+"""The comparison people can look at: figures, chosen frames and a self-contained HTML page.
+
+``salcodec compare --html`` calls :func:`write_report`; the figures are also
+written as PNG files beside ``report.json`` for people who script.
+"""
+
+from .figures import plot_perframe, plot_qp, plot_rd, rd_ticks
+from .frames import FramePick, matched_points, pick_frames
+from .html import render_html, write_report
+from .provenance import versions
+
+__all__ = [
+    "FramePick",
+    "matched_points",
+    "pick_frames",
+    "plot_perframe",
+    "plot_qp",
+    "plot_rd",
+    "rd_ticks",
+    "render_html",
+    "versions",
+    "write_report",
+]

@@ -1,0 +1,224 @@
+"""Frames worth looking at, chosen in one streaming pass over source and two encodes.
+
+The source and the two matched encodes are decoded in lockstep, once. Per
+frame only small things are kept (bits, mean QP, type); the encoder's own
+saliency map is recomputed exactly as the encoder did (same mapper, same
+cadence and cut resets); and for each criterion (highest saliency contrast,
+first scene cut, most motion) only the best frame so far is held in full, so
+memory is flat in the video's length.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from ..conform import conform_frame, even_size, frame_planes
+from ..decode import open_input, video_stream
+from ..mapper import OffsetMapper
+from ..qpinspect import frame_qp
+from ..scenecut import yuv_thumbnail
+from ..settings import EncodeSettings
+
+#: Criteria in the order their frames are shown.
+CRITERIA = {
+    "salient": "highest saliency contrast (the map is most peaked)",
+    "cut": "first scene cut",
+    "motion": "most motion (largest change from the previous frame)",
+}
+
+
+@dataclass
+class Shown:
+    """One chosen frame: the pictures and maps the report draws."""
+
+    index: int
+    reasons: list[str]
+    source: np.ndarray  # RGB uint8 (H, W, 3)
+    coded: list[np.ndarray]  # RGB of arm 0 (plain) and arm 1 (salcodec)
+    qp: list[np.ndarray]  # realised per-macroblock QP of each arm
+    types: list[str]  # picture type of each arm
+    bits: list[int]  # coded bits of this frame in each arm
+    saliency: np.ndarray  # the encoder's map, float32 in [0, 1], analysis size
+    score: dict = field(default_factory=dict)
+
+
+@dataclass
+class FramePick:
+    """What one pass over the source and the matched encodes gave."""
+
+    arms: list[str]
+    frames: list[Shown]
+    bits: list[list[int]]  # per frame, per arm
+    mean_qp: list[list[float]]
+    types: list[list[str]]
+    cuts: list[int]
+    seconds: float  # wall time of the pass
+    cpu_seconds: float  # CPU time of the process during it (all threads)
+
+    def summary(self) -> dict:
+        return {"frames": [{"index": f.index, "reasons": f.reasons, "types": f.types,
+                            "bits": f.bits, **f.score} for f in self.frames],
+                "cuts": self.cuts, "seconds": round(self.seconds, 3),
+                "cpu_seconds": round(self.cpu_seconds, 3)}
+
+
+class _Recorder(OffsetMapper):
+    """The encoder's mapper, keeping the last saliency map it computed."""
+
+    last_map: np.ndarray | None = None
+
+    def _model(self, rgb: np.ndarray) -> np.ndarray:
+        self.last_map = super()._model(rgb)
+        return self.last_map
+
+
+def matched_points(report: dict, arm: int = 1) -> tuple[int, int]:
+    """Indices of the plain point and the ``arm`` point closest in bytes (log ratio)."""
+    base, other = report["arms"][0]["points"], report["arms"][arm]["points"]
+    pairs = [(abs(np.log(p["bytes"] / q["bytes"])), i, j)
+             for i, p in enumerate(base) for j, q in enumerate(other)]
+    _, i, j = min(pairs)
+    return i, j
+
+
+def saliency_contrast(sal: np.ndarray) -> float:
+    """Mean of the top decile of a map minus the mean of its lower half."""
+    v = np.sort(np.asarray(sal, dtype=np.float32).ravel())
+    n = v.size
+    return float(v[int(n * 0.9):].mean() - v[: max(1, n // 2)].mean())
+
+
+def crop_size(width: int, height: int) -> int:
+    """Side of the zoomed crops: about 2/7 of the short side, whole macroblocks, 32-192 px."""
+    return int(min(192, max(32, 16 * round(min(width, height) / 3.5 / 16)),
+                   16 * (min(width, height) // 16) or min(width, height)))
+
+
+def crop_boxes(sal: np.ndarray, width: int, height: int,
+               size: int | None = None) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+    """(x, y, side) of the most salient and of the least salient (peripheral) square.
+
+    Candidates sit on the macroblock grid; the peripheral one does not overlap
+    the salient one when the frame leaves room for that.
+    """
+    c = size or crop_size(width, height)
+    full = cv2.resize(np.asarray(sal, dtype=np.float32), (width, height),
+                      interpolation=cv2.INTER_LINEAR)
+    ii = cv2.integral(full, sdepth=cv2.CV_64F)
+    step = 16 if min(width, height) > 2 * c else 8
+    ys = np.arange(0, height - c + 1, step)
+    xs = np.arange(0, width - c + 1, step)
+    yy, xx = np.meshgrid(ys, xs, indexing="ij")
+    sums = ii[yy + c, xx + c] - ii[yy, xx + c] - ii[yy + c, xx] + ii[yy, xx]
+    k = np.unravel_index(int(np.argmax(sums)), sums.shape)
+    sx, sy = int(xx[k]), int(yy[k])
+    apart = (np.abs(xx - sx) >= c) | (np.abs(yy - sy) >= c)
+    masked = np.where(apart, sums, np.inf) if apart.any() else sums
+    k = np.unravel_index(int(np.argmin(masked)), sums.shape)
+    return (sx, sy, c), (int(xx[k]), int(yy[k]), c)
+
+
+def _coded_frames(path: str | os.PathLike) -> Iterator[tuple]:
+    """(frame, QP map, picture type, bits) of each frame of an H.264 file, in display order."""
+    from ..qpinspect import pict_type
+
+    with open_input(path) as c:
+        st = video_stream(c, path)
+        st.codec_context.options = {"export_side_data": "venc_params"}
+        sizes: dict = {}
+        index = 0
+        for packet in c.demux(st):
+            if packet.size:
+                sizes[packet.pts] = packet.size
+            for frame in packet.decode():
+                yield frame, frame_qp(frame, path, index), pict_type(frame), \
+                    8 * sizes.pop(frame.pts, 0)
+                index += 1
+
+
+def _source_frames(path: str | os.PathLike) -> Iterator:
+    with open_input(path) as c:
+        yield from c.decode(video_stream(c, path))
+
+
+def pick_frames(source: str | os.PathLike, plain: str | os.PathLike, salient: str | os.PathLike,
+                settings: EncodeSettings, arms: tuple[str, str] = ("x264", "salcodec")
+                ) -> FramePick:
+    """One pass over ``source`` and the two encodes: series per frame and the frames to show.
+
+    Parameters
+    ----------
+    source : path
+        The reference the encodes were made from (a compare sample or the input).
+    plain, salient : path
+        The plain-libx264 and the saliency encode (H.264) to set side by side.
+    settings : EncodeSettings
+        The saliency arm's settings: its mapper is rerun on the source to
+        draw the very saliency map the encoder used.
+    """
+    started, cpu = time.monotonic(), time.process_time()
+    bits: list[list[int]] = [[], []]
+    mean_qp: list[list[float]] = [[], []]
+    types: list[list[str]] = [[], []]
+    cuts: list[int] = []
+    best: dict[str, tuple[float, int]] = {}
+    held: dict[int, Shown] = {}
+    recorder = None
+    prev = None
+    with ExitStack() as stack:
+        iters = [_source_frames(source), _coded_frames(plain), _coded_frames(salient)]
+        for it in iters:
+            stack.callback(it.close)
+        for index, (frame, a, b) in enumerate(zip(*iters, strict=False)):
+            if recorder is None:
+                w, h = even_size(frame.width, frame.height)
+                opts = settings.stage_options()
+                opts.pop("enabled")
+                recorder = _Recorder(w, h, **opts)
+            conformed = conform_frame(frame, w, h)
+            cut = recorder.job(conformed).cut
+            thumb = cv2.cvtColor(yuv_thumbnail(*frame_planes(conformed)),
+                                 cv2.COLOR_RGB2GRAY).astype(np.float32)
+            motion = 0.0 if prev is None or cut else float(np.abs(thumb - prev).mean())
+            prev = thumb
+            for k, (_f, qp, kind, nbits) in enumerate((a, b)):
+                bits[k].append(nbits)
+                mean_qp[k].append(float(qp.mean()))
+                types[k].append(kind)
+            if cut:
+                cuts.append(index)
+            contrast = saliency_contrast(recorder.last_map)
+            scores = {"salient": contrast, "motion": motion if index else -1.0,
+                      "cut": 1.0 if cut and "cut" not in best else -1.0}
+            won = [c for c, s in scores.items() if s > 0 and s > best.get(c, (0.0, -1))[0]]
+            for c in won:
+                old = best.get(c)
+                best[c] = (scores[c], index)
+                if old is not None and old[1] != index and all(
+                        v[1] != old[1] for v in best.values()):
+                    held.pop(old[1], None)  # no criterion holds that frame any more
+            if won and index not in held:
+                held[index] = Shown(
+                    index, [], conformed.to_ndarray(format="rgb24"),
+                    [f.to_ndarray(format="rgb24") for f, *_ in (a, b)],
+                    [a[1], b[1]], [a[2], b[2]], [a[3], b[3]], recorder.last_map.copy())
+            if index in held:
+                held[index].score.update(saliency_contrast=round(contrast, 4),
+                                         motion=round(motion, 3), cut=bool(cut))
+    shown = []
+    for c in CRITERIA:
+        if c in best:
+            f = held[best[c][1]]
+            f.reasons.append(c)
+            if f not in shown:
+                shown.append(f)
+    shown.sort(key=lambda f: f.index)
+    return FramePick(list(arms), shown, bits, mean_qp, types, cuts, time.monotonic() - started,
+                     time.process_time() - cpu)

@@ -1,0 +1,364 @@
+"""The HTML comparison report, its figures, and a real browser opening it.
+
+The browser check drives Debian's ``chromium`` over the DevTools protocol on a
+pipe (``--remote-debugging-pipe``: no port, no Python driver), with the
+network off; it is skipped, saying why, where chromium is not installed.
+Set SALCODEC_INSTALL_CHROMIUM=1 to let the test install it with apt-get
+(as root).
+
+Regenerate docs/report.png (the embedded clip, default settings)::
+
+    salcodec compare salcodec/data/carphone.mp4 --out /tmp/carphone --html
+    python -m tests.test_report /tmp/carphone/report.html docs/report.png
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import select
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from salcodec.report import matched_points, rd_ticks
+from salcodec.report.frames import crop_boxes, saliency_contrast
+from salcodec.settings import EncodeSettings
+
+from .media import CARPHONE
+
+FAST = EncodeSettings(preset="veryfast", model="lc")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                  "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+                  # Any request that escaped the page's CSP would go to a dead proxy.
+                  "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>"]
+
+
+# ---------------------------------------------------------------- a DevTools pipe client
+
+def find_chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+class DevTools:
+    """Chromium driven over --remote-debugging-pipe (fd 3 commands, fd 4 replies, NUL-ended)."""
+
+    def __init__(self, exe: str, user_data_dir: str, width: int = 1280, height: int = 900):
+        to_child_r, self._w = os.pipe()
+        self._r, from_child_w = os.pipe()
+
+        def wire():  # in the child: the pipe ends on the fds chromium expects
+            os.dup2(to_child_r, 3)
+            os.dup2(from_child_w, 4)
+
+        self.proc = subprocess.Popen(
+            [exe, *CHROMIUM_FLAGS, f"--user-data-dir={user_data_dir}",
+             f"--window-size={width},{height}", "--remote-debugging-pipe", "about:blank"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            # fds 3 and 4 are made by ``wire`` after the fork; kept through the exec.
+            preexec_fn=wire, pass_fds=(3, 4))
+        os.close(to_child_r)
+        os.close(from_child_w)
+        self._buf = b""
+        self._id = 0
+        self.events: list[dict] = []
+        self.session: str | None = None
+
+    def send(self, method: str, params: dict | None = None, timeout: float = 60.0) -> dict:
+        self._id += 1
+        msg = {"id": self._id, "method": method, "params": params or {}}
+        if self.session and not method.startswith(("Target.", "Browser.")):
+            msg["sessionId"] = self.session
+        os.write(self._w, json.dumps(msg).encode() + b"\0")
+        while True:
+            reply = self._next(timeout)
+            if reply.get("id") == self._id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return reply["result"]
+            self.events.append(reply)
+
+    def wait_event(self, method: str, timeout: float = 60.0) -> dict:
+        for e in self.events:
+            if e.get("method") == method:
+                return e
+        while True:
+            e = self._next(timeout)
+            self.events.append(e)
+            if e.get("method") == method:
+                return e
+
+    def _next(self, timeout: float) -> dict:
+        deadline = time.monotonic() + timeout
+        while b"\0" not in self._buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self._r], [], [], left)[0]:
+                raise TimeoutError("chromium did not answer")
+            chunk = os.read(self._r, 1 << 20)
+            if not chunk:
+                raise RuntimeError("chromium closed the pipe")
+            self._buf += chunk
+        msg, self._buf = self._buf.split(b"\0", 1)
+        return json.loads(msg)
+
+    def attach_page(self) -> None:
+        pages = [t for t in self.send("Target.getTargets")["targetInfos"] if t["type"] == "page"]
+        target = pages[0]["targetId"] if pages else self.send(
+            "Target.createTarget", {"url": "about:blank"})["targetId"]
+        self.session = self.send("Target.attachToTarget",
+                                 {"targetId": target, "flatten": True})["sessionId"]
+
+    def close(self) -> None:
+        try:
+            self.send("Browser.close", timeout=10)
+        except (RuntimeError, TimeoutError, OSError):
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        for fd in (self._r, self._w):
+            os.close(fd)
+
+
+CHECK_PAGE = """
+(async () => {
+  const imgs = [...document.images];
+  const decoded = await Promise.all(imgs.map(i => i.decode().then(() => "", e => String(e))));
+  return {
+    images: imgs.map((i, k) => ({alt: i.alt, w: i.naturalWidth, h: i.naturalHeight,
+                                 error: decoded[k], src: i.src.slice(0, 22)})),
+    headline: [...document.querySelectorAll("table.headline td.bd")].map(c => ({
+      arm: c.dataset.arm, metric: c.dataset.metric, value: c.dataset.value,
+      text: c.textContent.trim()})),
+    circular: !!document.getElementById("circular"),
+    title: document.title,
+    height: document.documentElement.scrollHeight,
+  };
+})()
+"""
+
+
+def open_report(html: Path, screenshot: Path, exe: str, clip_height: int | None = None,
+                scale: float = 1.0) -> dict:
+    """Load ``html`` offline in headless chromium; page facts, errors, and a PNG screenshot."""
+    with tempfile.TemporaryDirectory(prefix="salcodec-chromium-") as profile:
+        dt = DevTools(exe, profile)
+        try:
+            dt.attach_page()
+            for domain in ("Page", "Runtime", "Log", "Network"):
+                dt.send(f"{domain}.enable")
+            dt.send("Network.emulateNetworkConditions", {
+                "offline": True, "latency": 0, "downloadThroughput": -1,
+                "uploadThroughput": -1})
+            dt.send("Page.navigate", {"url": html.resolve().as_uri()})
+            dt.wait_event("Page.loadEventFired")
+            facts = dt.send("Runtime.evaluate", {"expression": CHECK_PAGE, "awaitPromise": True,
+                                                 "returnByValue": True})["result"]["value"]
+            size = dt.send("Page.getLayoutMetrics")["cssContentSize"]
+            height = min(size["height"], clip_height or size["height"])
+            shot = dt.send("Page.captureScreenshot", {
+                "format": "png", "captureBeyondViewport": True,
+                "clip": {"x": 0, "y": 0, "width": size["width"], "height": height,
+                         "scale": scale}})
+            screenshot.write_bytes(base64.b64decode(shot["data"]))
+            time.sleep(0.2)  # late console/log events
+            dt.send("Runtime.evaluate", {"expression": "1"})
+        finally:
+            dt.close()
+    errors = []
+    for e in dt.events:
+        m, p = e.get("method"), e.get("params", {})
+        if m == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
+            errors.append(f"console.{p['type']}: {p.get('args')}")
+        elif m == "Runtime.exceptionThrown":
+            errors.append(f"exception: {p['exceptionDetails'].get('text')}")
+        elif m == "Log.entryAdded" and p["entry"]["level"] == "error":
+            errors.append(f"log: {p['entry'].get('text')} {p['entry'].get('url', '')}")
+        elif m == "Network.loadingFailed":
+            errors.append(f"network: {p.get('errorText')}")
+        elif m == "Network.requestWillBeSent":
+            url = p["request"]["url"]
+            if not url.startswith(("data:", "file:")):
+                errors.append(f"outside request: {url}")
+    facts["errors"] = errors
+    return facts
+
+
+def _chromium() -> str:
+    exe = find_chromium()
+    if exe is None and os.environ.get("SALCODEC_INSTALL_CHROMIUM") == "1" and shutil.which(
+            "apt-get") and os.geteuid() == 0:
+        subprocess.run(["apt-get", "install", "-y", "chromium"], check=False,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=900)
+        exe = find_chromium()
+    if exe is None:
+        pytest.skip("chromium is not installed (Debian: apt-get install -y chromium; or set "
+                    "SALCODEC_INSTALL_CHROMIUM=1 as root): the browser check cannot run")
+    return exe
+
+
+# ---------------------------------------------------------------- the report itself
+
+@pytest.fixture(scope="module")
+def compared(tmp_path_factory):
+    from salcodec.compare import compare
+
+    out = tmp_path_factory.mktemp("report")
+    report = compare(CARPHONE, out, crfs=(24, 32), settings=FAST, eval_weights="model:spectral",
+                     html=True)
+    return out, report
+
+
+class _Tags(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+def test_report_html_is_self_contained_and_light(compared):
+    out, report = compared
+    page = (out / "report.html").read_text(encoding="utf-8")
+    info = report["html"]
+    assert info["bytes"] == len(page.encode()) and info["bytes"] < 5e6
+    assert json.loads((out / "report.json").read_text())["html"] == info
+    tags = _Tags()
+    tags.feed(page)
+    names = [t for t, _ in tags.tags]
+    assert "script" not in names and "link" not in names and "iframe" not in names
+    srcs = [a["src"] for t, a in tags.tags if t == "img"]
+    assert srcs and all(s.startswith(("data:image/png;base64,", "data:image/jpeg;base64,"))
+                        for s in srcs)
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", page)
+    assert "url(" not in page and "@import" not in page and "@font-face" not in page
+    csp = [a for t, a in tags.tags if t == "meta" and a.get("http-equiv")]
+    assert csp and "default-src 'none'" in csp[0]["content"]
+    # Figures for people who script, beside report.json.
+    for name in ("rd.png", "perframe.png", *info["figures"]):
+        assert (out / name).read_bytes()[:4] == b"\x89PNG"
+    shown = report["html"] and json.loads((out / "report.json").read_text())
+    assert shown["provenance"]["equivalent_command"].startswith("salcodec compare ")
+    assert "--model lc" in shown["provenance"]["equivalent_command"]
+    assert shown["provenance"]["versions"]["libx264"].startswith("x264 - core")
+
+
+def test_report_frames_and_matched_pair(compared):
+    out, report = compared
+    page = (out / "report.html").read_text(encoding="utf-8")
+    i, j = matched_points(report)
+    sizes = [p["bytes"] for p in report["arms"][0]["points"]], \
+        [p["bytes"] for p in report["arms"][1]["points"]]
+    best = min(abs(np.log(a / b)) for a in sizes[0] for b in sizes[1])
+    assert abs(np.log(sizes[0][i] / sizes[1][j])) == best
+    frames = report["html"]["figures"]
+    picked = [int(m) for m in re.findall(r'id="frame-(\d+)"', page)]
+    assert 1 <= len(picked) <= 3 and picked == sorted(picked)
+    assert [f"frame-{k:05d}.png" for k in picked] == [f for f in frames if f.startswith("frame")]
+    for k in picked:  # each card: 3 pictures, 6 crops, saliency, 2 QP maps, 2 colour bars
+        card = page.split(f'id="frame-{k}"')[1].split('class="card"')[0]
+        assert card.count("<img") == 3 + 6 + 3 + 3
+        assert "-frame" in card and "realised QP" in card
+
+
+def test_report_opens_in_chromium_offline(compared, tmp_path):
+    exe = _chromium()
+    out, report = compared
+    facts = open_report(out / "report.html", tmp_path / "shot.png", exe)
+    assert facts["errors"] == []
+    assert facts["images"] and all(i["w"] > 0 and i["h"] > 0 and i["error"] == ""
+                                   for i in facts["images"])
+    shot = (tmp_path / "shot.png").read_bytes()
+    assert shot[:4] == b"\x89PNG" and len(shot) > 10_000
+    # The headline in the page is report.json's, cell for cell.
+    on_disk = json.loads((out / "report.json").read_text())
+    want = {(arm, m): v for arm, per in on_disk["bd_rate"].items() for m, v in per.items()}
+    got = {(c["arm"], c["metric"]): c for c in facts["headline"]}
+    assert set(got) == set(want)
+    for key, v in want.items():
+        cell = got[key]
+        if v["pchip"] is None:
+            assert cell["value"] == "" and cell["text"].startswith("n/a")
+        else:
+            assert float(cell["value"]) == v["pchip"]
+            assert cell["text"] == f"{v['pchip']:+.1f}%" + (" *" if v["low_overlap"] else "")
+    assert facts["circular"] is on_disk["evaluation_weights"]["circular"] is False
+
+
+def test_browser_check_catches_an_outside_request(tmp_path):
+    """The check is not blind: a page that fetches from the network fails it."""
+    exe = _chromium()
+    page = tmp_path / "bad.html"
+    page.write_text('<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>'
+                    '<img src="http://example.invalid/x.png" alt="x"></body></html>')
+    facts = open_report(page, tmp_path / "bad.png", exe)
+    assert facts["errors"]
+    assert facts["images"][0]["w"] == 0
+
+
+# ---------------------------------------------------------------- pieces
+
+def test_rd_ticks_are_few_and_plain():
+    assert rd_ticks(180, 520) == [200, 300, 500]
+    for lo, hi in ((12, 13), (3, 3000), (0.5, 0.9), (150, 260)):
+        t = rd_ticks(lo, hi)
+        assert 2 <= len(t) <= 7 and all(lo <= x <= hi for x in t) or len(t) == 2
+        assert t == sorted(t)
+
+
+def test_crops_sit_on_the_peak_and_away_from_it():
+    sal = np.zeros((36, 44), np.float32)
+    sal[4:10, 30:38] = 1.0  # a salient patch, top right
+    (sx, sy, c), (px, py, pc) = crop_boxes(sal, 176, 144)
+    assert c == pc == 48
+    cx, cy = (sx + c / 2) * 44 / 176, (sy + c / 2) * 36 / 144
+    assert 28 <= cx <= 40 and 2 <= cy <= 12
+    assert abs(px - sx) >= c or abs(py - sy) >= c
+    assert saliency_contrast(sal) > saliency_contrast(np.full_like(sal, 0.5))
+
+
+def test_inspect_png_has_colour_bar_and_frame_type(tmp_path, capsys):
+    from salcodec.cli import main
+    from salcodec.transcode import encode
+
+    out = tmp_path / "c.mp4"
+    encode(CARPHONE, out, FAST.with_(crf=30), progress=False)
+    png = tmp_path / "qp.png"
+    assert main(["inspect", str(out), "--png", str(png), "--frame", "1", "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["kept"]["type"] in ("I", "P", "B") and stats["kept"]["index"] == 1
+    import cv2
+
+    img = cv2.imread(str(png))
+    assert img is not None and img.shape[1] > img.shape[0] * 0.8
+    # A colour bar: a tall strip right of the map whose colours run through the scale.
+    right = img[img.shape[0] // 4: 3 * img.shape[0] // 4, int(img.shape[1] * 0.8):]
+    assert len(np.unique(right.reshape(-1, 3), axis=0)) > 50
+    assert main(["inspect", str(out), "--png", str(tmp_path / "no" / "qp.png")]) == 1
+    assert "cannot write PNG" in capsys.readouterr().err
+
+
+if __name__ == "__main__":  # python -m tests.test_report REPORT.html SCREENSHOT.png
+    exe = find_chromium()
+    if exe is None:
+        sys.exit("chromium is not installed")
+    facts = open_report(Path(sys.argv[1]), Path(sys.argv[2]), exe, clip_height=2000,
+                        scale=0.5)
+    print(json.dumps({"errors": facts["errors"], "images": len(facts["images"])}))
