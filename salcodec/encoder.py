@@ -42,6 +42,9 @@ class StageStats:
     histogram: dict[int, int] = field(default_factory=dict)
     # The last offsets summarised: frames between analyses share one array.
     _memo: tuple = field(default=(None, None), repr=False, compare=False)
+    #: Where each frame's salient blocks are spooled for the realised-QP report
+    #: (:mod:`salcodec.qpreport`); None keeps none.
+    masks: object | None = field(default=None, repr=False, compare=False)
 
     def add(self, offsets: np.ndarray, regions: int) -> None:
         self.frames += 1
@@ -54,6 +57,8 @@ class StageStats:
             lo, hi = float(offsets.min()), float(offsets.max())
             values, counts = values.tolist(), counts.tolist()
             self._memo = (offsets, (abs_mean, mean, lo, hi, values, counts))
+        if self.masks is not None:
+            self.masks.write(salient_blocks(offsets))
         self.sum_abs_offset += abs_mean
         self.sum_offset += mean
         self.min_offset = min(self.min_offset, lo)
@@ -73,6 +78,21 @@ class StageStats:
             "scene_cuts": self.scene_cuts,
             "qp_offset_histogram": {str(k): v for k, v in sorted(self.histogram.items())},
         }
+
+
+#: Share of each frame's macroblocks that the QP report calls the salient region.
+SALIENT_SHARE = 0.2
+
+
+def salient_blocks(offsets: np.ndarray, share: float = SALIENT_SHARE) -> np.ndarray:
+    """The most salient blocks of a frame: lowest requested offsets, about ``share`` of them.
+
+    Offsets fall monotonically with importance, so the blocks at or below the
+    ``share`` quantile of the offsets are the most salient ones (ties at
+    whole-QP offsets may take a little more).
+    """
+    offsets = np.asarray(offsets)
+    return offsets <= np.quantile(offsets, share)
 
 
 class SaliencyEncoder:

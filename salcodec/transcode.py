@@ -12,12 +12,13 @@ import av
 
 from .conform import conform_frame
 from .decode import expected_frames, ffmpeg_cause, open_input, video_stream
-from .encoder import SaliencyEncoder
+from .encoder import SALIENT_SHARE, SaliencyEncoder
 from .errors import InputError, SalcodecError
 from .io.containers import check_stream_fits, muxer_options
 from .io.metadata import carry_container, carry_stream, carry_video
 from .io.pipes import is_stdin, pipe_hint, require_seekable
 from .progress import Progress
+from .qpreport import MaskSpool, qp_by_region
 from .safeio import OutputTarget, atomic_output, resolve_output
 from .settings import EncodeSettings
 from .x264 import add_h264_stream
@@ -40,6 +41,7 @@ class EncodeResult:
     settings: dict = field(default_factory=dict)
     offsets: dict = field(default_factory=dict)
     budget: dict = field(default_factory=dict)
+    qp: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -48,7 +50,7 @@ class EncodeResult:
 def encode(input: str | os.PathLike, output: str | os.PathLike,
            settings: EncodeSettings | None = None, *, overwrite: bool = False,
            progress: bool | None = None, budget: str | None = None, format: str | None = None,
-           **changes) -> EncodeResult:
+           report_qp: bool = False, **changes) -> EncodeResult:
     """Transcode ``input`` to H.264 in ``output`` with saliency-guided QP offsets.
 
     Audio, subtitle and other streams are copied untouched; video timestamps
@@ -78,6 +80,11 @@ def encode(input: str | os.PathLike, output: str | os.PathLike,
         ``"size"`` first calibrates a QP bias on a sample of the video so the
         output's size matches plain libx264 at the same settings (see
         :mod:`salcodec.budget`); it needs a seekable input.
+    report_qp : bool
+        Decode the output afterwards and report the mean QP the encoder
+        really used inside and outside the salient region (``result.qp``; see
+        :mod:`salcodec.qpreport`). Costs one decode of the output; file
+        outputs with saliency only.
     format : str, optional
         The output container (``matroska``, ``mp4``, ``mov``, ``mpegts``,
         ``nut``), like FFmpeg's ``-f``; needed for a name without extension.
@@ -109,6 +116,7 @@ def encode(input: str | os.PathLike, output: str | os.PathLike,
             calibration = calibrate_bias(
                 input, settings, lambda i, o, s: encode(i, o, s, overwrite=True).bytes)
             settings = settings.with_(bias=calibration.bias)
+        masks = MaskSpool() if report_qp and settings.saliency and not target.pipe else None
         if target.pipe:
             # Written as it goes; frames are counted while muxing instead of re-read.
             run = _run(src, vin, input, target.url, target, settings, progress)
@@ -116,12 +124,19 @@ def encode(input: str | os.PathLike, output: str | os.PathLike,
             _check_count(target, frames_out, run.frames_in)
         else:
             with atomic_output(target.path) as tmp:
-                run = _run(src, vin, input, str(tmp), target, settings, progress)
+                run = _run(src, vin, input, str(tmp), target, settings, progress, masks)
                 frames_out = count_video_packets(tmp)
                 nbytes = tmp.stat().st_size
                 _check_count(target, frames_out, run.frames_in)  # before the rename
+                qp = {}
+                if masks is not None:
+                    qp = {"region": f"the most salient {SALIENT_SHARE:.0%} of each frame's "
+                                    "macroblocks (lowest requested offsets)",
+                          **qp_by_region(tmp, masks.read())}
     finally:
         src.close()
+        if masks is not None:
+            masks.close()
     offsets = run.stats.as_dict() if settings.saliency else {}
     return EncodeResult(
         input=str(input), output=target.name, frames_in=run.frames_in, frames_out=frames_out,
@@ -130,6 +145,7 @@ def encode(input: str | os.PathLike, output: str | os.PathLike,
         height=run.size[1], copied_streams=run.copied, settings=settings.as_dict(),
         offsets=offsets,
         budget={"mode": budget, **(calibration.as_dict() if calibration else {})},
+        qp=qp if masks is not None else {},
     )
 
 
@@ -141,9 +157,9 @@ def _check_count(target: OutputTarget, frames_out: int, frames_in: int) -> None:
 
 
 def _run(src, vin, input, url: str, target: OutputTarget, settings: EncodeSettings,
-         progress) -> _Transcode:
+         progress, masks: MaskSpool | None = None) -> _Transcode:
     try:
-        return _Transcode(src, vin, input, url, target, settings, progress).run()
+        return _Transcode(src, vin, input, url, target, settings, progress, masks).run()
     except (av.error.FFmpegError, OSError) as exc:
         if getattr(exc, "filename", None) != url:
             raise
@@ -160,8 +176,9 @@ class _Transcode:
     """One pass: demux, decode, saliency stage, mux; copies and metadata carried."""
 
     def __init__(self, src, vin, input, url: str, target: OutputTarget,
-                 settings: EncodeSettings, progress) -> None:
+                 settings: EncodeSettings, progress, masks: MaskSpool | None = None) -> None:
         self.src, self.vin, self.input, self.url = src, vin, input, url
+        self.masks = masks
         self.target, self.settings, self.progress = target, settings, progress
         self.frames_in = self.video_packets = self.bytes = self.copied = 0
         self.stats = None
@@ -198,6 +215,7 @@ class _Transcode:
                 carry_stream(st, copies[st.index])
             carry_container(self.src, dst, fmt, self.input)
             stage = SaliencyEncoder(vout, **s.stage_options())
+            stage.stats.masks = self.masks
             self._loop(dst, vout, stage, copies)
             self._mux_video(dst, stage.flush())
             self.stats, self.copied = stage.stats, len(copies)

@@ -90,13 +90,26 @@ def run(args: argparse.Namespace) -> int:
         # stdout carries the video; JSON mixed into it would corrupt the stream.
         raise SalcodecError(f"{args.output}: --json prints on stdout, which carries the video; "
                             "write the video to a file or a FIFO, or drop --json")
+    shown = args.progress if args.progress is not None else sys.stderr.isatty()
     result = encode(args.input, args.output, settings_from_args(args),
-                    overwrite=args.overwrite, progress=args.progress, format=args.format)
+                    overwrite=args.overwrite, progress=args.progress, format=args.format,
+                    report_qp=args.json or shown)
     if args.json:
         json.dump(result.as_dict(), sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        print(f"{result.output}: {result.frames_out} frames, {result.bytes} bytes, "
-              f"{result.seconds:.2f} s, mean |QP offset| {result.mean_abs_qp_offset:.2f}",
-              file=sys.stderr)
+        print(summary_line(result), file=sys.stderr)
     return 0
+
+
+def summary_line(result) -> str:
+    """One line for people: size, time, and where the bits went."""
+    line = (f"{result.output}: {result.frames_out} frames, {result.bytes:,} bytes, "
+            f"{result.seconds:.2f} s")
+    qp = result.qp
+    if qp.get("inside") is not None and qp.get("outside") is not None:
+        line += (f", realised QP {qp['inside']:.1f} in the salient fifth vs "
+                 f"{qp['outside']:.1f} elsewhere")
+    elif result.settings.get("saliency"):
+        line += f", mean |QP offset| {result.mean_abs_qp_offset:.2f}"
+    return line
