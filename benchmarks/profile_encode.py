@@ -1,7 +1,7 @@
 """Where salcodec's extra time and memory go: run in a fresh child process.
 
 ``python -m benchmarks.profile_encode INPUT OUTPUT [--preset P] [--crf N]``
-prints one JSON line with
+prints one JSON line with (``--components``: only :func:`worker_components`)
 
 * ``import_stages``: RSS and seconds after importing PyAV, numpy, OpenCV
   and salcodec in turn, building the default model and running it once (the
@@ -40,6 +40,66 @@ def _rss_mib() -> tuple[float, float]:
     return cur, peak
 
 
+def worker_components(src: str, frames: int = 150, cadences=(1, 3), calls: int = 5) -> dict:
+    """The saliency worker's CPU per frame, in this thread, and what its parts cost.
+
+    ``per_frame_ms``: ``OffsetMapper.job`` over ``frames`` consecutive frames of
+    ``src`` (after one warm-up frame) at each cadence. ``per_call_ms``: the
+    default model's networks and the other per-frame steps, each timed alone on
+    the first frame (``calls`` calls each). CPU time of this thread only.
+    """
+    import av
+
+    from salcodec.conform import conform_frame, frame_planes
+    from salcodec.mapper import OffsetMapper
+    from salcodec.regions import roi_payload
+    from salcodec.scenecut import SceneCutDetector, yuv_thumbnail
+
+    with av.open(src) as c:
+        fr = [f for _, f in zip(range(frames + 1), c.decode(video=0), strict=False)]
+    w, h = fr[0].width + fr[0].width % 2, fr[0].height + fr[0].height % 2
+    fr = [conform_frame(f, w, h) for f in fr]
+    out: dict = {"input": src, "frames": len(fr) - 1, "per_frame_ms": {}, "per_call_ms": {}}
+    for cadence in cadences:
+        m = OffsetMapper(w, h, cadence=cadence)
+        m.job(fr[0])
+        c0 = time.thread_time()
+        for f in fr[1:]:
+            m.job(f)
+        out["per_frame_ms"][f"cadence {cadence}"] = 1000 * (time.thread_time() - c0) / (len(fr) - 1)
+    m = OffsetMapper(w, h)
+    model, rgb = m.model, m.analysis_rgb(fr[0])
+    offsets = m.offsets(rgb)[0]
+    det = SceneCutDetector()
+    parts = {
+        "scene-cut thumbnail and test (every frame)":
+            lambda: det.update(yuv_thumbnail(*frame_planes(fr[0]))),
+        "analysis_rgb (analysed frames)": lambda: m.analysis_rgb(fr[0]),
+        "roi_payload (analysed frames)": lambda: roi_payload(offsets, w, h),
+    }
+    if hasattr(model, "_face_detector") and model._face_detector is not None:
+        from salcodec.saliency.priors import relative_faces
+
+        parts["faces network"] = lambda: relative_faces(model._face_detector, rgb)
+    if getattr(model, "_text_detector", None) is not None:
+        parts["text network"] = lambda: model._text_detector.probability(rgb)
+    if hasattr(model, "gaze_side"):
+        from salcodec.saliency.gaze import gaze_probability
+
+        parts["learned gaze network"] = lambda: gaze_probability(
+            rgb, rgb.shape[:2], model.gaze_side)
+    for name, fn in parts.items():
+        fn()
+        c0 = time.thread_time()
+        for _ in range(calls):
+            fn()
+        out["per_call_ms"][name] = 1000 * (time.thread_time() - c0) / calls
+    for attr in ("gaze_interval", "detect_interval"):
+        if hasattr(model, attr):
+            out[attr] = getattr(model, attr)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.profile_encode")
     p.add_argument("input")
@@ -47,7 +107,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--preset", default="medium")
     p.add_argument("--crf", type=float, default=23)
     p.add_argument("--top", type=int, default=14)
+    p.add_argument("--components", action="store_true",
+                   help="only time the saliency worker and its parts (no encode)")
     a = p.parse_args(argv)
+    if a.components:
+        print(json.dumps(worker_components(a.input)))
+        return 0
 
     stages = []
     t0 = time.perf_counter()
