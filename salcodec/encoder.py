@@ -42,6 +42,7 @@ class StageStats:
     histogram: dict[int, int] = field(default_factory=dict)
     # The last offsets summarised: frames between analyses share one array.
     _memo: tuple = field(default=(None, None), repr=False, compare=False)
+    _mask_memo: tuple = field(default=(None, None), repr=False, compare=False)
     #: Where each frame's salient blocks are spooled for the realised-QP report
     #: (:mod:`salcodec.qpreport`); None keeps none.
     masks: object | None = field(default=None, repr=False, compare=False)
@@ -58,7 +59,9 @@ class StageStats:
             values, counts = values.tolist(), counts.tolist()
             self._memo = (offsets, (abs_mean, mean, lo, hi, values, counts))
         if self.masks is not None:
-            self.masks.write(salient_blocks(offsets))
+            if self._mask_memo[0] is not offsets:
+                self._mask_memo = (offsets, salient_blocks(offsets))
+            self.masks.write(self._mask_memo[1])
         self.sum_abs_offset += abs_mean
         self.sum_offset += mean
         self.min_offset = min(self.min_offset, lo)
