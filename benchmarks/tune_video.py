@@ -127,10 +127,14 @@ def cache_stills(folder: Path, limit: int | None) -> dict:
 # --------------------------------------------------------------------------- fusion
 
 
-def fuse(cues: dict, p: dict, centre: np.ndarray) -> np.ndarray:
-    """One frame's fused map from cached cues (the formula of salcodec.saliency.fusion)."""
+def fuse(cues: dict, p: dict, centre: np.ndarray, video: bool = False) -> np.ndarray:
+    """One frame's fused map from cached cues (the formula of salcodec.saliency.fusion).
+
+    ``video``: a shot's second frame or later, where the learned map weighs ``video_gaze``.
+    """
     bms = cues["bms"].astype(np.float32)
-    static = centre * (p["offset"] + p["bms"] * bms + p["gaze"] * cues["gaze"])
+    g = p["video_gaze"] if video and p.get("video_gaze") is not None else p["gaze"]
+    static = centre * (p["offset"] + p["bms"] * bms + g * cues["gaze"])
     static = static / max(float(static.max()), 1e-9)
     fused = static ** p["gamma"]
     fused = fused + p["faces"] * cues["faces"] + p["text"] * cues["text"]
@@ -184,7 +188,7 @@ def score_set(data: dict, p: dict) -> tuple[float, float]:
     prev = prev2 = None
     res = []
     for k in range(n):
-        m = fuse({name: cues[name][k] for name in CUES}, p, centre)
+        m = fuse({name: cues[name][k] for name in CUES}, p, centre, video=k > 0)
         if prev is not None and p["smoothing"] > 0:
             m = (1 - p["smoothing"]) * m + p["smoothing"] * prev
         prev = m
@@ -197,7 +201,8 @@ def score_set(data: dict, p: dict) -> tuple[float, float]:
     return float(np.nanmean(arr[:, 0])), float(np.nanmean(arr[:, 1]))
 
 
-BASE = {"sigma": 0.25, "offset": 0.3, "bms": 1.0, "gaze": 0.0, "gamma": 1.5, "faces": 1.0,
+BASE = {"sigma": 0.25, "offset": 0.3, "bms": 1.0, "gaze": 0.0, "video_gaze": None,
+        "gamma": 1.5, "faces": 1.0,
         "text": 1.0, "motion": 0.5, "motion_scale": 1.0, "motion_centre": 0.0,
         "smoothing": 0.5, "encoder_smoothing": 0.6}
 
