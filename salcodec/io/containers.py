@@ -71,7 +71,11 @@ def output_format(name: str | os.PathLike, fmt: str | None = None) -> str:
 
 def muxer_options(fmt: str, pipe: bool) -> dict[str, str]:
     """Muxer options: MP4/MOV files get their index first (faststart); to a pipe,
-    which cannot seek back to write an index, they are fragmented instead."""
+    which cannot seek back to write an index, they are fragmented instead.
+    Matroska is bit-exact: no random segment/track UIDs and no muxing date, so
+    the same input gives the same bytes (issue 10)."""
+    if fmt == "matroska":
+        return {"fflags": "+bitexact"}
     if fmt not in ("mp4", "mov"):
         return {}
     if pipe:

@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import SalcodecError
 from . import metrics as M
 from .ffmpeg import vmaf_status
-from .video import Alignment, FrameAligner, StreamInfo
+from .video import Alignment, FrameAligner, StreamInfo, is_even_padding
 from .weights import WeightSpec, parse_weights
 from .xpsnr import XPSNR, pool_xpsnr
 
@@ -305,7 +305,8 @@ def measure(
         info = aligner.ref.info
         d = aligner.dist.info
         known = min(info.width, info.height, d.width, d.height) > 0
-        if known and (info.width, info.height) != (d.width, d.height):
+        if known and (info.width, info.height) != (d.width, d.height) and not is_even_padding(
+                (info.width, info.height), (d.width, d.height)):
             raise SalcodecError(
                 f"{d.path}: frame size {d.width}x{d.height} differs from reference "
                 f"{info.path} ({info.width}x{info.height}); scale one to match first"

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 import av
 import numpy as np
 
-from ..conform import NATIVE_FORMATS, frame_planes
+from ..conform import NATIVE_FORMATS, even_size, frame_planes
 from ..decode import open_input
 from ..errors import InputError, SalcodecError
 
@@ -120,8 +120,32 @@ def _normalise(frame: av.VideoFrame) -> av.VideoFrame:
     return frame.reformat(format="yuvj420p" if name.startswith("yuvj") else "yuv420p")
 
 
+def is_even_padding(ref: tuple[int, int], dist: tuple[int, int]) -> bool:
+    """True when ``dist`` is the odd size ``ref`` padded to even by the encoder.
+
+    4:2:0 H.264 needs even dimensions, so an odd-sized input is encoded one
+    pixel larger (see :func:`salcodec.conform.even_size`): the picture is the
+    top-left ``ref`` part, the extra row/column is padding.
+    """
+    return dist != ref and dist == even_size(*ref)
+
+
+def crop_frame(frame: av.VideoFrame, width: int, height: int) -> av.VideoFrame:
+    """The top-left ``width`` x ``height`` of an 8-bit 4:2:0 frame, as a new frame."""
+    out = av.VideoFrame(width, height, frame.format.name)
+    for src, dst in zip(frame_planes(frame), frame_planes(out), strict=True):
+        dst[...] = src[: dst.shape[0], : dst.shape[1]]
+    out.pts, out.time_base = frame.pts, frame.time_base
+    out.color_range = frame.color_range
+    return out
+
+
 class VideoReader:
     """Decode the first video stream of a file, one :class:`TimedFrame` at a time."""
+
+    #: Crop every frame to this (width, height) (set by :class:`FrameAligner`
+    #: to drop the encoder's even-size padding); None keeps frames whole.
+    crop: tuple[int, int] | None = None
 
     def __init__(self, path: str | os.PathLike):
         self.path = os.fspath(path)
@@ -168,7 +192,10 @@ class VideoReader:
                     )
                 last = t - t0
                 self.info.frames = index + 1
-                yield TimedFrame(index, last, _normalise(frame))
+                frame = _normalise(frame)
+                if self.crop is not None:
+                    frame = crop_frame(frame, *self.crop)
+                yield TimedFrame(index, last, frame)
                 index += 1
         except av.FFmpegError as exc:
             raise InputError(f"{self.path}: decoding failed at frame {index} ({exc})") from None
@@ -243,13 +270,21 @@ class FrameAligner:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _check_sizes(self, r: TimedFrame, d: TimedFrame) -> None:
+    def _check_sizes(self, r: TimedFrame, d: TimedFrame) -> TimedFrame:
+        """``d``, cropped to the reference when it is the encoder's even-size padding."""
         rf, df = r.frame, d.frame
+        if is_even_padding((rf.width, rf.height), (df.width, df.height)):
+            self.dist.crop = (rf.width, rf.height)
+            self.alignment.notes.append(
+                f"distorted {df.width}x{df.height} is the odd reference size padded to even "
+                f"(4:2:0); compared on its top-left {rf.width}x{rf.height}")
+            return TimedFrame(d.index, d.time, crop_frame(df, rf.width, rf.height))
         if (rf.width, rf.height) != (df.width, df.height):
             raise SalcodecError(
                 f"{self.dist.path}: frame size {df.width}x{df.height} differs from reference "
                 f"{self.ref.path} ({rf.width}x{rf.height}); scale one to match first"
             )
+        return d
 
     def __iter__(self) -> Iterator[FramePair]:
         al = self.alignment
@@ -261,7 +296,7 @@ class FrameAligner:
         cur = next(dist_it, None)
         if cur is None:
             raise InputError(f"{self.dist.path}: no video frames decoded")
-        self._check_sizes(r, cur)
+        cur = self._check_sizes(r, cur)
         nxt = next(dist_it, None)
         periods = [1.0 / f for f in (self.ref.fps, self.dist.fps) if f]
         # Tolerance for timestamp rounding (e.g. 1/29.97 s in a 1/1000 time base).
