@@ -273,7 +273,7 @@ def test_report_frames_and_matched_pair(compared):
     assert 1 <= len(picked) <= 3 and picked == sorted(picked)
     assert [f"frame-{k:05d}.png" for k in picked] == [f for f in frames if f.startswith("frame")]
     for k in picked:  # each card: 3 pictures, 6 crops, saliency, 2 QP maps, 2 colour bars
-        card = page.split(f'id="frame-{k}"')[1].split('class="card"')[0]
+        card = re.split(r'class="card"|<h2>', page.split(f'id="frame-{k}"')[1])[0]
         assert card.count("<img") == 3 + 6 + 3 + 3
         assert "-frame" in card and "realised QP" in card
 
@@ -314,6 +314,15 @@ def test_browser_check_catches_an_outside_request(tmp_path):
 
 
 # ---------------------------------------------------------------- pieces
+
+def test_compare_cli_documents_html(capsys):
+    from salcodec.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["compare", "--help"])
+    assert "--html" in capsys.readouterr().out
+
+
 
 def test_rd_ticks_are_few_and_plain():
     assert rd_ticks(180, 520) == [200, 300, 500]
@@ -359,6 +368,6 @@ if __name__ == "__main__":  # python -m tests.test_report REPORT.html SCREENSHOT
     exe = find_chromium()
     if exe is None:
         sys.exit("chromium is not installed")
-    facts = open_report(Path(sys.argv[1]), Path(sys.argv[2]), exe, clip_height=2000,
+    facts = open_report(Path(sys.argv[1]), Path(sys.argv[2]), exe, clip_height=2300,
                         scale=0.5)
     print(json.dumps({"errors": facts["errors"], "images": len(facts["images"])}))

@@ -32,6 +32,10 @@ CRITERIA = {
     "cut": "first scene cut",
     "motion": "most motion (largest change from the previous frame)",
 }
+#: Saliency contrast and motion are ranked among the saliency encode's I- and
+#: P-frames: on B-frames x264 takes most QPs from the reference frames (skipped
+#: blocks inherit theirs), so the realised map there shows little of the offsets.
+RANKED_TYPES = ("I", "P")
 
 
 @dataclass
@@ -56,7 +60,6 @@ class FramePick:
     arms: list[str]
     frames: list[Shown]
     bits: list[list[int]]  # per frame, per arm
-    mean_qp: list[list[float]]
     types: list[list[str]]
     cuts: list[int]
     seconds: float  # wall time of the pass
@@ -90,9 +93,11 @@ def matched_points(report: dict, arm: int = 1) -> tuple[int, int]:
 
 def saliency_contrast(sal: np.ndarray) -> float:
     """Mean of the top decile of a map minus the mean of its lower half."""
-    v = np.sort(np.asarray(sal, dtype=np.float32).ravel())
+    v = np.asarray(sal, dtype=np.float32).ravel()
     n = v.size
-    return float(v[int(n * 0.9):].mean() - v[: max(1, n // 2)].mean())
+    top, half = min(int(n * 0.9), n - 1), max(1, n // 2)
+    v = np.partition(v, (half - 1, top))  # no full sort: runs on every frame
+    return float(v[top:].mean() - v[:half].mean())
 
 
 def crop_size(width: int, height: int) -> int:
@@ -126,11 +131,16 @@ def crop_boxes(sal: np.ndarray, width: int, height: int,
 
 
 def _coded_frames(path: str | os.PathLike) -> Iterator[tuple]:
-    """(frame, QP map, picture type, bits) of each frame of an H.264 file, in display order."""
+    """(frame, picture type, bits) of each frame of an H.264 file, in display order.
+
+    The frames carry their QP map (read it with :func:`frame_qp`: at 720p that
+    costs several ms, so only for the frames kept).
+    """
     from ..qpinspect import pict_type
 
     with open_input(path) as c:
         st = video_stream(c, path)
+        st.thread_type = "AUTO"
         st.codec_context.options = {"export_side_data": "venc_params"}
         sizes: dict = {}
         index = 0
@@ -138,14 +148,15 @@ def _coded_frames(path: str | os.PathLike) -> Iterator[tuple]:
             if packet.size:
                 sizes[packet.pts] = packet.size
             for frame in packet.decode():
-                yield frame, frame_qp(frame, path, index), pict_type(frame), \
-                    8 * sizes.pop(frame.pts, 0)
+                yield frame, pict_type(frame), 8 * sizes.pop(frame.pts, 0)
                 index += 1
 
 
 def _source_frames(path: str | os.PathLike) -> Iterator:
     with open_input(path) as c:
-        yield from c.decode(video_stream(c, path))
+        st = video_stream(c, path)
+        st.thread_type = "AUTO"
+        yield from c.decode(st)
 
 
 def pick_frames(source: str | os.PathLike, plain: str | os.PathLike, salient: str | os.PathLike,
@@ -165,7 +176,6 @@ def pick_frames(source: str | os.PathLike, plain: str | os.PathLike, salient: st
     """
     started, cpu = time.monotonic(), time.process_time()
     bits: list[list[int]] = [[], []]
-    mean_qp: list[list[float]] = [[], []]
     types: list[list[str]] = [[], []]
     cuts: list[int] = []
     best: dict[str, tuple[float, int]] = {}
@@ -188,14 +198,15 @@ def pick_frames(source: str | os.PathLike, plain: str | os.PathLike, salient: st
                                  cv2.COLOR_RGB2GRAY).astype(np.float32)
             motion = 0.0 if prev is None or cut else float(np.abs(thumb - prev).mean())
             prev = thumb
-            for k, (_f, qp, kind, nbits) in enumerate((a, b)):
+            for k, (_f, kind, nbits) in enumerate((a, b)):
                 bits[k].append(nbits)
-                mean_qp[k].append(float(qp.mean()))
                 types[k].append(kind)
             if cut:
                 cuts.append(index)
             contrast = saliency_contrast(recorder.last_map)
-            scores = {"salient": contrast, "motion": motion if index else -1.0,
+            ranked = b[1] in RANKED_TYPES
+            scores = {"salient": contrast if ranked else -1.0,
+                      "motion": motion if index and ranked else -1.0,
                       "cut": 1.0 if cut and "cut" not in best else -1.0}
             won = [c for c, s in scores.items() if s > 0 and s > best.get(c, (0.0, -1))[0]]
             for c in won:
@@ -208,7 +219,8 @@ def pick_frames(source: str | os.PathLike, plain: str | os.PathLike, salient: st
                 held[index] = Shown(
                     index, [], conformed.to_ndarray(format="rgb24"),
                     [f.to_ndarray(format="rgb24") for f, *_ in (a, b)],
-                    [a[1], b[1]], [a[2], b[2]], [a[3], b[3]], recorder.last_map.copy())
+                    [frame_qp(f, p, index) for (f, *_), p in ((a, plain), (b, salient))],
+                    [a[1], b[1]], [a[2], b[2]], recorder.last_map.copy())
             if index in held:
                 held[index].score.update(saliency_contrast=round(contrast, 4),
                                          motion=round(motion, 3), cut=bool(cut))
@@ -220,5 +232,5 @@ def pick_frames(source: str | os.PathLike, plain: str | os.PathLike, salient: st
             if f not in shown:
                 shown.append(f)
     shown.sort(key=lambda f: f.index)
-    return FramePick(list(arms), shown, bits, mean_qp, types, cuts, time.monotonic() - started,
+    return FramePick(list(arms), shown, bits, types, cuts, time.monotonic() - started,
                      time.process_time() - cpu)

@@ -26,6 +26,8 @@ from .frames import CRITERIA, FramePick, Shown, crop_boxes
 #: Widest full frame kept lossless; wider ones are downscaled to it (JPEG).
 MAX_LOSSLESS_WIDTH = 640
 JPEG_QUALITY = 92
+#: Per-frame curves drawn (the first three measured), beside the bits.
+PERFRAME_METRICS = ("psnr", "wpsnr", "xpsnr", "wxpsnr", "ssim", "wssim")
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
 STYLE = """
@@ -53,9 +55,9 @@ def _uri(data: bytes, mime: str = "image/png") -> str:
     return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
 
 
-def _png(rgb: np.ndarray) -> bytes:
+def _png(rgb: np.ndarray, level: int = 6) -> bytes:
     ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
-                           [cv2.IMWRITE_PNG_COMPRESSION, 6])
+                           [cv2.IMWRITE_PNG_COMPRESSION, level])
     if not ok:
         raise RuntimeError("PNG encoding failed")
     return buf.tobytes()
@@ -176,7 +178,9 @@ def _frame_card(f: Shown, report: dict, arms: list[str], quality: list[dict],
     salient, periphery = crop_boxes(f.saliency, w, h)
     c = salient[2]
     zoom = max(2, 256 // c)
-    disp = min(w, 400)
+    # Small videos are enlarged (whole pixels, no smoothing), large ones fit 400 px.
+    disp = w * max(1, 352 // w) if w < 352 else min(w, 400)
+    px = ' class="px"' if disp > w else ""
     names = ["source", *arms]
     pictures = [f.source, *f.coded]
     head = []
@@ -189,7 +193,7 @@ def _frame_card(f: Shown, report: dict, arms: list[str], quality: list[dict],
              f'<p class="note">{"<br>".join(head)}</p><div class="row">']
     for name, rgb in zip(names, pictures, strict=True):
         uri, how = _picture(rgb)
-        parts.append(f'<figure><img src="{uri}" width="{disp}" alt="{name} frame {f.index}">'
+        parts.append(f'<figure><img{px} src="{uri}" width="{disp}" alt="{name} frame {f.index}">'
                      f"<figcaption>{html.escape(name)} ({how})</figcaption></figure>")
     parts.append("</div>")
     for label, box in (("most salient region", salient), ("periphery (least salient)",
@@ -201,13 +205,18 @@ def _frame_card(f: Shown, report: dict, arms: list[str], quality: list[dict],
                          f'alt="{name} crop"><figcaption>{html.escape(name)}: {label}, '
                          f"{c}x{c} px at ({box[0]}, {box[1]}), x{zoom}</figcaption></figure>")
         parts.append("</div>")
-    # Saliency (what the encoder saw) with the crop squares, and realised QP of both arms.
-    sal = saliency_rgb(cv2.resize(f.saliency, (w, h), interpolation=cv2.INTER_LINEAR))
+    # Saliency (what the encoder saw) with the crop squares, and realised QP of both arms,
+    # stored small (the map at most 2x its analysis size, QP one pixel per macroblock:
+    # the browser enlarges them) so that the page stays light and quick to write.
+    sw = min(w, 2 * f.saliency.shape[1])
+    sh = round(h * sw / w)
+    sal = saliency_rgb(cv2.resize(f.saliency, (sw, sh), interpolation=cv2.INTER_LINEAR))
     for (x, y, s), colour in ((salient, (255, 64, 64)), (periphery, (255, 255, 255))):
-        cv2.rectangle(sal, (x, y), (x + s - 1, y + s - 1), colour, max(1, w // 320))
+        x0, y0, x1 = round(x * sw / w), round(y * sh / h), round((x + s) * sw / w) - 1
+        cv2.rectangle(sal, (x0, y0), (x1, y0 + x1 - x0), colour, max(1, sw // 320))
     lo = int(min(q.min() for q in f.qp))
     hi = max(int(max(q.max() for q in f.qp)), lo + 1)
-    heat = [qp_heatmap(q, qp_range=(lo, hi))[:h, :w] for q in f.qp]
+    heat = [qp_heatmap(q, block=1, qp_range=(lo, hi)) for q in f.qp]
     qp_bar = colorbar(lambda v: qp_heatmap(v, block=1, qp_range=(lo, hi)), lo, hi,
                       "realised QP (bright = low QP = more bits)", width=disp)
     sal_bar = colorbar(saliency_rgb, 0.0, 1.0, "saliency (the encoder's map)", width=disp)
@@ -223,8 +232,11 @@ def _frame_card(f: Shown, report: dict, arms: list[str], quality: list[dict],
             f"{qp_bar}</figure>")
     parts.append("</div></div>")
     if out is not None:
+        maps = [cv2.resize(sal, (w, h), interpolation=cv2.INTER_LINEAR),
+                *(cv2.resize(m, (m.shape[1] * 16, m.shape[0] * 16),
+                             interpolation=cv2.INTER_NEAREST)[:h, :w] for m in heat)]
         _sheet(out / f"frame-{f.index:05d}.png", pictures, [_crop(p, salient) for p in pictures],
-               [_crop(p, periphery) for p in pictures], [sal, *heat], zoom)
+               [_crop(p, periphery) for p in pictures], maps, zoom)
     return "".join(parts)
 
 
@@ -241,7 +253,7 @@ def _sheet(path: Path, full, salient, periphery, maps, zoom: int) -> None:
     width = max(r.shape[1] for r in rows)
     sheet = np.vstack([np.pad(r, ((0, 8), (0, width - r.shape[1]), (0, 0)), constant_values=255)
                        for r in rows])
-    path.write_bytes(_png(sheet))
+    path.write_bytes(_png(sheet, level=1))  # big and not inlined: fast over small
 
 
 def _provenance(report: dict) -> str:
@@ -259,8 +271,8 @@ def _provenance(report: dict) -> str:
             f"{', '.join(report['metrics'])}; input {html.escape(report['input'])}"
             + (f"; sample: {html.escape(json.dumps(report['sample']))}" if report["sample"]
                else "") + f"; VMAF: {html.escape(report['vmaf'])}.</p>"
-            f"<table>{versions}</table><p>Settings of each arm (CRF varies):</p>"
-            f"<pre>{html.escape(json.dumps(settings, indent=1))}</pre>")
+            f"<table>{versions}</table><details><summary>Settings of each arm (CRF varies)"
+            f"</summary><pre>{html.escape(json.dumps(settings, indent=1))}</pre></details>")
 
 
 def render_html(report: dict, pick: FramePick | None, quality: list[dict] | None,
@@ -277,19 +289,21 @@ def render_html(report: dict, pick: FramePick | None, quality: list[dict] | None
             f'<img src="{rd}" alt="RD curves" style="max-width:100%">']
     if pick is not None and matched is not None:
         arms = pick.arms
-        series = {"arms": arms, "metrics": {m: [quality[0][m], quality[1][m]]
-                                            for m in quality[0]},
+        shown = [m for m in PERFRAME_METRICS if m in quality[0]][:3]
+        series = {"arms": arms, "metrics": {m: [quality[0][m], quality[1][m]] for m in shown},
                   "bits": pick.bits, "cuts": pick.cuts,
                   "picked": {f.index: f.reasons for f in pick.frames}}
         pf = _uri(plot_perframe(series, None if out is None else out / "perframe.png"))
-        body += ["<h2>Quality and bits per frame</h2>",
-                 f'<p class="note">The matched pair: {html.escape(matched["text"])}.</p>',
-                 f'<img src="{pf}" alt="per-frame quality and bits" style="max-width:100%">',
-                 "<h2>Frames side by side, at matched size</h2>",
+        body += ["<h2>Frames side by side, at matched size</h2>",
                  f'<p class="note">{html.escape(matched["text"])}. Frames chosen while '
-                 "streaming: " + "; ".join(CRITERIA.values()) + "."
+                 "streaming: " + "; ".join(CRITERIA.values()) + " (contrast and motion "
+                 "ranked among the salcodec encode's I- and P-frames: on B-frames x264 takes "
+                 "most QPs from the reference frames)."
                  + ("" if pick.cuts else " This clip has no scene cut.") + "</p>"]
         body += [_frame_card(f, report, arms, quality, out) for f in pick.frames]
+        body += ["<h2>Quality and bits per frame</h2>",
+                 f'<p class="note">The matched pair: {html.escape(matched["text"])}.</p>',
+                 f'<img src="{pf}" alt="per-frame quality and bits" style="max-width:100%">']
     body += ["<h2>Reproduce</h2>", _provenance(report)]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
