@@ -20,7 +20,7 @@ def test_compare_writes_a_complete_report(tmp_path):
     assert on_disk == json.loads(json.dumps(report))
     assert (tmp_path / "rd.png").read_bytes()[:4] == b"\x89PNG"
     assert report["schema"] == "salcodec.compare/1"
-    assert [a["name"] for a in report["arms"]] == ["x264", "salcodec s=4"]
+    assert [a["name"] for a in report["arms"]] == ["x264", "salcodec s=2"]
     assert report["evaluation_weights"]["circular"] is False
     for arm in report["arms"]:
         assert [p["crf"] for p in arm["points"]] == [22, 27, 32]
@@ -29,10 +29,10 @@ def test_compare_writes_a_complete_report(tmp_path):
             assert {"psnr", "ssim", "xpsnr", "wpsnr", "wssim", "wxpsnr"} == set(p["metrics"])
         sizes = [p["bytes"] for p in arm["points"]]
         assert sizes == sorted(sizes, reverse=True)  # higher CRF, fewer bytes
-    bd = report["bd_rate"]["salcodec s=4"]
+    bd = report["bd_rate"]["salcodec s=2"]
     assert set(bd) == set(report["metrics"])
     assert all(math.isfinite(v["pchip"]) and math.isfinite(v["akima"]) for v in bd.values())
-    savings = report["savings_at_equal_quality"]["salcodec s=4"]["psnr"]
+    savings = report["savings_at_equal_quality"]["salcodec s=2"]["psnr"]
     assert len(savings) == 3
 
 
@@ -52,7 +52,7 @@ def test_compare_metrics_option_and_vmaf_refused(tmp_path):
     report = compare(CARPHONE, tmp_path, crfs=(24, 32), settings=FAST, sample=1,
                      eval_weights="model:spectral", metrics="xpsnr")
     assert report["metrics"] == ["psnr", "ssim", "xpsnr"]  # psnr, ssim always
-    assert set(report["bd_rate"]["salcodec s=4"]) == {"psnr", "ssim", "xpsnr"}
+    assert set(report["bd_rate"]["salcodec s=2"]) == {"psnr", "ssim", "xpsnr"}
     with pytest.raises(SalcodecError, match="vmaf is unavailable: .*libvmaf"):
         compare(CARPHONE, tmp_path / "v", crfs=(24, 32), settings=FAST, metrics="psnr,vmaf")
     assert not (tmp_path / "v").exists()  # refused before any work
