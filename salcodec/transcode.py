@@ -107,6 +107,7 @@ def encode(input: str | os.PathLike, output: str | os.PathLike,
     started = time.monotonic()
     target = resolve_output(output, [] if is_stdin(input) else [Path(input)], overwrite, format)
     src = open_input(input, allow_pipe=True)
+    masks = None
     try:
         vin = video_stream(src, input)
         calibration = None
