@@ -265,7 +265,7 @@ class _Transcode:
             bar.close()
         if self.frames_in == 0:
             raise InputError(f"{input}: no decodable video frames")
-        if vin.frames and self.frames_in < vin.frames:
+        if vin.frames and self.frames_in < vin.frames and not _counts_ticks(vin):
             raise InputError(f"{input}: truncated or corrupt: decoded {self.frames_in} of the "
                              f"{vin.frames} video frames its index lists")
 
@@ -280,6 +280,18 @@ class _Transcode:
         self._mux_video(dst, stage.encode(conformed))
         bar.update(self.frames_in)
         return None
+
+
+def _counts_ticks(stream) -> bool:
+    """True when the container's frame count is in time-base ticks, not frames.
+
+    An AVI on a fine time base (FFmpeg writes 1/1000 from a variable-rate
+    source) has an index entry per tick, most of them empty: its nominal rate
+    (1000) is far above the rate of its timestamps, and it lists 33x too many
+    frames for 30 fps.
+    """
+    nominal, real = stream.average_rate, stream.guessed_rate
+    return bool(nominal and real and nominal > 2 * real)
 
 
 def _supported_codecs(dst) -> frozenset[str]:
