@@ -18,10 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import av
+import cv2
 import numpy as np
 
 from .conform import analysis_rgb, frame_planes
-from .mbmap import macroblock_grid, pool_to_macroblocks
+from .mbmap import macroblock_activity, macroblock_grid, pool_to_macroblocks
 from .qpmap import (
     ANCHOR_SHARPNESS,
     DEFAULT_CLAMP,
@@ -131,7 +132,7 @@ class OffsetMapper:
             if cut:
                 self.model.reset()
             sal = self._model(rgb)
-        return self._map(sal, cut, 1), cut
+        return self._map(sal, cut, 1, rgb), cut
 
     def job(self, frame: av.VideoFrame) -> FrameOffsets:
         """Offsets and ROI records for the next yuv420p frame of the video (worker thread).
@@ -153,8 +154,9 @@ class OffsetMapper:
             return FrameOffsets(last.offsets, last.payload, False, False)
         if cut:
             self.model.reset()
-        sal = self._model(self.analysis_rgb(frame))
-        offsets = self._map(sal, cut, 1 if step is None else step)
+        rgb = self.analysis_rgb(frame)
+        sal = self._model(rgb)
+        offsets = self._map(sal, cut, 1 if step is None else step, rgb)
         self._since_analysis = 1
         self.analyses += 1
         self._last = FrameOffsets(offsets, roi_payload(offsets, self.width, self.height),
@@ -172,14 +174,18 @@ class OffsetMapper:
         self._since_model = 1
         return self.model(rgb)
 
-    def _map(self, sal: np.ndarray, cut: bool, step: int) -> np.ndarray:
+    def _map(self, sal: np.ndarray, cut: bool, step: int, rgb: np.ndarray) -> np.ndarray:
         if cut:
             self.smoother.reset()
         # ``step`` frames since the previous analysis: decay it as many times.
         self.smoother.alpha = self.smoothing ** step
         importance = pool_to_macroblocks(sal, self.width, self.height)
+        # The least mean offset is weighted by texture: bits sit in textured blocks.
+        cost = (macroblock_activity(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), self.width,
+                                    self.height) if self.anchor == "attended" else None)
         off = self.smoother.update(importance_to_offsets(
-            importance, self.strength, self.clamp, anchor=self.anchor, sharpness=self.sharpness))
+            importance, self.strength, self.clamp, anchor=self.anchor, sharpness=self.sharpness,
+            cost=cost))
         if self.bias:
             off = np.clip(off + self.bias, -self.clamp, self.clamp)
         return quantize_offsets(off)

@@ -54,6 +54,26 @@ def pool_to_macroblocks(
     return pooled.reshape(mb_h, mb_w).astype(np.float32)
 
 
+def macroblock_activity(gray: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Texture of every macroblock: the variance of ``gray`` inside it, plus 1.
+
+    ``gray`` covers the whole frame at any (analysis) resolution, like
+    :func:`pool_to_macroblocks`. A proxy for what a block costs to code: flat
+    blocks cost few bits whatever their QP, textured ones many, so offsets
+    weighted by it say more about the bits than a plain mean does. (The
+    standard deviation, tried first, let objects on flat backgrounds keep
+    negative offsets: fixation set etto came out 14% larger than plain x264.)
+
+    Returns
+    -------
+    ndarray, shape (ceil(height/16), ceil(width/16)), float32, values >= 1
+    """
+    g = np.asarray(gray, dtype=np.float32)
+    mean = pool_to_macroblocks(g, width, height)
+    square = pool_to_macroblocks(g * g, width, height)
+    return (np.maximum(square - mean * mean, 0) + 1).astype(np.float32)
+
+
 @functools.lru_cache(maxsize=16)
 def _pooling_plan(h: int, w: int, width: int, height: int, block: int):
     # The pixel -> block assignment depends only on the sizes: computed once per video.

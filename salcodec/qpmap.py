@@ -27,6 +27,7 @@ def importance_to_offsets(
     anchor: str | None = None,
     sharpness: float = ANCHOR_SHARPNESS,
     min_mean: float = ANCHOR_MIN_MEAN,
+    cost: np.ndarray | None = None,
 ) -> np.ndarray:
     """Map per-macroblock importance to QP offsets (negative = more bits).
 
@@ -39,9 +40,11 @@ def importance_to_offsets(
     * ``anchor="attended"``: the mean weighted by ``w = u ** sharpness``, with
       ``u`` the importance scaled to [0, 1] in the frame, so the blocks people
       look at keep the encoder's own QP and the rest get positive offsets
-      (see :func:`attended_weights`); if the frame's plain mean offset is
-      then below ``min_mean``, all offsets move up to it, so the frame
-      always costs fewer bits than plain x264's;
+      (see :func:`attended_weights`); if the frame's mean offset, weighted
+      by ``cost`` (what each block costs to code, e.g.
+      :func:`salcodec.mbmap.macroblock_activity`; plain mean without it), is
+      then below ``min_mean``, all offsets move up to it, so the frame costs
+      fewer bits than plain x264's;
     * ``anchor=None`` with ``zero_mean=False``: no shift.
 
     A flat map gives all zeros.
@@ -62,7 +65,9 @@ def importance_to_offsets(
         Exponent of the attended weights; larger puts the anchor nearer the
         most important blocks, so more of the frame gets positive offsets.
     min_mean : float
-        Least plain mean of the attended offsets (QP).
+        Least mean of the attended offsets (QP), weighted by ``cost``.
+    cost : ndarray, optional
+        Per-block coding cost, same shape as ``importance``, positive.
 
     Returns
     -------
@@ -98,7 +103,7 @@ def importance_to_offsets(
         off = np.clip(off - mean, -clamp, clamp)
     if anchor == "attended":
         for _ in range(12):
-            short = min_mean - off.mean()
+            short = min_mean - np.average(off, weights=cost)
             if short < 1e-6 or off.min() >= clamp:
                 break
             off = np.clip(off + short, -clamp, clamp)

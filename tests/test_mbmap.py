@@ -43,3 +43,16 @@ def test_coarse_map_fills_every_block():
 def test_constant_map_stays_constant():
     pooled = pool_to_macroblocks(np.full((45, 80), 0.3, np.float32), 1280, 720)
     np.testing.assert_allclose(pooled, 0.3, rtol=1e-6)
+
+
+def test_macroblock_activity_is_the_block_variance():
+    from salcodec.mbmap import macroblock_activity
+
+    rng = np.random.default_rng(0)
+    gray = np.zeros((32, 48), np.float32)
+    gray[:16, 16:32] = rng.integers(0, 255, size=(16, 16))
+    act = macroblock_activity(gray, 48, 32)
+    assert act.shape == (2, 3)
+    assert act[0, 1] == pytest.approx(gray[:16, 16:32].var() + 1, rel=1e-4)
+    flat = np.delete(act.ravel(), 1)
+    assert np.all(flat == 1)

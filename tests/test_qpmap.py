@@ -131,3 +131,16 @@ def test_attended_anchor_respects_the_clamp_and_flat_maps():
     assert not importance_to_offsets(np.full((4, 5), 0.3), anchor="attended").any()
     with pytest.raises(ValueError, match="anchor"):
         importance_to_offsets(np.eye(3), anchor="peak")
+
+
+def test_least_mean_is_weighted_by_coding_cost():
+    # An object on a flat background: all the bits sit in the object's blocks,
+    # so the least mean must hold where the cost is, not over the flat area.
+    imp = np.full((9, 16), 0.01)
+    imp[3:6, 6:10] = 1.0
+    cost = np.ones_like(imp)
+    cost[3:6, 6:10] = 400.0
+    plain = importance_to_offsets(imp, 2, 10, anchor="attended", min_mean=1.0)
+    costed = importance_to_offsets(imp, 2, 10, anchor="attended", min_mean=1.0, cost=cost)
+    assert np.average(costed, weights=cost) >= 1.0 - 1e-4
+    assert costed[3:6, 6:10].mean() > plain[3:6, 6:10].mean()
