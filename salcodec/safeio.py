@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -87,11 +88,15 @@ def atomic_output(output: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``output``; rename it over ``output`` on success.
 
     On any exception (KeyboardInterrupt included) the temporary file is removed
-    and ``output`` is left as it was.
+    and ``output`` is left as it was. The temporary file is named
+    ``.NAME.salcodec-PID-XXXX.partialEXT``: one left by a killed run (SIGKILL,
+    power loss) is removed by the next run writing the same output, once its
+    process is gone (see :func:`remove_stale_partials`).
     """
+    remove_stale_partials(output)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=f".partial{output.suffix}",
-                                   dir=output.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.salcodec-{os.getpid()}-",
+                                   suffix=f".partial{output.suffix}", dir=output.parent)
     except OSError as exc:
         raise SalcodecError(f"{output}: cannot write in {output.parent} ({exc.strerror})") from None
     os.close(fd)
@@ -104,6 +109,40 @@ def atomic_output(output: Path) -> Iterator[Path]:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
         raise
+
+
+def remove_stale_partials(output: Path) -> list[Path]:
+    """Remove the temporary files of earlier runs for ``output`` whose process is dead.
+
+    Only names :func:`atomic_output` makes for this very output are touched
+    (``.NAME.salcodec-PID-XXXX.partialEXT``), and only when no process PID
+    exists, so a run still writing the same output keeps its file.
+    """
+    pattern = re.compile(rf"\.{re.escape(output.name)}\.salcodec-(\d+)-[^/]*"
+                         rf"\.partial{re.escape(output.suffix)}")
+    removed = []
+    try:
+        names = os.listdir(output.parent)
+    except OSError:
+        return removed
+    for name in names:
+        m = pattern.fullmatch(name)
+        if m is None or _alive(int(m.group(1))):
+            continue
+        with contextlib.suppress(FileNotFoundError, PermissionError):
+            (output.parent / name).unlink()
+            removed.append(output.parent / name)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
 
 
 def _umask() -> int:

@@ -232,7 +232,15 @@ class _Transcode:
             if p.size:
                 self.video_packets += 1
                 self.bytes += p.size
-        dst.mux(packets)
+        self._mux(dst, packets)
+
+    def _mux(self, dst, packets) -> None:
+        # A write error names the output, so encode() reports it as such rather
+        # than as a corrupt input (the decode errors around it are the input's).
+        try:
+            dst.mux(packets)
+        except av.error.FFmpegError as exc:
+            raise OSError(exc.errno, ffmpeg_cause(exc), self.url) from None
 
     def _loop(self, dst, vout, stage, copies) -> None:
         vin, input = self.vin, self.input
@@ -251,7 +259,7 @@ class _Transcode:
                     packet.stream = copies[packet.stream.index]
                     self.bytes += packet.size
                     if held is None:
-                        dst.mux(packet)
+                        self._mux(dst, packet)
                     else:
                         held.append(packet)
             for frame in clock.flush():
@@ -275,7 +283,7 @@ class _Transcode:
         if held is not None:
             carry_video(self.vin, frame, conformed, vout, self.target.format, self.input)
             for p in held:
-                dst.mux(p)
+                self._mux(dst, p)
         self.frames_in += 1
         self._mux_video(dst, stage.encode(conformed))
         bar.update(self.frames_in)
