@@ -13,6 +13,7 @@ depends on the frames alone, never on timing, so the output is deterministic.
 from __future__ import annotations
 
 import math
+import os
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -23,9 +24,11 @@ import numpy as np
 from . import roi
 from .conform import conform_frame
 from .errors import SalcodecError
+from .mapfile import MapWriter
 from .mapper import DEFAULT_CADENCE, FrameOffsets, OffsetMapper
 from .qpmap import ANCHOR_SHARPNESS, DEFAULT_CLAMP, DEFAULT_STRENGTH
 from .saliency import SaliencyModel
+from .saliency.external import open_maps
 
 
 @dataclass
@@ -122,13 +125,21 @@ class SaliencyEncoder:
     cadence : int
         Run the saliency model every this many frames and on scene cuts (see
         :class:`OffsetMapper`); 1 analyses every frame.
+    maps : path, optional
+        External maps instead of the model: a greyscale video, a folder of
+        images or a map sidecar (see :func:`salcodec.saliency.external.open_maps`).
+    export_map : path, optional
+        Write every frame's importance and offsets, with its pts, to this
+        sidecar while encoding (see :mod:`salcodec.mapfile`).
     """
 
     def __init__(self, stream, *, model: str | SaliencyModel = "default",
                  strength: float = DEFAULT_STRENGTH, clamp: float = DEFAULT_CLAMP,
                  smoothing: float = 0.6, bias: float = 0.0, enabled: bool = True,
                  lookahead: int = 8, anchor: str = "mean",
-                 sharpness: float = ANCHOR_SHARPNESS, cadence: int = DEFAULT_CADENCE) -> None:
+                 sharpness: float = ANCHOR_SHARPNESS, cadence: int = DEFAULT_CADENCE,
+                 maps: str | os.PathLike | None = None,
+                 export_map: str | os.PathLike | None = None) -> None:
         if stream.codec_context.name != "libx264":
             raise SalcodecError(
                 f"SaliencyEncoder needs a libx264 stream, got {stream.codec_context.name}"
@@ -141,9 +152,18 @@ class SaliencyEncoder:
         self._pending: deque[tuple[av.VideoFrame, Future[FrameOffsets] | None]] = deque()
         self._mapper = None
         self._pool = None
+        self._maps = self._export = None
+        if (maps is not None or export_map is not None) and not self.enabled:
+            what = "--map" if maps is not None else "--export-map"
+            raise SalcodecError(f"{what} needs saliency on (strength > 0, no --no-saliency)")
         if self.enabled:
+            if maps is not None:
+                self._maps = open_maps(maps, self.width, self.height)
             self._mapper = OffsetMapper(self.width, self.height, model, strength, clamp,
-                                        smoothing, bias, anchor, sharpness, cadence)
+                                        smoothing, bias, anchor, sharpness, cadence,
+                                        maps=self._maps)
+            if export_map is not None:
+                self._export = MapWriter(export_map, self.width, self.height)
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="salcodec-saliency")
 
     def encode(self, frame: av.VideoFrame) -> list[av.Packet]:
@@ -161,6 +181,8 @@ class SaliencyEncoder:
         packets: list[av.Packet] = []
         while self._pending:
             packets += self._encode_next()
+        if self._maps is not None:
+            self._maps.finish()  # a map longer than the video is a mismatch too
         packets += self.stream.encode(None)
         self.close()
         return packets
@@ -171,6 +193,10 @@ class SaliencyEncoder:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
         self._pending.clear()
+        if self._maps is not None:
+            self._maps.close()
+        if self._export is not None:
+            self._export.close()
 
     def _encode_next(self) -> list[av.Packet]:
         frame, job = self._pending.popleft()
@@ -178,6 +204,9 @@ class SaliencyEncoder:
             r = job.result()
             self.stats.add(r.offsets, roi.attach_payload(frame, r.payload))
             self.stats.scene_cuts += r.cut
+            if self._export is not None:
+                self._export.write(frame.pts, frame.time_base or self.stream.time_base,
+                                   r.offsets, r.importance)
         else:
             self.stats.frames += 1
         return self.stream.encode(frame)

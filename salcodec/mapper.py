@@ -32,6 +32,7 @@ from .qpmap import (
     quantize_offsets,
 )
 from .saliency import SaliencyModel, get_model
+from .saliency.external import ExternalMaps
 from .scenecut import SceneCutDetector, yuv_thumbnail
 
 #: Frames per saliency analysis within a shot (issue 14: the model's cost is
@@ -54,12 +55,16 @@ class FrameOffsets:
         The frame starts a new shot.
     analysed : bool
         The saliency model ran on this frame (False: offsets reused).
+    importance : ndarray, shape (mb_h, mb_w), optional
+        The pooled importance the offsets came from (None: offsets given
+        from outside).
     """
 
     offsets: np.ndarray
     payload: bytes
     cut: bool
     analysed: bool
+    importance: np.ndarray | None = None
 
 
 class OffsetMapper:
@@ -91,16 +96,24 @@ class OffsetMapper:
         model's ``frame_step`` attribute is set to the number of frames since
         its previous call (1 for its first call), so a model may scale a
         motion cue by it.
+    maps : ExternalMaps, optional
+        External maps instead of the model (:mod:`salcodec.saliency.external`):
+        every frame takes its own map, no cadence; a sidecar's offsets are
+        applied as given.
     """
 
     def __init__(self, width: int, height: int, model: str | SaliencyModel = "default",
                  strength: float = DEFAULT_STRENGTH, clamp: float = DEFAULT_CLAMP,
                  smoothing: float = 0.6, bias: float = 0.0, anchor: str = "mean",
-                 sharpness: float = ANCHOR_SHARPNESS, cadence: int = DEFAULT_CADENCE) -> None:
+                 sharpness: float = ANCHOR_SHARPNESS, cadence: int = DEFAULT_CADENCE,
+                 maps: ExternalMaps | None = None) -> None:
         if int(cadence) != cadence or cadence < 1:
             raise ValueError(f"cadence must be an integer >= 1, got {cadence}")
         self.width, self.height = width, height
-        self.model = get_model(model) if isinstance(model, str) else model
+        self.maps = maps
+        self.model = (None if maps is not None
+                      else get_model(model) if isinstance(model, str) else model)
+        self._importance: np.ndarray | None = None
         self.strength, self.clamp, self.bias = strength, clamp, bias
         self.anchor, self.sharpness = anchor, sharpness
         self.smoothing = smoothing
@@ -145,13 +158,15 @@ class OffsetMapper:
 
         cut = self.cuts.update(yuv_thumbnail(*frame_planes(frame)))
         self.frames += 1
+        if self.maps is not None:
+            return self._external(frame, cut)
         step = self._since_analysis
         if self._last is not None and not cut and step is not None and step < self.cadence:
             self._since_analysis = step + 1
             if self._since_model is not None:
                 self._since_model += 1
             last = self._last
-            return FrameOffsets(last.offsets, last.payload, False, False)
+            return FrameOffsets(last.offsets, last.payload, False, False, last.importance)
         if cut:
             self.model.reset()
         rgb = self.analysis_rgb(frame)
@@ -160,8 +175,21 @@ class OffsetMapper:
         self._since_analysis = 1
         self.analyses += 1
         self._last = FrameOffsets(offsets, roi_payload(offsets, self.width, self.height),
-                                  cut, True)
+                                  cut, True, self._importance)
         return self._last
+
+    def _external(self, frame: av.VideoFrame, cut: bool) -> FrameOffsets:
+        from .regions import roi_payload
+
+        importance, given = self.maps.next(frame.pts)
+        if given is not None:
+            offsets = quantize_offsets(np.clip(given, -51, 51))
+        else:
+            rgb = self.analysis_rgb(frame) if self.anchor == "attended" else None
+            offsets = self._offsets(importance, cut, 1, rgb)
+        self.analyses += 1
+        return FrameOffsets(offsets, roi_payload(offsets, self.width, self.height), cut, True,
+                            importance)
 
     def __call__(self, frame: av.VideoFrame) -> tuple[np.ndarray, bool]:
         """Offsets and cut flag of the next frame of the video (see :meth:`job`)."""
@@ -175,11 +203,15 @@ class OffsetMapper:
         return self.model(rgb)
 
     def _map(self, sal: np.ndarray, cut: bool, step: int, rgb: np.ndarray) -> np.ndarray:
+        self._importance = pool_to_macroblocks(sal, self.width, self.height)
+        return self._offsets(self._importance, cut, step, rgb)
+
+    def _offsets(self, importance: np.ndarray, cut: bool, step: int,
+                 rgb: np.ndarray | None) -> np.ndarray:
         if cut:
             self.smoother.reset()
         # ``step`` frames since the previous analysis: decay it as many times.
         self.smoother.alpha = self.smoothing ** step
-        importance = pool_to_macroblocks(sal, self.width, self.height)
         # The least mean offset is weighted by texture: bits sit in textured blocks.
         cost = (macroblock_activity(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), self.width,
                                     self.height) if self.anchor == "attended" else None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from dataclasses import asdict, dataclass, fields, replace
 
@@ -41,6 +42,10 @@ class EncodeSettings:
     sharpness : float
         How tightly the ``attended`` anchor sits on the most salient blocks
         (see :func:`salcodec.qpmap.attended_weights`).
+    map_source : str, optional
+        External maps instead of the model: a greyscale video, a folder of
+        images, or a map sidecar whose offsets are applied as given (see
+        :mod:`salcodec.saliency.external`).
     """
 
     crf: float = 23
@@ -54,6 +59,7 @@ class EncodeSettings:
     bias: float = 0.0
     budget: str = "attended"
     sharpness: float = ANCHOR_SHARPNESS
+    map_source: str | None = None
 
     def __post_init__(self) -> None:
         budget = BUDGET_ALIASES.get(self.budget, self.budget)
@@ -77,6 +83,13 @@ class EncodeSettings:
             raise SalcodecError(f"smoothing must be within [0, 1), got {self.smoothing:g}")
         if not math.isfinite(self.bias):
             raise SalcodecError(f"bias must be a finite number, got {self.bias}")
+        if self.map_source is not None:
+            if not os.path.exists(self.map_source):
+                raise SalcodecError(f"{self.map_source}: no such map file or folder")
+            if self.budget == "size" and self.saliency:
+                raise SalcodecError(f"{self.map_source}: --budget size calibrates on samples "
+                                    "of the video, which external maps cannot follow; use "
+                                    "attended or zero-mean")
         from .saliency import available_models
 
         if self.model not in ("default", *available_models()):
@@ -100,7 +113,7 @@ class EncodeSettings:
         return {"model": self.model, "strength": self.strength, "clamp": self.clamp,
                 "smoothing": self.smoothing, "bias": self.bias, "enabled": self.saliency,
                 "anchor": "attended" if self.budget == "attended" else "mean",
-                "sharpness": self.sharpness}
+                "sharpness": self.sharpness, "maps": self.map_source}
 
     def as_dict(self) -> dict:
         return asdict(self)

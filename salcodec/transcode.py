@@ -50,7 +50,8 @@ class EncodeResult:
 def encode(input: str | os.PathLike, output: str | os.PathLike,
            settings: EncodeSettings | None = None, *, overwrite: bool = False,
            progress: bool | None = None, budget: str | None = None, format: str | None = None,
-           report_qp: bool = False, **changes) -> EncodeResult:
+           report_qp: bool = False, export_map: str | os.PathLike | None = None,
+           **changes) -> EncodeResult:
     """Transcode ``input`` to H.264 in ``output`` with saliency-guided QP offsets.
 
     Audio, subtitle and other streams are copied untouched; video timestamps
@@ -85,6 +86,10 @@ def encode(input: str | os.PathLike, output: str | os.PathLike,
         really used inside and outside the salient region (``result.qp``; see
         :mod:`salcodec.qpreport`). Costs one decode of the output; file
         outputs with saliency only.
+    export_map : path, optional
+        Write each frame's per-macroblock importance and QP offsets, with its
+        pts, to this sidecar while encoding (:mod:`salcodec.mapfile`); it can
+        drive another encode with ``map_source``. Needs saliency on.
     format : str, optional
         The output container (``matroska``, ``mp4``, ``mov``, ``mpegts``,
         ``nut``), like FFmpeg's ``-f``; needed for a name without extension.
@@ -105,6 +110,8 @@ def encode(input: str | os.PathLike, output: str | os.PathLike,
     if budget == "size" and settings.saliency:
         require_seekable(input, "--budget size (calibration on samples)")
     started = time.monotonic()
+    if export_map is not None:
+        _check_export(export_map, settings, overwrite)
     target = resolve_output(output, [] if is_stdin(input) else [Path(input)], overwrite, format)
     src = open_input(input, allow_pipe=True)
     masks = None
@@ -120,12 +127,14 @@ def encode(input: str | os.PathLike, output: str | os.PathLike,
         masks = MaskSpool() if report_qp and settings.saliency and not target.pipe else None
         if target.pipe:
             # Written as it goes; frames are counted while muxing instead of re-read.
-            run = _run(src, vin, input, target.url, target, settings, progress)
+            run = _run(src, vin, input, target.url, target, settings, progress,
+                       export_map=export_map)
             frames_out, nbytes = run.video_packets, run.bytes
             _check_count(target, frames_out, run.frames_in)
         else:
             with atomic_output(target.path) as tmp:
-                run = _run(src, vin, input, str(tmp), target, settings, progress, masks)
+                run = _run(src, vin, input, str(tmp), target, settings, progress, masks,
+                           export_map)
                 frames_out = count_video_packets(tmp)
                 nbytes = tmp.stat().st_size
                 _check_count(target, frames_out, run.frames_in)  # before the rename
@@ -134,6 +143,10 @@ def encode(input: str | os.PathLike, output: str | os.PathLike,
                     qp = {"region": f"the most salient {SALIENT_SHARE:.0%} of each frame's "
                                     "macroblocks (lowest requested offsets)",
                           **qp_by_region(tmp, masks.read())}
+    except BaseException:
+        if export_map is not None and os.path.isfile(export_map):
+            os.remove(export_map)  # a partial map would look like a whole one
+        raise
     finally:
         src.close()
         if masks is not None:
@@ -157,10 +170,20 @@ def _check_count(target: OutputTarget, frames_out: int, frames_in: int) -> None:
                             f"has {frames_in}; {what}")
 
 
+def _check_export(path, settings: EncodeSettings, overwrite: bool) -> None:
+    if not settings.saliency:
+        raise SalcodecError(f"{path}: --export-map needs saliency on (no --no-saliency)")
+    if os.path.exists(path) and not overwrite:
+        raise SalcodecError(f"{path}: the map file exists (use -y to overwrite)")
+    if os.path.abspath(path) == os.path.abspath(settings.map_source or ""):
+        raise SalcodecError(f"{path}: --export-map would overwrite the --map it reads")
+
+
 def _run(src, vin, input, url: str, target: OutputTarget, settings: EncodeSettings,
-         progress, masks: MaskSpool | None = None) -> _Transcode:
+         progress, masks: MaskSpool | None = None, export_map=None) -> _Transcode:
     try:
-        return _Transcode(src, vin, input, url, target, settings, progress, masks).run()
+        return _Transcode(src, vin, input, url, target, settings, progress, masks,
+                          export_map).run()
     except (av.error.FFmpegError, OSError) as exc:
         if getattr(exc, "filename", None) != url:
             raise
@@ -177,9 +200,10 @@ class _Transcode:
     """One pass: demux, decode, saliency stage, mux; copies and metadata carried."""
 
     def __init__(self, src, vin, input, url: str, target: OutputTarget,
-                 settings: EncodeSettings, progress, masks: MaskSpool | None = None) -> None:
+                 settings: EncodeSettings, progress, masks: MaskSpool | None = None,
+                 export_map=None) -> None:
         self.src, self.vin, self.input, self.url = src, vin, input, url
-        self.masks = masks
+        self.masks, self.export_map = masks, export_map
         self.target, self.settings, self.progress = target, settings, progress
         self.frames_in = self.video_packets = self.bytes = self.copied = 0
         self.stats = None
@@ -215,7 +239,7 @@ class _Transcode:
                                      f"into {fmt} ({exc}); try an .mkv output") from None
                 carry_stream(st, copies[st.index])
             carry_container(self.src, dst, fmt, self.input)
-            stage = SaliencyEncoder(vout, **s.stage_options())
+            stage = SaliencyEncoder(vout, **s.stage_options(), export_map=self.export_map)
             stage.stats.masks = self.masks
             self._loop(dst, vout, stage, copies)
             self._mux_video(dst, stage.flush())

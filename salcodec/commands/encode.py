@@ -23,6 +23,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="output container when the name has no extension: matroska, mp4 "
                    "(fragmented to a pipe), mov, mpegts, nut")
     add_encode_options(p)
+    p.add_argument("--map", dest="map_source", default=None, metavar="SOURCE",
+                   help="drive the encoder with your own maps instead of a model: a greyscale "
+                   "video or a folder of images (bright = look here; one per frame, resized to "
+                   "macroblocks) or a sidecar from --export-map (offsets applied as given)")
+    p.add_argument("--export-map", default=None, metavar="FILE",
+                   help="write each frame's per-macroblock importance and QP offsets, with its "
+                   "pts, to FILE (JSON lines, see docs/mapfile.md)")
     ow = p.add_mutually_exclusive_group()
     ow.add_argument("-y", dest="overwrite", action="store_true", help="overwrite OUTPUT")
     ow.add_argument("-n", dest="overwrite", action="store_false",
@@ -78,7 +85,7 @@ def settings_from_args(args: argparse.Namespace):
     return EncodeSettings(crf=crf, preset=args.preset, x264_params=args.x264_params,
                           saliency=args.saliency, model=args.model, strength=args.strength,
                           clamp=args.clamp, smoothing=args.smoothing, bias=args.bias,
-                          budget=args.budget)
+                          budget=args.budget, map_source=getattr(args, "map_source", None))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -93,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     shown = args.progress if args.progress is not None else sys.stderr.isatty()
     result = encode(args.input, args.output, settings_from_args(args),
                     overwrite=args.overwrite, progress=args.progress, format=args.format,
-                    report_qp=args.json or shown)
+                    report_qp=args.json or shown, export_map=args.export_map)
     if args.json:
         json.dump(result.as_dict(), sys.stdout, indent=2)
         sys.stdout.write("\n")
