@@ -15,10 +15,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("encode", help="transcode a video with saliency-guided QP offsets",
                        description="Transcode INPUT to H.264 (libx264) in OUTPUT, spending "
                        "bits where viewers look. Audio and other streams are copied.")
-    p.add_argument("input", help="input file; - (or pipe:0) reads stdin, a FIFO is read as a "
-                   "pipe")
-    p.add_argument("output", help="output file: .mp4, .mov, .m4v, .mkv, .ts or .nut; - (or "
-                   "pipe:1) writes stdout (needs -f)")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="INPUT OUTPUT: input file (- or pipe:0 reads stdin, a FIFO is read as a pipe) and "
+                   "output file (.mp4, .mov, .m4v, .mkv, .ts or .nut; - or pipe:1 writes stdout, "
+                   "needs -f); with --out-dir: any number of input files and folders")
+    p.add_argument("--out-dir", default=None, metavar="DIR",
+                   help="batch: encode every INPUT (folders: their videos, recursively) into "
+                   "DIR, names mirrored; existing outputs skipped unless -y; a summary table "
+                   "on stderr (JSON lines on stdout with --json); exit 1 if any file failed")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="batch: files encoded at once (1)")
     p.add_argument("-f", "--format", default=None, metavar="FORMAT",
                    help="output container when the name has no extension: matroska, mp4 "
                    "(fragmented to a pipe), mov, mpegts, nut")
@@ -93,6 +99,12 @@ def run(args: argparse.Namespace) -> int:
     from ..io.pipes import is_stdout
     from ..transcode import encode
 
+    if args.out_dir is not None:
+        return run_batch_args(args)
+    if len(args.paths) != 2:
+        raise SalcodecError(f"encode takes INPUT OUTPUT, got {len(args.paths)} path(s); "
+                            "use --out-dir DIR for several inputs")
+    args.input, args.output = args.paths
     if args.json and is_stdout(args.output):
         # stdout carries the video; JSON mixed into it would corrupt the stream.
         raise SalcodecError(f"{args.output}: --json prints on stdout, which carries the video; "
@@ -107,6 +119,32 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(summary_line(result), file=sys.stderr)
     return 0
+
+
+def run_batch_args(args: argparse.Namespace) -> int:
+    """``encode INPUT... --out-dir DIR``: the batch mode (see :mod:`salcodec.batch`)."""
+    from ..batch import plan_batch, run_batch, summary_table
+    from ..errors import SalcodecError
+
+    if args.map_source is not None or args.export_map is not None:
+        raise SalcodecError("--map and --export-map take one video; encode the files one by "
+                            "one to use them")
+    if args.format is not None:
+        raise SalcodecError("-f is for pipes and names without extension; a batch keeps "
+                            "each input's container (or .mkv)")
+    settings = settings_from_args(args)  # bad settings: one line before any file
+    items = plan_batch(args.paths, args.out_dir)
+
+    def done(item) -> None:
+        if args.json:
+            print(json.dumps(item.as_dict()), flush=True)
+        elif args.progress:
+            print(f"{item.status}: {item.input}", file=sys.stderr, flush=True)
+
+    run_batch(items, settings, overwrite=args.overwrite, jobs=args.jobs,
+              report_qp=False, on_done=done)
+    print(summary_table(items), file=sys.stderr)
+    return 1 if any(i.status == "failed" for i in items) else 0
 
 
 def summary_line(result) -> str:
