@@ -66,6 +66,9 @@ def open_input(path: str | os.PathLike, allow_pipe: bool = False) -> av.containe
 def video_stream(container: av.container.InputContainer, path: str | os.PathLike):
     """The first video stream, or :class:`InputError` (audio-only, no streams)."""
     streams = [s for s in container.streams.video if s.codec_context is not None]
+    if not streams and container.streams.video:
+        raise InputError(f"{path}: video stream of an unknown codec (unsupported or corrupt "
+                         "header)")
     if not streams:
         kinds = sorted({s.type for s in container.streams}) or ["no streams"]
         raise InputError(f"{path}: no video stream (contains {', '.join(kinds)})")

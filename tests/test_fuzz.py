@@ -74,3 +74,19 @@ def test_regression_mp4_with_no_streams_is_one_line(corpus, tmp_path):
     src, data, done = fuzz.make_case(seeds, layouts, 1, 21)
     assert src.name == "h264.mp4"
     assert fuzz.run_case(src, data, done, "1:21", tmp_path / "b", timeout=120).findings == []
+
+
+def test_regression_unknown_video_codec_is_one_line_in_quality(corpus, tmp_path):
+    """Fuzz cases 2:13 and 2:42 (the codec tag in the sample description damaged):
+    quality raised AttributeError on the stream's missing codec context."""
+    seeds, layouts = corpus
+    src = next(p for p in seeds if p.name == "h264.mp4")
+    data = bytearray(src.read_bytes())
+    at = data.rfind(b"avc1")  # the sample entry (the first one is a brand in 'ftyp')
+    assert at > data.find(b"stsd") > 0
+    data[at:at + 4] = b"zzz1"
+    found = fuzz.run_case(src, bytes(data), ["sample entry avc1 -> zzz1"], "tag",
+                          tmp_path / "a", timeout=120)
+    assert found.findings == []
+    assert [r["rc"] for r in found.runs] == [1, 1, 1]
+    assert "unknown codec" in found.runs[1]["stderr_tail"]

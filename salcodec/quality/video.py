@@ -25,7 +25,7 @@ import av
 import numpy as np
 
 from ..conform import NATIVE_FORMATS, even_size, frame_planes
-from ..decode import open_input
+from ..decode import open_input, video_stream
 from ..errors import InputError, SalcodecError
 
 #: Pixel formats whose planes are read as stored (8-bit 4:2:0).
@@ -150,10 +150,13 @@ class VideoReader:
     def __init__(self, path: str | os.PathLike):
         self.path = os.fspath(path)
         self._container = open_input(self.path)  # same one-line errors as encode
-        if not self._container.streams.video:
+        try:
+            # A video stream of an unknown codec (a damaged codec tag) has no
+            # codec context: refused in one line, as encode does.
+            self._stream = video_stream(self._container, self.path)
+        except BaseException:
             self._container.close()
-            raise InputError(f"{self.path}: has no video stream")
-        self._stream = self._container.streams.video[0]
+            raise
         self._stream.thread_type = "AUTO"
         rate = self._stream.average_rate or self._stream.guessed_rate
         self.fps: float | None = float(rate) if rate else None
