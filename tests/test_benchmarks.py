@@ -162,7 +162,7 @@ def test_run_plan_tiny_writes_every_section(tmp_path):
 
     fix = sec["fixations"]["result"]["sets"]["fix"]
     assert fix["images"] == 2
-    assert math.isfinite(fix["summary"]["default s=2"]["psnr"]["mean"])
+    assert math.isfinite(fix["summary"]["default s=4"]["psnr"]["mean"])
 
     prof = sec["profile"]["result"]
     assert prof["worker"]["calls"] == 50 and prof["main_thread_top"]

@@ -141,7 +141,7 @@ def searched():
 
 def test_crf_search_predicts_the_full_encode(searched, tmp_path):
     r = searched
-    assert [c["strength"] for c in r["candidates"]] == [0.0, 4.0]  # plain and --strength
+    assert [c["strength"] for c in r["candidates"]] == [0.0, FAST.strength]  # plain and --strength
     assert r["sample"]["fraction_of_video"] <= 0.3
     assert r["sample_encodes"] <= 6
     for c in r["candidates"]:

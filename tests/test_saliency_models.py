@@ -290,7 +290,8 @@ def test_default_detects_cuts_and_smooths():
     assert np.allclose(after_cut, DefaultModel()(asl[0]), atol=1e-6)
     # Without a cut the previous map is blended in (smoothing) and motion counts.
     # (Faces are detected on every frame here: BlazeFace finds the bunny's.)
-    every = dict(detect_interval=1, gaze_interval=1, first_gaze_side=256, video_gaze_weight=1)
+    every = dict(detect_interval=1, gaze_interval=1, first_gaze_side=256, video_gaze_weight=0.75,
+                 video_face_weight=1)
     smooth = DefaultModel(**every)
     plain = DefaultModel(smoothing=0.0, motion_weight=0.0, **every)
     smooth(bbb[0])

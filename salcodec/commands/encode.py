@@ -16,9 +16,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Transcode INPUT to H.264 (libx264) in OUTPUT, spending "
                        "bits where viewers look. Audio and other streams are copied.")
     p.add_argument("paths", nargs="+", metavar="PATH",
-                   help="INPUT OUTPUT: input file (- or pipe:0 reads stdin, a FIFO is read as a pipe) and "
-                   "output file (.mp4, .mov, .m4v, .mkv, .ts or .nut; - or pipe:1 writes stdout, "
-                   "needs -f); with --out-dir: any number of input files and folders")
+                   help="INPUT OUTPUT: input file (- or pipe:0 reads stdin, a FIFO is read as a "
+                   "pipe) and output file (.mp4, .mov, .m4v, .mkv, .ts or .nut; - or pipe:1 "
+                   "writes stdout, needs -f); with --out-dir: any number of input files and "
+                   "folders")
     p.add_argument("--out-dir", default=None, metavar="DIR",
                    help="batch: encode every INPUT (folders: their videos, recursively) into "
                    "DIR, names mirrored; existing outputs skipped unless -y; a summary table "

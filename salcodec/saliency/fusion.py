@@ -3,16 +3,16 @@
 Per frame, on a thumbnail of long side 128:
 
     static = (centre(sigma) * (offset + bms + g * gaze)) ** gamma   (each cue peaks at 1)
-    map    = static + face_weight * faces + text_weight * text
+    map    = static + f * faces + text_weight * text
              + motion_weight * motion
     out    = (1 - smooth) * map / max(map) + smooth * out_prev
 
 * ``bms`` is boolean map saliency on Lab (:mod:`.bms`); ``gaze`` the
   learned fixation density of FastGaze (:mod:`.gaze`), a pruned DeepGaze II;
-  ``g`` is ``gaze_weight`` on a still or a shot's first frame and
-  ``video_gaze_weight`` after it; ``centre`` the centre-bias Gaussian,
-  ``faces`` Gaussians on faces found by BlazeFace (:mod:`.priors`,
-  :mod:`.blazeface`), ``text`` a text detector's probability map
+  ``g`` and ``f`` are ``gaze_weight`` and ``face_weight`` on a still or a
+  shot's first frame and ``video_gaze_weight``, ``video_face_weight`` after
+  it; ``centre`` the centre-bias Gaussian, ``faces`` Gaussians on faces
+  found by BlazeFace (:mod:`.priors`, :mod:`.blazeface`), ``text`` a text detector's probability map
   (:mod:`.text`), ``motion`` the camera-compensated flow magnitude
   (:mod:`.motion`) squashed as ``1 - exp(-|flow| / MOTION_SCALE)`` per frame of
   time (the encoder may call the model every few frames; it sets
@@ -20,7 +20,7 @@ Per frame, on a thumbnail of long side 128:
 * The weights were chosen on the development stills (three fixation sets)
   AND the two gaze videos together, leave-one-set-out
   (``benchmarks/tune_video.py``, docs/saliency.md): the learned map inside
-  the centre-weighted term, faces at twice the earlier still-only weight,
+  the centre-weighted term, on video with faces at twice the stills' weight,
   and more temporal smoothing (gaze lags what moves). Motion kept its mild
   weight: on the development videos it neither helped nor hurt.
 * Scene cuts (:mod:`salcodec.scenecut`) reset the temporal state (no
@@ -51,11 +51,12 @@ from .text import TextDetector, text_map
 #: Chosen on the development stills and gaze videos (docs/saliency.md).
 CENTRE_SIGMA = 0.25
 OFFSET = 0.3
-GAZE_WEIGHT = 1.0
-#: On video (from a shot's second frame on) the learned map counts more: the
-#: gaze videos chose 2, the stills 0.5-1 (docs/saliency.md).
+GAZE_WEIGHT = 0.75
+FACE_WEIGHT = 1.0
+#: On video (from a shot's second frame on) the learned map and faces count
+#: more: the gaze videos chose 2 and 2, the stills 0.5-1 and 1 (docs/saliency.md).
 VIDEO_GAZE_WEIGHT = 2.0
-FACE_WEIGHT = 2.0
+VIDEO_FACE_WEIGHT = 2.0
 GAMMA = 1.5
 SMOOTHING = 0.7
 #: Not fitted: text is weighted like faces were on stills (objects people read).
@@ -85,8 +86,8 @@ class DefaultModel(SaliencyModel):
         Run the learned model every this many frames (and after each cut).
     centre_sigma, offset, gaze_weight, face_weight, gamma, text_weight : float
         The weights (module docstring); a weight of 0 disables its cue.
-    video_gaze_weight : float
-        ``gaze_weight`` from the second frame of a shot on (video).
+    video_gaze_weight, video_face_weight : float
+        ``gaze_weight`` and ``face_weight`` from the second frame of a shot on (video).
     gaze_side, first_gaze_side : int
         Long side of the frame the learned model sees; on a still or a
         shot's first frame.
@@ -115,6 +116,7 @@ class DefaultModel(SaliencyModel):
         offset: float = OFFSET,
         gaze_weight: float = GAZE_WEIGHT,
         video_gaze_weight: float = VIDEO_GAZE_WEIGHT,
+        video_face_weight: float = VIDEO_FACE_WEIGHT,
         gaze_side: int = GAZE_SIDE,
         first_gaze_side: int = FIRST_GAZE_SIDE,
         face_weight: float = FACE_WEIGHT,
@@ -141,6 +143,7 @@ class DefaultModel(SaliencyModel):
         self.offset = offset
         self.gaze_weight = gaze_weight
         self.video_gaze_weight = video_gaze_weight
+        self.video_face_weight = video_face_weight
         self.gaze_side = gaze_side
         self.first_gaze_side = first_gaze_side
         self.face_weight = face_weight
@@ -152,7 +155,8 @@ class DefaultModel(SaliencyModel):
         self.n_thresholds = n_thresholds
         self.bms_side = bms_side
         self._face_detector = (
-            BlazeFace(face_score) if detect_interval and face_weight > 0 else None
+            BlazeFace(face_score) if detect_interval and max(face_weight, video_face_weight) > 0
+            else None
         )
         self._text_detector = TextDetector() if detect_interval and text_weight > 0 else None
         self._centre: dict[tuple[int, int], np.ndarray] = {}
@@ -230,16 +234,18 @@ class DefaultModel(SaliencyModel):
         if peak > 0:
             bottom_up /= peak
         cues = self.offset + bottom_up
-        gaze_weight = self.gaze_weight if self._prev_gray is None else self.video_gaze_weight
+        video = self._prev_gray is not None
+        gaze_weight = self.video_gaze_weight if video else self.gaze_weight
+        face_weight = self.video_face_weight if video else self.face_weight
         if self._gaze is not None and gaze_weight > 0:
             cues += gaze_weight * self._gaze
         fused = centre * cues
         fused /= float(fused.max())
         if self.gamma != 1.0:
             fused **= self.gamma  # sharpen: fixations cluster on the strongest peaks
-        if len(self._faces) and self.face_weight > 0:
+        if len(self._faces) and face_weight > 0:
             faces = face_map((h, w), self._faces * np.array([w, h, w, h]), self.face_sigma)
-            fused += self.face_weight * faces  # added: a face in a dull spot still stands out
+            fused += face_weight * faces  # added: a face in a dull spot still stands out
         if self.text_weight > 0 and self._text.max() > 0:
             fused += self.text_weight * text_map(self._text, (h, w))
         if self._prev_gray is not None and self.motion_weight > 0:
