@@ -56,5 +56,7 @@ def test_mapper_takes_the_models_word_on_cuts_and_resets_its_smoothing():
     cuts = [mapper.offsets(rgb)[1] for rgb in [*bbb, asl]]
     assert cuts == [False, False, False, True]
     fresh = OffsetMapper(320, 180, "default", smoothing=0.9)
-    # After the cut nothing of the first shot is left: same offsets as a fresh mapper.
+    fresh.offsets(asl)
+    # After the cut nothing of the first shot is left: same offsets as a fresh mapper
+    # that saw the new shot's frames only.
     np.testing.assert_array_equal(mapper.offsets(asl)[0], fresh.offsets(asl)[0])

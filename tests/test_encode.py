@@ -85,7 +85,8 @@ def test_default_model_spends_bits_on_the_face(tmp_path):
     face = np.zeros((480 // 16, 640 // 16), dtype=bool)
     face[int(y + h / 2) // 16, int(x + w / 2) // 16] = True
     gaps = {}
-    for name, model in (("default", DefaultModel()), ("no faces", DefaultModel(face_weight=0))):
+    no_faces = DefaultModel(face_weight=0, video_face_weight=0)
+    for name, model in (("default", DefaultModel()), ("no faces", no_faces)):
         out = tmp_path / "default.mp4"
         encode_with_model(ASL, out, model, strength=4, clamp=10)
         intra = [f.qp for f in iter_qp_maps(out) if f.pict_type == "I"]
