@@ -36,6 +36,29 @@ def validate_rgb(image: np.ndarray) -> np.ndarray:
     return image
 
 
+def read_onnx(path, what: str) -> cv2.dnn.Net:
+    """Load a shipped ONNX network with OpenCV; a missing or unreadable file is one clear error.
+
+    Parameters
+    ----------
+    path : Path
+        The network file (package data, see :mod:`salcodec.data`).
+    what : str
+        What the network is, for the message (e.g. ``"FastGaze network"``).
+    """
+    from ..errors import SalcodecError
+
+    if not path.is_file():
+        raise SalcodecError(f"{path}: {what} missing from the installation")
+    try:
+        return cv2.dnn.readNetFromONNX(str(path))
+    except cv2.error as exc:
+        raise SalcodecError(
+            f"{path.name}: OpenCV {cv2.__version__} cannot load the {what}: "
+            f"{str(exc).strip().splitlines()[-1]}"
+        ) from exc
+
+
 def normalize_map(raw: np.ndarray) -> np.ndarray:
     """Scale a map linearly to [0, 1] as float32; a flat map becomes all zeros."""
     raw = np.asarray(raw, dtype=np.float32)

@@ -31,7 +31,7 @@ import numpy as np
 
 from ..data import GAZE_NETWORK
 from ..errors import SalcodecError
-from .base import DetectorModel, normalize_map, validate_rgb
+from .base import DetectorModel, normalize_map, read_onnx, validate_rgb
 
 MODEL_FILE = GAZE_NETWORK.name
 #: Long side the network sees. 256 costs about half of 320 (docs/saliency.md).
@@ -44,15 +44,7 @@ _lock = threading.Lock()
 
 
 def _load_net() -> cv2.dnn.Net:
-    if not GAZE_NETWORK.is_file():
-        raise SalcodecError(f"{GAZE_NETWORK}: FastGaze network missing from the installation")
-    try:
-        return cv2.dnn.readNetFromONNX(str(GAZE_NETWORK))
-    except cv2.error as exc:
-        raise SalcodecError(
-            f"{MODEL_FILE}: OpenCV {cv2.__version__} cannot load the gaze network: "
-            f"{str(exc).strip().splitlines()[-1]}"
-        ) from exc
+    return read_onnx(GAZE_NETWORK, "FastGaze network")
 
 
 def network_size(shape: tuple[int, int], side: int = NET_SIDE) -> tuple[int, int]:

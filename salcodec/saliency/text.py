@@ -20,7 +20,7 @@ import numpy as np
 
 from ..data import TEXT_DETECTOR
 from ..errors import SalcodecError
-from .base import DetectorModel, validate_rgb
+from .base import DetectorModel, read_onnx, validate_rgb
 
 MODEL_FILE = TEXT_DETECTOR.name
 #: Long side the detector sees; text smaller than ~1/40 of the frame is missed.
@@ -36,13 +36,7 @@ TEXT_THRESHOLD = 0.3
 
 
 def _load_net() -> cv2.dnn.Net:
-    try:
-        return cv2.dnn.readNetFromONNX(str(TEXT_DETECTOR))
-    except cv2.error as exc:
-        raise SalcodecError(
-            f"{MODEL_FILE}: OpenCV {cv2.__version__} cannot load the text detector: "
-            f"{str(exc).strip().splitlines()[-1]}"
-        ) from exc
+    return read_onnx(TEXT_DETECTOR, "text detector")
 
 
 class TextDetector:
