@@ -31,20 +31,29 @@ VIDEO_HEADERS = ("AUC-Judd", "NSS", "CC")
 PER_FRAME_COLUMNS = ("clip", "model", "frame", "fixations", *VIDEO_METRICS)
 
 
+def markdown_table(title: str, headers, rows: dict[str, dict], columns, timing=None) -> list[str]:
+    """Lines of a titled markdown table: one row per model, metrics to 3 decimals.
+
+    ``timing`` is ``(header, row -> cell text)`` for an extra last column.
+    """
+    extra = [timing[0]] if timing else []
+    lines = [title, "", "| model | " + " | ".join([*headers, *extra]) + " |",
+             "|---|" + "---:|" * (len(headers) + len(extra))]
+    for name, r in rows.items():
+        cells = [f"{r[c]:.3f}" for c in columns] + ([timing[1](name, r)] if timing else [])
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def format_table(dataset: str, rows: dict[str, dict[str, float]]) -> str:
     """Markdown table of mean metrics, one row per model."""
     n = next(iter(rows.values()))["n"]
-    lines = [
-        f"{dataset} ({n} images)",
-        "",
-        "| model | " + " | ".join(HEADERS) + " | ms/image |",
-        "|---|" + "---:|" * (len(HEADERS) + 1),
-    ]
-    for name, r in rows.items():
-        cells = " | ".join(f"{r[c]:.3f}" for c in COLUMNS)
-        ms = f"{1000 * r['seconds'] / max(n, 1):.1f}" if name not in HUMAN_ROWS else ""
-        lines.append(f"| {name} | {cells} | {ms} |")
-    return "\n".join(lines)
+
+    def ms(name, r):
+        return f"{1000 * r['seconds'] / max(n, 1):.1f}" if name not in HUMAN_ROWS else ""
+
+    return "\n".join(markdown_table(f"{dataset} ({n} images)", HEADERS, rows, COLUMNS,
+                                    ("ms/image", ms)))
 
 
 def format_video_tables(dataset: str, clips: dict[str, dict]) -> str:
@@ -55,28 +64,17 @@ def format_video_tables(dataset: str, clips: dict[str, dict]) -> str:
         first = next(iter(rows.values()))
         decoded = first["frames"] + first["skipped"]
         w, h = result["size"]
-        out += [
-            f"{dataset}: {clip} ({w}x{h}, {first['frames']} frames scored, "
-            f"{first['skipped']} without gaze)",
-            "",
-            "| model | " + " | ".join(VIDEO_HEADERS) + " | ms/frame |",
-            "|---|" + "---:|" * (len(VIDEO_HEADERS) + 1),
-        ]
-        for name, r in rows.items():
-            cells = " | ".join(f"{r[c]:.3f}" for c in VIDEO_METRICS)
-            ms = f"{1000 * r['seconds'] / max(decoded, 1):.1f}" if "seconds" in r else ""
-            out.append(f"| {name} | {cells} | {ms} |")
+
+        def ms(_name, r, decoded=decoded):
+            return f"{1000 * r['seconds'] / max(decoded, 1):.1f}" if "seconds" in r else ""
+
+        title = (f"{dataset}: {clip} ({w}x{h}, {first['frames']} frames scored, "
+                 f"{first['skipped']} without gaze)")
+        out += markdown_table(title, VIDEO_HEADERS, rows, VIDEO_METRICS, ("ms/frame", ms))
         out.append("")
     if len(clips) > 1:
-        mean = mean_over_clips(clips)
-        out += [
-            f"{dataset}: mean over {len(clips)} clips (each clip weighs the same)",
-            "",
-            "| model | " + " | ".join(VIDEO_HEADERS) + " |",
-            "|---|" + "---:|" * len(VIDEO_HEADERS),
-        ]
-        for name, r in mean.items():
-            out.append(f"| {name} | " + " | ".join(f"{r[c]:.3f}" for c in VIDEO_METRICS) + " |")
+        title = f"{dataset}: mean over {len(clips)} clips (each clip weighs the same)"
+        out += markdown_table(title, VIDEO_HEADERS, mean_over_clips(clips), VIDEO_METRICS)
     return "\n".join(out).rstrip()
 
 
