@@ -45,7 +45,6 @@ class StageStats:
     histogram: dict[int, int] = field(default_factory=dict)
     # The last offsets summarised: frames between analyses share one array.
     _memo: tuple = field(default=(None, None), repr=False, compare=False)
-    _mask_memo: tuple = field(default=(None, None), repr=False, compare=False)
     #: Where each frame's salient blocks are spooled for the realised-QP report
     #: (:mod:`salcodec.qpreport`); None keeps none.
     masks: object | None = field(default=None, repr=False, compare=False)
@@ -54,17 +53,16 @@ class StageStats:
         self.frames += 1
         self.regions += regions
         if self._memo[0] is offsets:
-            abs_mean, mean, lo, hi, values, counts = self._memo[1]
+            abs_mean, mean, lo, hi, values, counts, mask = self._memo[1]
         else:
             values, counts = np.unique(np.rint(offsets).astype(int), return_counts=True)
             abs_mean, mean = float(np.abs(offsets).mean()), float(offsets.mean())
             lo, hi = float(offsets.min()), float(offsets.max())
             values, counts = values.tolist(), counts.tolist()
-            self._memo = (offsets, (abs_mean, mean, lo, hi, values, counts))
+            mask = salient_blocks(offsets) if self.masks is not None else None
+            self._memo = (offsets, (abs_mean, mean, lo, hi, values, counts, mask))
         if self.masks is not None:
-            if self._mask_memo[0] is not offsets:
-                self._mask_memo = (offsets, salient_blocks(offsets))
-            self.masks.write(self._mask_memo[1])
+            self.masks.write(mask)
         self.sum_abs_offset += abs_mean
         self.sum_offset += mean
         self.min_offset = min(self.min_offset, lo)
