@@ -23,13 +23,11 @@ fields (numbers parsed); ``plain`` (no saliency) is always run.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import sys
 import tempfile
 import warnings
-from collections import defaultdict
 from pathlib import Path
 
 import av
@@ -41,21 +39,6 @@ from salcodec.bitstream import video_payload_bytes
 FRAME_DEGREES = 30.0
 
 
-def read_gaze(csv_path: Path) -> dict[int, np.ndarray]:
-    """Frame index -> (N, 2) gaze points, one per recording (the mean of its in-frame samples)."""
-    samples: dict[tuple[int, int], list[tuple[float, float]]] = defaultdict(list)
-    with open(csv_path, newline="") as fh:
-        for row in csv.DictReader(fh):
-            if row.get("in_frame", "1") != "1":
-                continue
-            key = (int(row["clip_frame_0based"]), int(row["recording_id"]))
-            samples[key].append((float(row["x_px"]), float(row["y_px"])))
-    frames: dict[int, list] = defaultdict(list)
-    for (frame, _), pts in samples.items():
-        frames[frame].append(np.mean(pts, axis=0))
-    return {k: np.asarray(v) for k, v in frames.items()}
-
-
 def luma_frames(path: Path, limit: int | None = None):
     """The luma plane of each frame, as float64 (streamed)."""
     with av.open(str(path)) as c:
@@ -65,28 +48,39 @@ def luma_frames(path: Path, limit: int | None = None):
             yield frame.reformat(format="yuv420p").to_ndarray()[: frame.height].astype(np.float64)
 
 
-_WEIGHTS: dict[tuple[int, int], np.ndarray] = {}
+class GazeWeights:
+    """EW-PSNR weights of each frame of a gaze video, made once: every arm scores the same frames.
+
+    The points are :func:`salcodec.saliency.gazetable.read_gaze_table`'s: one per
+    recording per frame (the mean of its in-frame samples).
+    """
+
+    def __init__(self, csv_path: Path) -> None:
+        from salcodec.saliency.gazetable import read_gaze_table
+
+        self.table = read_gaze_table(csv_path)
+        self._maps: dict[int, np.ndarray] = {}
+
+    def __call__(self, k: int, shape: tuple[int, int]) -> np.ndarray | None:
+        """Frame ``k``'s weights at ``shape``, or None when nobody's gaze is on it."""
+        from salcodec.quality.weights import fixation_map
+
+        if k not in self._maps:
+            points = self.table.fixations(k)
+            self._maps[k] = (fixation_map(points, shape, shape[1] / FRAME_DEGREES)
+                             if len(points) else None)
+        return self._maps[k]
 
 
-def gaze_weights(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """EW-PSNR weights of one frame (cached: every arm scores the same frames)."""
-    from salcodec.quality.weights import fixation_map
-
-    key = (id(points), shape)
-    if key not in _WEIGHTS:
-        _WEIGHTS[key] = fixation_map(points, shape, shape[1] / FRAME_DEGREES)
-    return _WEIGHTS[key]
-
-
-def score(ref_clip: Path, dist: Path, gaze: dict[int, np.ndarray], limit: int | None) -> dict:
+def score(ref_clip: Path, dist: Path, weights: GazeWeights, limit: int | None) -> dict:
     """Mean per-frame PSNR and EW-PSNR (frames with gaze) of ``dist`` against ``ref_clip``."""
     psnr, ew = [], []
     for k, (r, d) in enumerate(zip(luma_frames(ref_clip, limit), luma_frames(dist, limit),
                                    strict=True)):
         err = (r - d) ** 2
         psnr.append(10 * math.log10(255**2 / max(err.mean(), 1e-10)))
-        if k in gaze:
-            w = gaze_weights(gaze[k], r.shape)
+        w = weights(k, r.shape)
+        if w is not None:
             ew.append(10 * math.log10(255**2 / max((w * err).sum() / w.sum(), 1e-10)))
     return {"psnr": float(np.mean(psnr)), "ewpsnr": float(np.mean(ew)), "frames": len(psnr)}
 
@@ -121,7 +115,7 @@ def run_clip(folder: Path, arms: dict[str, dict], crfs: list[float], preset: str
     import salcodec
 
     clip = folder / "clip.mkv"
-    gaze = read_gaze(folder / "gaze.csv")
+    gaze = GazeWeights(folder / "gaze.csv")
     points: dict[str, list[dict]] = {}
     for name, fields in {"plain": {"saliency": False}, **arms}.items():
         points[name] = []

@@ -85,9 +85,9 @@ class CueExtractor:
 def cache_video(folder: Path, limit: int | None, every: int) -> dict:
     import av
 
-    from benchmarks.gaze_budget import read_gaze
+    from salcodec.saliency.gazetable import read_gaze_table
 
-    gaze = read_gaze(folder / "gaze.csv")
+    gaze = read_gaze_table(folder / "gaze.csv")
     ext = CueExtractor()
     stacks = {k: [] for k in CUES}
     points, prev, last = [], None, None
@@ -101,7 +101,7 @@ def cache_video(folder: Path, limit: int | None, every: int) -> dict:
             for name in CUES:
                 stacks[name].append(cues[name].astype(np.float16))
             h, w = cues["bms"].shape
-            pts = gaze.get(k, np.zeros((0, 2)))
+            pts = gaze.fixations(k)
             points.append(pts * np.array([w / rgb.shape[1], h / rgb.shape[0]]))
     return {"kind": "video", "cues": {k: np.stack(v) for k, v in stacks.items()},
             "points": points}
