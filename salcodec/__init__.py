@@ -5,14 +5,17 @@ Pipeline: decode -> saliency -> macroblock map -> QP offsets -> encoder -> mux.
 >>> import salcodec
 >>> salcodec.encode("in.mp4", "out.mp4", crf=23)          # doctest: +SKIP
 
-For pipelines, :class:`salcodec.encoder.SaliencyEncoder` takes decoded frames
-and returns packets for a libx264 stream in a container you own.
+For pipelines, :func:`salcodec.encode_frames` encodes any iterable of PyAV
+frames into a file (or a container you own), copying another file's audio;
+:class:`salcodec.encoder.SaliencyEncoder` takes decoded frames and returns
+packets for a libx264 stream in a container you own.
 """
 
 __version__ = "0.1.0"
 
 from .encoder import SaliencyEncoder  # noqa: E402
 from .errors import InputError, SalcodecError, SalcodecWarning  # noqa: E402
+from .pipeline import encode_frames  # noqa: E402
 from .transcode import EncodeResult, encode  # noqa: E402
 from .x264 import add_h264_stream  # noqa: E402
 
@@ -25,4 +28,5 @@ __all__ = [
     "__version__",
     "add_h264_stream",
     "encode",
+    "encode_frames",
 ]

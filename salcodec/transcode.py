@@ -14,8 +14,9 @@ from .conform import conform_frame
 from .decode import expected_frames, ffmpeg_cause, open_input, video_stream
 from .encoder import SALIENT_SHARE, SaliencyEncoder
 from .errors import InputError, SalcodecError
-from .io.containers import check_stream_fits, muxer_options
-from .io.metadata import carry_container, carry_stream, carry_video
+from .io.containers import muxer_options
+from .io.copies import add_copies
+from .io.metadata import carry_container, carry_video
 from .io.pipes import is_stdin, pipe_hint, require_seekable
 from .progress import Progress
 from .qpreport import MaskSpool, qp_by_region
@@ -193,9 +194,6 @@ def _run(src, vin, input, url: str, target: OutputTarget, settings: EncodeSettin
                             f"({ffmpeg_cause(exc)})") from None
 
 
-_AVDISCARD_ALL = 48
-
-
 class _Transcode:
     """One pass: demux, decode, saliency stage, mux; copies and metadata carried."""
 
@@ -223,21 +221,7 @@ class _Transcode:
                                    vin.average_rate or vin.guessed_rate, vin.time_base,
                                    crf=s.crf, preset=s.preset, x264_params=s.x264_params,
                                    roi_enabled=s.saliency)
-            supported = _supported_codecs(dst)
-            copies = {}
-            for st in self.src.streams:
-                if st is vin or st.type not in ("video", "audio", "subtitle", "data",
-                                                 "attachment"):
-                    continue
-                if int(st.discard or 0) >= _AVDISCARD_ALL:
-                    continue  # hidden by the demuxer: an MP4's chapter track (chapters are kept)
-                check_stream_fits(st, fmt, self.input, supported)
-                try:
-                    copies[st.index] = dst.add_stream_from_template(st)
-                except (ValueError, av.error.FFmpegError) as exc:
-                    raise InputError(f"{self.input}: cannot copy {st.type} stream #{st.index} "
-                                     f"into {fmt} ({exc}); try an .mkv output") from None
-                carry_stream(st, copies[st.index])
+            copies = add_copies(self.src, dst, fmt, self.input, skip=vin)
             carry_container(self.src, dst, fmt, self.input)
             stage = SaliencyEncoder(vout, **s.stage_options(), export_map=self.export_map)
             stage.stats.masks = self.masks
@@ -324,13 +308,6 @@ def _counts_ticks(stream) -> bool:
     """
     nominal, real = stream.average_rate, stream.guessed_rate
     return bool(nominal and real and nominal > 2 * real)
-
-
-def _supported_codecs(dst) -> frozenset[str]:
-    try:
-        return frozenset(dst.supported_codecs)
-    except (AttributeError, av.error.FFmpegError):
-        return frozenset()
 
 
 class BestEffortClock:

@@ -54,6 +54,16 @@ def carry_video(vin, frame: av.VideoFrame, conformed: av.VideoFrame, vout, fmt: 
     ``conformed`` is that frame as the encoder gets it: its range is the one
     the pixels now have (RGB input becomes limited-range BT.601).
     """
+    carry_frame(frame, conformed, vout, fmt, input)
+    sar = vin.sample_aspect_ratio or vin.codec_context.sample_aspect_ratio
+    if sar and sar != 1:
+        vout.codec_context.sample_aspect_ratio = sar
+    carry_stream(vin, vout)
+
+
+def carry_frame(frame: av.VideoFrame, conformed: av.VideoFrame, vout, fmt: str,
+                input: str | os.PathLike) -> None:
+    """Give ``vout`` what a frame alone says: its rotation and colour (see :func:`carry_video`)."""
     matrix = display_matrix(frame)
     if matrix is not None:
         check_rotation_fits(fmt, frame.rotation, input)
@@ -63,10 +73,6 @@ def carry_video(vin, frame: av.VideoFrame, conformed: av.VideoFrame, vout, fmt: 
     cc.color_trc = frame.color_trc
     cc.colorspace = _SMPTE170M if frame.format.is_rgb else frame.colorspace
     cc.color_range = conformed.color_range
-    sar = vin.sample_aspect_ratio or vin.codec_context.sample_aspect_ratio
-    if sar and sar != 1:
-        cc.sample_aspect_ratio = sar
-    carry_stream(vin, vout)
 
 
 def carry_stream(src, dst) -> None:
