@@ -58,9 +58,11 @@ def iter_qp_maps(path: str | os.PathLike) -> Iterator[QPFrame]:
 
 
 def qp_statistics(
-    path: str | os.PathLike, keep_frame: int | None = None
+    path: str | os.PathLike, keep_frame: int | None = None, progress=None
 ) -> tuple[dict, np.ndarray | None]:
     """Mean QP per frame type and overall, plus the QP map of frame ``keep_frame``.
+
+    ``progress``, if given, is called with the number of frames read so far.
 
     Returns
     -------
@@ -80,6 +82,8 @@ def qp_statistics(
         lo, hi = min(lo, int(f.qp.min())), max(hi, int(f.qp.max()))
         if f.index == keep_frame:
             kept, kept_type = f.qp, f.pict_type
+        if progress is not None:
+            progress(len(spreads))
     means = [m for v in by_type.values() for m in v]
     stats = {
         "file": str(path),

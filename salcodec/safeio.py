@@ -68,9 +68,20 @@ def check_output_path(output: str | os.PathLike, inputs: list[Path], overwrite: 
     link), an unknown container extension (unless ``fmt`` names the
     container), a missing directory, and an existing file unless ``overwrite``.
     """
+    output_format(output, fmt)
+    return check_file_output(output, inputs, overwrite)
+
+
+def check_file_output(output: str | os.PathLike, inputs: list[str | os.PathLike],
+                      overwrite: bool) -> Path:
+    """Checks for any file a verb writes (video, PNG, CSV, JSON) before work starts.
+
+    Refuses an output that is an input (same path, hard link or symlink), a
+    missing directory, a directory, and an existing file unless ``overwrite``
+    (the message names ``-y``).
+    """
     out = Path(output)
-    output_format(out, fmt)
-    for src in inputs:
+    for src in map(Path, inputs):
         if out.resolve() == src.resolve() or (out.exists() and os.path.samefile(out, src)):
             raise SalcodecError(f"{out}: output is the input file; refusing to overwrite it")
     if not out.parent.resolve().is_dir():

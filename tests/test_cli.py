@@ -2,14 +2,18 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
-from .media import CARPHONE, DATA
+from .media import CARPHONE, DATA, audio_payloads, video_pts_seconds, write_clip
+
+README = Path(__file__).resolve().parents[1] / "README.md"
 
 BBB = DATA / "bbb_audio.mp4"
 
@@ -192,3 +196,106 @@ def test_disk_full_is_a_one_line_error_and_leaves_nothing(tmp_path):
         assert list(tiny.iterdir()) == []
     finally:
         subprocess.run(["umount", str(tiny)], check=False)
+
+
+# Every verb that writes a file: its arguments ({out} = a fresh folder) and the file
+# it writes there. Each refuses an existing one without -y, and replaces it with -y.
+WRITERS = {
+    "encode": (["{clip}", "{out}/o.mkv", "--model", "lc", "--preset", "ultrafast"], "o.mkv"),
+    "saliency": (["{clip}", "{out}/s.mkv", "--model", "lc"], "s.mkv"),
+    "quality": (["{clip}", "{clip}", "--metrics", "psnr", "-o", "{out}/q.json"], "q.json"),
+    "inspect": (["{clip}", "--png", "{out}/qp.png"], "qp.png"),
+    "compare": (["{clip}", "--out", "{out}", "--crf", "26,34", "--preset", "ultrafast",
+                 "--metrics", "psnr,ssim", "--model", "lc"], "report.json"),
+    "crf-search": (["{clip}", "--target", "psnr=30", "--preset", "ultrafast", "--samples", "1",
+                    "--model", "lc", "--max-trials", "2", "--encode", "{out}/c.mkv"], "c.mkv"),
+    "demo": (["{clip}", "--out", "{out}", "--preset", "ultrafast", "--model", "lc"],
+             "short.x264.mp4"),
+    "eval-saliency": (["{gaze}", "--model", "centre", "--limit", "2", "--per-frame",
+                       "{out}/f.csv"], "f.csv"),
+}
+
+
+@pytest.fixture(scope="module")
+def writer_inputs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("writers")
+    write_clip(d / "short.mp4", CARPHONE, limit=10)
+    gaze = d / "gaze" / "signer"
+    gaze.mkdir(parents=True)
+    (gaze / "clip.mkv").write_bytes((DATA / "asl_again.mkv").read_bytes())
+    (gaze / "gaze.csv").write_text("clip_frame_0based,recording_id,x_px,y_px\n"
+                                   "0,a,320,240\n1,a,330,250\n")
+    return {"clip": d / "short.mp4", "gaze": gaze.parent}
+
+
+def test_every_verb_has_y_n_and_progress():
+    from salcodec.cli import COMMANDS, build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    for verb in COMMANDS:
+        options = {s for a in sub.choices[verb]._actions for s in a.option_strings}
+        assert {"-y", "-n", "--progress", "--no-progress"} <= options, verb
+    assert set(WRITERS) == set(COMMANDS)
+
+
+@pytest.mark.parametrize("verb", list(WRITERS))
+def test_every_writing_verb_refuses_an_existing_output_without_y(verb, writer_inputs,
+                                                                  tmp_path, capsys):
+    from salcodec.cli import main
+
+    args, name = WRITERS[verb]
+    argv = [verb, *(a.format(out=tmp_path, **writer_inputs) for a in args)]
+    target = tmp_path / name
+    target.write_bytes(b"keep me")
+    for refused in (argv, [*argv, "-n"]):
+        assert main(refused) == 1, verb
+        err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+        assert len(err) == 1 and err[0].startswith("salcodec: error: "), err
+        assert "already exists (use -y to overwrite)" in err[0] and name in err[0]
+        assert target.read_bytes() == b"keep me"
+    assert main([*argv, "-y"]) == 0, capsys.readouterr().err
+    assert target.read_bytes() != b"keep me" and target.stat().st_size > 0
+    assert leftovers(tmp_path) == []
+
+
+def test_saliency_overlay_keeps_the_audio(tmp_path):
+    out = tmp_path / "overlay.mp4"
+    proc = salcodec("saliency", BBB, out, "--model", "lc")
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    assert audio_payloads(out) == audio_payloads(BBB)
+    assert video_pts_seconds(out) == pytest.approx(video_pts_seconds(BBB))
+
+
+def documented_keys(start: str, end: str) -> set[str]:
+    """Key names README lists in backticks between ``start`` and the next ``end``."""
+    text = " ".join(README.read_text(encoding="utf-8").split())
+    span = text.split(start, 1)[1].split(end, 1)[0]
+    return {k.strip() for group in re.findall(r"`([^`]+)`", span) for k in group.split(",")}
+
+
+def test_json_keys_are_exactly_the_documented_ones(writer_inputs, tmp_path):
+    keys = documented_keys("`--json` of `encode` has ", ": the mean QP")
+    assert {"input", "bytes", "settings", "qp"} <= keys  # the README sentence was found
+    proc = salcodec("encode", writer_inputs["clip"], tmp_path / "o.mkv", "--model", "lc",
+                    "--preset", "ultrafast", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert set(json.loads(proc.stdout)) == keys
+    batch = documented_keys("one JSON line per file to stdout with `--json` (", ");")
+    assert {"input", "status", "seconds"} <= batch
+    proc = salcodec("encode", writer_inputs["clip"], "--out-dir", tmp_path / "b", "--model",
+                    "lc", "--preset", "ultrafast", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert set(json.loads(proc.stdout.splitlines()[0])) == batch
+
+
+def test_progress_only_on_a_terminal_unless_asked(writer_inputs, tmp_path):
+    clip = writer_inputs["clip"]
+    quiet = salcodec("encode", clip, tmp_path / "a.mkv", "--model", "lc", "--preset",
+                     "ultrafast")
+    assert quiet.returncode == 0 and "encode: frames" not in quiet.stderr
+    loud = salcodec("encode", clip, tmp_path / "b.mkv", "--model", "lc", "--preset",
+                    "ultrafast", "--progress")
+    assert "encode: frames" in loud.stderr
+    q = salcodec("quality", clip, clip, "--metrics", "psnr", "--progress")
+    assert q.returncode == 0 and "quality: frames" in q.stderr
+    assert salcodec("quality", clip, clip, "--metrics", "psnr").stderr == ""

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from .encode import add_encode_options, settings_from_args
+from .options import add_overwrite, add_progress, progress_log
 
 
 def floats(text: str) -> tuple[float, ...]:
@@ -43,6 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "at matched size with saliency and realised QP, per-frame quality and bits, "
                    "command and versions; self-contained (images inline, no network)")
     p.add_argument("--json", action="store_true", help="print report.json on stdout")
+    add_overwrite(p, "an earlier report in DIR")
+    add_progress(p)
     add_encode_options(p, crf=False)
     p.set_defaults(func=run)
 
@@ -52,11 +56,16 @@ def run(args: argparse.Namespace) -> int:
     from ..report.provenance import command_line
 
     settings = settings_from_args(args)
+    from ..safeio import check_file_output
+
+    if Path(args.out).is_dir():  # compare makes the folder; an earlier report needs -y
+        for name in ("report.json", *(("report.html",) if args.html else ())):
+            check_file_output(Path(args.out) / name, [args.input], args.overwrite)
     report = compare(args.input, args.out, crfs=args.crfs, strengths=args.strengths,
                      settings=settings, eval_weights=args.eval_weights,
                      sample=args.sample, keep=args.keep, metrics=args.metrics,
                      html=args.html, command=command_line(),
-                     log=lambda m: print(m, file=sys.stderr) if sys.stderr.isatty() else None)
+                     log=progress_log(args))
     if args.json:
         json.dump(report, sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from .compare import floats
 from .encode import add_encode_options, settings_from_args
+from .options import add_overwrite, add_progress, progress_log
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,7 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-trials", type=int, default=4, help="sample encodes per strength (4)")
     p.add_argument("--encode", metavar="OUTPUT", help="encode INPUT with the best settings and "
                    "check the target on the real encode")
-    p.add_argument("-y", dest="overwrite", action="store_true", help="overwrite OUTPUT")
+    add_overwrite(p)
+    add_progress(p)
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     add_encode_options(p, crf=False)
     p.set_defaults(func=run)
@@ -45,7 +48,11 @@ def run(args: argparse.Namespace) -> int:
 
     parse_target(args.target)  # a bad or vmaf target fails before any work
     settings = settings_from_args(args).with_(crf=args.crf)
-    log = (lambda m: print(m, file=sys.stderr)) if sys.stderr.isatty() else None
+    if args.encode:  # refused before the search, not after it
+        from ..safeio import check_output_path
+
+        check_output_path(args.encode, [Path(args.input)], args.overwrite)
+    log = progress_log(args)
     result = crf_search(args.input, args.target, strengths=args.strengths, settings=settings,
                         weights=args.weights, crf_range=(args.min_crf, args.max_crf),
                         samples=args.samples, sample_seconds=args.sample_seconds,
@@ -79,7 +86,7 @@ def _encode_and_check(args: argparse.Namespace, result: dict) -> dict:
     best = result["best"]
     t0 = time.perf_counter()
     r = encode(args.input, args.encode, EncodeSettings(**best["settings"]),
-               overwrite=args.overwrite)
+               overwrite=args.overwrite, progress=args.progress)
     seconds = time.perf_counter() - t0
     metric, value = result["target"]["metric"], result["target"]["value"]
     q = measure(args.input, args.encode, [metric], args.weights).summary[metric]["mean"]

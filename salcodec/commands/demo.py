@@ -8,6 +8,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from .options import add_overwrite, add_progress, progress_log
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="encode the embedded clip with and without saliency",
@@ -22,6 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--budget", choices=["attended", "size", "zero-mean"], default="attended",
                    help="what the CRF means for the saliency arm (see encode --help)")
     p.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
+    add_overwrite(p, "the encodes in DIR")
+    add_progress(p)
     p.set_defaults(func=run)
 
 
@@ -30,8 +34,11 @@ def run(args: argparse.Namespace) -> int:
     from ..data import DEFAULT_CLIP
     from ..qpinspect import qp_statistics
     from ..quality import measure
+    from ..safeio import check_output_path
     from ..settings import EncodeSettings
     from ..transcode import encode
+
+    log = progress_log(args)
 
     src = Path(args.input) if args.input else DEFAULT_CLIP
     settings = EncodeSettings(crf=args.crf, preset=args.preset, model=args.model,
@@ -42,11 +49,15 @@ def run(args: argparse.Namespace) -> int:
         folder = Path(args.out) if args.out else Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
         arms = {}
+        names = {name: folder / f"{src.stem}.{name}.mp4" for name in ("x264", "salcodec")}
+        for out in names.values():  # both refused before either is made
+            check_output_path(out, [src], args.overwrite or not args.out)
         for name, saliency in (("x264", False), ("salcodec", True)):
-            out = folder / f"{src.stem}.{name}.mp4"
-            print(f"encoding {src.name} -> {out.name} ...", file=sys.stderr)
+            out = names[name]
+            if log:
+                log(f"encoding {src.name} -> {out.name} ...")
             r = encode(src, out, settings, saliency=saliency, overwrite=True,
-                       report_qp=saliency)
+                       report_qp=saliency, progress=args.progress)
             q = measure(src, out, ["psnr", "ssim", "wpsnr"], weights)
             arms[name] = {"encode": r.as_dict(), "qp": qp_statistics(out)[0],
                           "quality": {m: q.summary[m]["mean"] for m in q.metrics},

@@ -23,6 +23,7 @@ from ..errors import SalcodecError
 from ..saliency import available_models, get_model
 from ..saliency.datasets import HUMAN_ROWS, VIDEO_HUMAN_ROW, dataset_layout, evaluate
 from ..saliency.videogaze import VIDEO_METRICS
+from .options import add_overwrite, add_progress, progress_log
 
 COLUMNS = ("auc_judd", "nss", "cc", "sim", "kl")
 HEADERS = ("AUC-Judd", "NSS", "CC", "SIM", "KL")
@@ -133,19 +134,14 @@ def _finite(obj):
     return obj
 
 
-def _check_per_frame(path: Path) -> None:
-    if path.is_dir():
-        raise SalcodecError(f"{path}: is a directory")
-    if not path.parent.resolve().is_dir():
-        raise SalcodecError(f"{path}: directory {path.parent} does not exist")
-
-
 def _run_videos(args: argparse.Namespace, factories: dict, progress) -> int:
     from ..saliency.datasets import evaluate_videos
 
     per_frame = Path(args.per_frame) if args.per_frame else None
     if per_frame is not None:
-        _check_per_frame(per_frame)
+        from ..safeio import check_file_output
+
+        check_file_output(per_frame, [], args.overwrite)
     clips = evaluate_videos(Path(args.dataset), factories, limit=args.limit,
                             progress=progress, human=args.human)
     if per_frame is not None:
@@ -177,7 +173,9 @@ def run(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         raise SalcodecError(f"--limit must be >= 1, got {args.limit}")
     factories = {name: (lambda name=name: get_model(name)) for name in names}
-    progress = None if args.quiet else (lambda line: print(line, file=sys.stderr))
+    if args.quiet:
+        args.progress = False
+    progress = progress_log(args)
     if dataset_layout(args.dataset) == "gaze-video":
         return _run_videos(args, factories, progress)
     if args.per_frame:
@@ -211,7 +209,9 @@ def register(subparsers) -> None:
     p.add_argument("--limit", type=int, default=None,
                    help="use only the first N images (of a gaze video: frames per clip)")
     p.add_argument("--json", action="store_true", help="print JSON on stdout")
-    p.add_argument("--quiet", action="store_true", help="no per-image progress")
+    p.add_argument("--quiet", action="store_true", help="no per-image progress (same as "
+                   "--no-progress)")
+    add_progress(p)
     p.add_argument("--human", action="store_true",
                    help="add the human density map scored against its own fixations, "
                    "sharp and blurred to model-like smoothness (how far any map could go); "
@@ -219,4 +219,5 @@ def register(subparsers) -> None:
     p.add_argument("--per-frame", metavar="CSV",
                    help="gaze video: write every frame's scores here (columns "
                    f"{','.join(PER_FRAME_COLUMNS)})")
+    add_overwrite(p, "CSV")
     p.set_defaults(func=run)

@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from .options import add_overwrite, add_progress, show_progress
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("inspect", help="per-macroblock QP statistics of an H.264 file",
@@ -16,6 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--png", metavar="PATH", help="write a QP heat map of one frame, with its "
                    "colour bar and the frame type in the title")
     p.add_argument("--frame", type=int, default=0, help="frame for --png (default 0)")
+    add_overwrite(p, "PATH")
+    add_progress(p)
     p.set_defaults(func=run)
 
 
@@ -23,7 +27,18 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import SalcodecError
     from ..qpinspect import qp_statistics
 
-    stats, qp = qp_statistics(args.file, keep_frame=args.frame if args.png else None)
+    if args.png:
+        from ..safeio import check_file_output
+
+        check_file_output(args.png, [args.file], args.overwrite)
+    from ..progress import Progress
+
+    bar = Progress(label="inspect", enabled=show_progress(args))
+    try:
+        stats, qp = qp_statistics(args.file, keep_frame=args.frame if args.png else None,
+                                  progress=bar.update)
+    finally:
+        bar.close()
     if args.png:
         from pathlib import Path
 
@@ -34,8 +49,11 @@ def run(args: argparse.Namespace) -> int:
         kept = stats["kept"]
         title = (f"{Path(args.file).name}: frame {args.frame} ({kept['type']}-frame), "
                  f"mean QP {kept['mean_qp']:.1f}")
+        from ..safeio import atomic_output
+
         try:
-            plot_qp(qp, title, args.png)
+            with atomic_output(Path(args.png)) as tmp:
+                plot_qp(qp, title, tmp)
         except OSError as exc:
             raise SalcodecError(f"{args.png}: cannot write PNG ({exc.strerror or exc})") from None
         stats["png"] = args.png

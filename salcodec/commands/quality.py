@@ -9,9 +9,10 @@ too, but only when stderr is a terminal.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
+
+from .options import add_overwrite, add_progress, show_progress
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -49,23 +50,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="csv: one row per frame and metric (long, default) or per frame (wide)",
     )
     p.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
-    p.add_argument("-y", dest="overwrite", action="store_true", help="overwrite FILE")
+    add_overwrite(p, "FILE")
+    add_progress(p)
     p.add_argument("--max-frames", type=int, metavar="N", help="compare at most N frames")
     p.set_defaults(func=run)
-
-
-def _check_output(out: Path, inputs: list[str], overwrite: bool) -> None:
-    from ..errors import SalcodecError
-
-    for src in inputs:
-        if os.path.exists(src) and out.exists() and os.path.samefile(out, src):
-            raise SalcodecError(f"{out}: output is an input file; refusing to overwrite it")
-    if not out.parent.resolve().is_dir():
-        raise SalcodecError(f"{out}: directory {out.parent} does not exist")
-    if out.is_dir():
-        raise SalcodecError(f"{out}: is a directory")
-    if out.exists() and not overwrite:
-        raise SalcodecError(f"{out}: already exists (use -y to overwrite)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,15 +61,16 @@ def run(args: argparse.Namespace) -> int:
     from ..progress import Progress
     from ..quality import measure
     from ..quality.weights import parse_weights
+    from ..safeio import check_file_output
 
     if args.max_frames is not None and args.max_frames < 1:
         raise SalcodecError(f"--max-frames must be >= 1, got {args.max_frames}")
     out = Path(args.output) if args.output else None
     if out is not None:
-        _check_output(out, [args.ref, args.dist], args.overwrite)
+        check_file_output(out, [args.ref, args.dist], args.overwrite)
     weights = parse_weights(args.weights) if args.weights else None
 
-    progress = Progress(label="quality")
+    progress = Progress(label="quality", enabled=show_progress(args))
     try:
         result = measure(args.ref, args.dist, metrics=args.metrics, weights=weights,
                          max_frames=args.max_frames, progress=progress.update)

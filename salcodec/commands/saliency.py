@@ -1,15 +1,14 @@
 """``salcodec saliency INPUT OUTPUT [--model M]``: see what a model sees.
 
 Writes the input with the model's saliency map laid over it as a heat map
-(red = salient): a PNG for an image input, an H.264 MP4 for a video.
+(red = salient): a PNG for an image input; for a video, H.264 in any container
+`encode` writes, with the audio and other streams copied (through
+:func:`salcodec.encode_frames`).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import sys
-from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -17,6 +16,7 @@ import numpy as np
 
 from ..errors import InputError, SalcodecError
 from ..saliency import available_models, get_model
+from .options import add_overwrite, add_progress
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 
@@ -45,83 +45,64 @@ def overlay(rgb: np.ndarray, saliency: np.ndarray, alpha: float = 0.5) -> np.nda
 
 
 def _image(args, model) -> int:
+    from ..safeio import atomic_output
+
     bgr = cv2.imread(str(args.input), cv2.IMREAD_COLOR)
     if bgr is None:
         raise InputError(f"{args.input}: cannot read as an image")
     rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     out = overlay(rgb, model(rgb), args.alpha)
-    tmp = args.output.with_name(f".{args.output.name}.part{args.output.suffix}")
-    try:
+    with atomic_output(args.output) as tmp:
+        # cv2 picks the encoder from the extension, which the temporary name keeps.
         if not cv2.imwrite(str(tmp), cv2.cvtColor(out, cv2.COLOR_RGB2BGR)):
             raise SalcodecError(f"{args.output}: cannot write an image of this type")
-        os.replace(tmp, args.output)
-    finally:
-        tmp.unlink(missing_ok=True)
     return 0
 
 
-def _video(args, model) -> int:
+def _overlays(src, vin, model, alpha: float):
+    """The input's frames with the heat map drawn over them, timestamps kept."""
     import av
 
-    try:
-        src = av.open(str(args.input))
-    except (av.error.FFmpegError, OSError) as exc:
-        raise InputError(f"{args.input}: cannot open as a video ({exc})") from None
-    tmp = args.output.with_name(f".{args.output.name}.part.mp4")
-    try:
-        with src:
-            if not src.streams.video:
-                raise InputError(f"{args.input}: has no video stream")
-            vin = src.streams.video[0]
-            rate = vin.average_rate or vin.guessed_rate or Fraction(25)
-            with av.open(str(tmp), "w", format="mp4") as dst:
-                vout = None
-                n = 0
-                try:
-                    frames = src.decode(vin)
-                    for frame in frames:
-                        rgb = frame.to_ndarray(format="rgb24")
-                        h, w = rgb.shape[:2]
-                        if vout is None:
-                            vout = dst.add_stream("libx264", rate=rate)
-                            vout.width, vout.height = w - w % 2, h - h % 2
-                            vout.pix_fmt = "yuv420p"
-                            vout.options = {"crf": "20", "preset": "veryfast"}
-                        out = overlay(rgb, model(rgb), args.alpha)[: vout.height, : vout.width]
-                        for packet in vout.encode(av.VideoFrame.from_ndarray(out, format="rgb24")):
-                            dst.mux(packet)
-                        n += 1
-                        if n % 50 == 0:
-                            print(f"{n} frames", file=sys.stderr)
-                except av.error.FFmpegError as exc:
-                    raise InputError(f"{args.input}: decoding failed ({exc})") from None
-                if vout is None:
-                    raise InputError(f"{args.input}: no frames decoded")
-                for packet in vout.encode():
-                    dst.mux(packet)
-        os.replace(tmp, args.output)
-    finally:
-        tmp.unlink(missing_ok=True)
+    for frame in src.decode(vin):
+        rgb = frame.to_ndarray(format="rgb24")
+        out = av.VideoFrame.from_ndarray(overlay(rgb, model(rgb), alpha), format="rgb24")
+        out.pts, out.time_base = frame.pts, frame.time_base
+        yield out
+
+
+def _video(args, model) -> int:
+    """Encode the overlay like ``encode`` does: atomic, audio and other streams copied."""
+    import av
+
+    from ..decode import open_input, video_stream
+    from ..pipeline import encode_frames
+
+    with open_input(args.input) as src:
+        vin = video_stream(src, args.input)
+        vin.thread_type = "AUTO"
+        try:
+            encode_frames(_overlays(src, vin, model, args.alpha), args.output,
+                          saliency=False, crf=20, preset="veryfast", copy_from=args.input,
+                          overwrite=args.overwrite, progress=args.progress)
+        except av.error.FFmpegError as exc:
+            raise InputError(f"{args.input}: decoding failed ({exc})") from None
     return 0
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..safeio import check_file_output, check_output_path
+
     args.input = Path(args.input)
     args.output = Path(args.output)
     if not args.input.is_file():
         raise InputError(f"{args.input}: no such file")
-    if args.output.exists() and not args.overwrite:
-        raise SalcodecError(f"{args.output}: exists (use --overwrite to replace it)")
-    if args.output.resolve() == args.input.resolve():
-        raise SalcodecError(f"{args.output}: output would overwrite the input")
-    model = get_model(args.model)
     if args.input.suffix.lower() in IMAGE_SUFFIXES:
         if args.output.suffix.lower() not in IMAGE_SUFFIXES:
             raise SalcodecError(f"{args.output}: an image input needs an image output (.png)")
-        return _image(args, model)
-    if args.output.suffix.lower() != ".mp4":
-        raise SalcodecError(f"{args.output}: a video input needs an .mp4 output")
-    return _video(args, model)
+        check_file_output(args.output, [args.input], args.overwrite)
+        return _image(args, get_model(args.model))
+    check_output_path(args.output, [args.input], args.overwrite)
+    return _video(args, get_model(args.model))
 
 
 def register(subparsers) -> None:
@@ -129,13 +110,17 @@ def register(subparsers) -> None:
         "saliency",
         help="draw a model's saliency map over an image or video",
         description="Write INPUT with its saliency heat map overlaid (PNG for an image, "
-        "MP4 for a video).",
+        "H.264 for a video, with its audio and other streams copied).",
     )
     p.add_argument("input", help="image (.png, .jpg, ...) or video file")
-    p.add_argument("output", help="output .png (image input) or .mp4 (video input)")
+    p.add_argument("output", help="output image (.png, ... for an image input) or video "
+                   "(.mp4, .mkv, .mov, .ts, .nut for a video input; audio is copied)")
     p.add_argument("--model", default="default", choices=available_models(),
                    help="saliency model (default: %(default)s)")
     p.add_argument("--alpha", type=float, default=0.5,
                    help="heat-map opacity in [0, 1] (default: %(default)s)")
-    p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    add_overwrite(p)
+    p.add_argument("--overwrite", dest="overwrite", action="store_true",
+                   help=argparse.SUPPRESS)  # the earlier spelling of -y
+    add_progress(p)
     p.set_defaults(func=run)
