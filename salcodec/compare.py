@@ -147,7 +147,7 @@ def compare(input: str | os.PathLike, out_dir: str | os.PathLike, *,
     arms += [Arm(f"salcodec s={s:g}", settings.with_(strength=s, saliency=True))
              for s in strengths]
     series: dict[tuple[int, int], dict] = {}  # per-frame quality of each point (html)
-    files: dict[tuple[int, int], tuple[Path, dict]] = {}
+    files: dict[tuple[int, int], tuple[Path, dict, Path | None]] = {}
     html_parts = x264 = None
     with tempfile.TemporaryDirectory(prefix="salcodec-compare-") as tmp:
         work = out if keep else Path(tmp)
@@ -161,9 +161,13 @@ def compare(input: str | os.PathLike, out_dir: str | os.PathLike, *,
         for i, arm in enumerate(arms):
             for crf in crfs:
                 dst = work / f"arm{i}_crf{crf:g}.mp4"
+                # The report draws the encoder's own maps: exported while encoding
+                # rather than recomputed (the saliency model again) afterwards.
+                maps = work / f"arm{i}_crf{crf:g}.map.jsonl" if html and i == 1 else None
                 log(f"{arm.name}: CRF {crf:g} ...")
                 r = encode(reference, dst, arm.settings.with_(crf=crf), overwrite=True,
-                           budget=budget if arm.settings.saliency else None, progress=False)
+                           budget=budget if arm.settings.saliency else None, progress=False,
+                           export_map=maps)
                 if x264 is None:
                     from .report.provenance import x264_build
 
@@ -172,7 +176,7 @@ def compare(input: str | os.PathLike, out_dir: str | os.PathLike, *,
                 if html:
                     key = (i, len(arm.points))
                     series[key] = {m: q.values(m).tolist() for m in q.metrics}
-                    files[key] = (dst, r.settings)
+                    files[key] = (dst, r.settings, maps)
                 seconds = _duration(q)
                 video = video_payload_bytes(dst)
                 arm.points.append({
@@ -241,9 +245,9 @@ def _pick_frames(arms: list[Arm], series: dict, files: dict, reference: Path, lo
             f"CRF {q['crf']:g} ({q['bytes']:,} bytes, {100 * (q['bytes'] / p['bytes'] - 1):+.1f}"
             "%), the points of the two curves closest in size")
     log("report: picking frames ...")
-    plain, (salient, settings) = files[(0, i)][0], files[(1, j)]
+    plain, (salient, settings, maps) = files[(0, i)][0], files[(1, j)]
     pick = pick_frames(reference, plain, salient, EncodeSettings(**settings),
-                       (arms[0].name, arms[1].name))
+                       (arms[0].name, arms[1].name), maps=maps)
     matched = {"text": text, "x264_crf": p["crf"], "salcodec_crf": q["crf"],
                "x264_bytes": p["bytes"], "salcodec_bytes": q["bytes"], **pick.summary()}
     return pick, [series[(0, i)], series[(1, j)]], matched

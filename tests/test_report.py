@@ -30,8 +30,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from salcodec.report import matched_points, rd_ticks
-from salcodec.report.frames import crop_boxes, saliency_contrast
+from salcodec.errors import SalcodecError
+from salcodec.report import matched_points, pick_frames, rd_ticks
+from salcodec.report.frames import _Recorder, crop_boxes, saliency_contrast
 from salcodec.settings import EncodeSettings
 
 from .media import CARPHONE
@@ -220,9 +221,38 @@ def compared(tmp_path_factory):
     from salcodec.compare import compare
 
     out = tmp_path_factory.mktemp("report")
-    report = compare(CARPHONE, out, crfs=(24, 32), settings=FAST, eval_weights="model:spectral",
-                     html=True)
+    # The report reads the maps the saliency encode exported; rerunning the model fails.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_Recorder, "step", _model_rerun)
+        report = compare(CARPHONE, out, crfs=(24, 32), settings=FAST,
+                         eval_weights="model:spectral", html=True)
     return out, report
+
+
+def _model_rerun(*args, **kwargs):
+    raise AssertionError("the report ran the saliency model again")
+
+
+def test_frame_pass_reads_the_exported_maps_instead_of_the_model(tmp_path, monkeypatch):
+    from salcodec import encode
+    from salcodec.mapfile import MapReader
+
+    plain, sal, maps = tmp_path / "p.mkv", tmp_path / "s.mkv", tmp_path / "s.map.jsonl"
+    encode(CARPHONE, plain, FAST, saliency=False)
+    encode(CARPHONE, sal, FAST, export_map=maps)
+    reran = pick_frames(CARPHONE, plain, sal, FAST)
+    monkeypatch.setattr(_Recorder, "step", _model_rerun)
+    read = pick_frames(CARPHONE, plain, sal, FAST, maps=maps)
+    # The same cuts (the encoder's detector on the same thumbnails), bits and types.
+    assert (read.cuts, read.bits, read.types) == (reran.cuts, reran.bits, reran.types)
+    records = list(MapReader(maps, 176, 144))
+    assert read.frames
+    for f in read.frames:  # what the page draws is the encoder's exported importance
+        np.testing.assert_allclose(f.saliency, np.clip(records[f.index].importance, 0, 1))
+    short = tmp_path / "short.map.jsonl"
+    short.write_text("".join(maps.read_text().splitlines(keepends=True)[:5]))
+    with pytest.raises(SalcodecError, match="the map ends before the video"):
+        pick_frames(CARPHONE, plain, sal, FAST, maps=short)
 
 
 class _Tags(HTMLParser):
@@ -360,8 +390,9 @@ def test_inspect_png_has_colour_bar_and_frame_type(tmp_path, capsys):
     # A colour bar: a tall strip right of the map whose colours run through the scale.
     right = img[img.shape[0] // 4: 3 * img.shape[0] // 4, int(img.shape[1] * 0.8):]
     assert len(np.unique(right.reshape(-1, 3), axis=0)) > 50
+    # Refused before decoding anything (checked like every verb's output).
     assert main(["inspect", str(out), "--png", str(tmp_path / "no" / "qp.png")]) == 1
-    assert "cannot write PNG" in capsys.readouterr().err
+    assert "no/qp.png: directory" in capsys.readouterr().err
 
 
 if __name__ == "__main__":  # python -m tests.test_report REPORT.html SCREENSHOT.png

@@ -2,10 +2,12 @@
 
 The source and the two matched encodes are decoded in lockstep, once. Per
 frame only small things are kept (bits, mean QP, type); the encoder's own
-saliency map is recomputed exactly as the encoder did (same mapper, same
-cadence and cut resets); and for each criterion (highest saliency contrast,
-first scene cut, most motion) only the best frame so far is held in full, so
-memory is flat in the video's length.
+saliency map is read from the map sidecar the encode exported (per-macroblock
+importance, :mod:`salcodec.mapfile`), or, without one, recomputed exactly as
+the encoder did (same mapper, same cadence and cut resets: the saliency model
+again, most of the pass's time); and for each criterion (highest saliency
+contrast, first scene cut, most motion) only the best frame so far is held in
+full, so memory is flat in the video's length.
 """
 
 from __future__ import annotations
@@ -16,14 +18,17 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 
+import av
 import cv2
 import numpy as np
 
 from ..conform import conform_frame, even_size, frame_planes
 from ..decode import open_input, video_stream
+from ..errors import SalcodecError
+from ..mapfile import MapReader
 from ..mapper import OffsetMapper
 from ..qpinspect import frame_qp
-from ..scenecut import yuv_thumbnail
+from ..scenecut import SceneCutDetector, yuv_thumbnail
 from ..settings import EncodeSettings
 
 #: Criteria in the order their frames are shown.
@@ -49,7 +54,7 @@ class Shown:
     qp: list[np.ndarray]  # realised per-macroblock QP of each arm
     types: list[str]  # picture type of each arm
     bits: list[int]  # coded bits of this frame in each arm
-    saliency: np.ndarray  # the encoder's map, float32 in [0, 1], analysis size
+    saliency: np.ndarray  # the encoder's map, float32 in [0, 1] (analysis size or macroblocks)
     score: dict = field(default_factory=dict)
 
 
@@ -80,6 +85,38 @@ class _Recorder(OffsetMapper):
     def _model(self, rgb: np.ndarray) -> np.ndarray:
         self.last_map = super()._model(rgb)
         return self.last_map
+
+    def step(self, frame: av.VideoFrame, thumb: np.ndarray) -> tuple[bool, np.ndarray]:
+        """(cut, saliency map) of the next conformed frame, the model rerun."""
+        return self.job(frame).cut, self.last_map
+
+
+class _Sidecar:
+    """The encoder's maps read back from its sidecar; cuts found as the encoder found them.
+
+    The encoder's scene-cut detector saw the same thumbnail of every frame
+    (:meth:`OffsetMapper.job`), so running it here gives the same cuts
+    without the saliency model.
+    """
+
+    def __init__(self, path: str | os.PathLike, width: int, height: int) -> None:
+        self.reader = MapReader(path, width, height)
+        self.records = iter(self.reader)
+        self.cuts = SceneCutDetector()
+
+    def step(self, frame: av.VideoFrame, thumb: np.ndarray) -> tuple[bool, np.ndarray]:
+        rec = next(self.records, None)
+        if rec is None:
+            raise SalcodecError(f"{self.reader.path}: the map ends before the video")
+        if rec.importance is not None:
+            sal = np.clip(rec.importance, 0.0, 1.0)
+        else:  # offsets given from outside: lower offset = more important
+            lo, hi = float(rec.offsets.min()), float(rec.offsets.max())
+            sal = (hi - rec.offsets) / (hi - lo) if hi > lo else np.zeros_like(rec.offsets)
+        return self.cuts.update(thumb), sal.astype(np.float32)
+
+    def close(self) -> None:
+        self.reader.close()
 
 
 def matched_points(report: dict, arm: int = 1) -> tuple[int, int]:
@@ -160,8 +197,8 @@ def _source_frames(path: str | os.PathLike) -> Iterator:
 
 
 def pick_frames(source: str | os.PathLike, plain: str | os.PathLike, salient: str | os.PathLike,
-                settings: EncodeSettings, arms: tuple[str, str] = ("x264", "salcodec")
-                ) -> FramePick:
+                settings: EncodeSettings, arms: tuple[str, str] = ("x264", "salcodec"),
+                maps: str | os.PathLike | None = None) -> FramePick:
     """One pass over ``source`` and the two encodes: series per frame and the frames to show.
 
     Parameters
@@ -171,8 +208,11 @@ def pick_frames(source: str | os.PathLike, plain: str | os.PathLike, salient: st
     plain, salient : path
         The plain-libx264 and the saliency encode (H.264) to set side by side.
     settings : EncodeSettings
-        The saliency arm's settings: its mapper is rerun on the source to
-        draw the very saliency map the encoder used.
+        The saliency arm's settings: without ``maps``, its mapper is rerun on
+        the source to draw the very saliency map the encoder used.
+    maps : path, optional
+        The sidecar the saliency encode exported (``export_map``): its
+        per-macroblock importance is drawn and the model is not rerun.
     """
     started, cpu = time.monotonic(), time.process_time()
     bits: list[list[int]] = [[], []]
@@ -189,13 +229,17 @@ def pick_frames(source: str | os.PathLike, plain: str | os.PathLike, salient: st
         for index, (frame, a, b) in enumerate(zip(*iters, strict=False)):
             if recorder is None:
                 w, h = even_size(frame.width, frame.height)
-                opts = settings.stage_options()
-                opts.pop("enabled")
-                recorder = _Recorder(w, h, **opts)
+                if maps is not None:
+                    recorder = _Sidecar(maps, w, h)
+                    stack.callback(recorder.close)
+                else:
+                    opts = settings.stage_options()
+                    opts.pop("enabled")
+                    recorder = _Recorder(w, h, **opts)
             conformed = conform_frame(frame, w, h)
-            cut = recorder.job(conformed).cut
-            thumb = cv2.cvtColor(yuv_thumbnail(*frame_planes(conformed)),
-                                 cv2.COLOR_RGB2GRAY).astype(np.float32)
+            small = yuv_thumbnail(*frame_planes(conformed))
+            cut, sal = recorder.step(conformed, small)
+            thumb = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32)
             motion = 0.0 if prev is None or cut else float(np.abs(thumb - prev).mean())
             prev = thumb
             for k, (_f, kind, nbits) in enumerate((a, b)):
@@ -203,7 +247,7 @@ def pick_frames(source: str | os.PathLike, plain: str | os.PathLike, salient: st
                 types[k].append(kind)
             if cut:
                 cuts.append(index)
-            contrast = saliency_contrast(recorder.last_map)
+            contrast = saliency_contrast(sal)
             ranked = b[1] in RANKED_TYPES
             scores = {"salient": contrast if ranked else -1.0,
                       "motion": motion if index and ranked else -1.0,
@@ -220,7 +264,7 @@ def pick_frames(source: str | os.PathLike, plain: str | os.PathLike, salient: st
                     index, [], conformed.to_ndarray(format="rgb24"),
                     [f.to_ndarray(format="rgb24") for f, *_ in (a, b)],
                     [frame_qp(f, p, index) for (f, *_), p in ((a, plain), (b, salient))],
-                    [a[1], b[1]], [a[2], b[2]], recorder.last_map.copy())
+                    [a[1], b[1]], [a[2], b[2]], np.array(sal, dtype=np.float32))
             if index in held:
                 held[index].score.update(saliency_contrast=round(contrast, 4),
                                          motion=round(motion, 3), cut=bool(cut))

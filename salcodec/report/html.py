@@ -206,9 +206,10 @@ def _frame_card(f: Shown, report: dict, arms: list[str], quality: list[dict],
                          f"{c}x{c} px at ({box[0]}, {box[1]}), x{zoom}</figcaption></figure>")
         parts.append("</div>")
     # Saliency (what the encoder saw) with the crop squares, and realised QP of both arms,
-    # stored small (the map at most 2x its analysis size, QP one pixel per macroblock:
-    # the browser enlarges them) so that the page stays light and quick to write.
-    sw = min(w, 2 * f.saliency.shape[1])
+    # stored small (the map at 2x its own size, at least 320 px wide for a macroblock
+    # map, QP one pixel per macroblock: the browser enlarges them) so that the page
+    # stays light and quick to write.
+    sw = min(w, max(2 * f.saliency.shape[1], 320))
     sh = round(h * sw / w)
     sal = saliency_rgb(cv2.resize(f.saliency, (sw, sh), interpolation=cv2.INTER_LINEAR))
     for (x, y, s), colour in ((salient, (255, 64, 64)), (periphery, (255, 255, 255))):
