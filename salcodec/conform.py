@@ -26,7 +26,8 @@ def conform_frame(frame: av.VideoFrame, width: int, height: int) -> av.VideoFram
     YUV keeps its range (full-range values stay full, tagged so), RGB becomes
     limited-range BT.601.
     An odd-sized frame is padded to the even size by repeating its last
-    row/column, so no picture is lost or rescaled.
+    row/column, so no picture is lost or rescaled. A frame flagged interlaced
+    is copied into one flagged progressive, or libx264 would drop its offsets.
     """
     if (frame.width, frame.height) == (width, height):
         out = frame if frame.format.name == "yuv420p" else frame.reformat(format="yuv420p")
@@ -38,6 +39,8 @@ def conform_frame(frame: av.VideoFrame, width: int, height: int) -> av.VideoFram
         out.color_range = full.color_range  # swscale kept the values; keep their tag
     else:
         out = frame.reformat(width=width, height=height, format="yuv420p")
+    if out.interlaced_frame:
+        out = _progressive(out)
     if out is not frame:
         out.pts = frame.pts
         # Frames made with VideoFrame.from_ndarray have no time base; PyAV's
@@ -48,6 +51,20 @@ def conform_frame(frame: av.VideoFrame, width: int, height: int) -> av.VideoFram
     # A decoded frame keeps its source picture type, which libx264 would obey
     # as a forced I/P/B decision: let the encoder choose its own GOP.
     out.pict_type = 0
+    return out
+
+
+def _progressive(frame: av.VideoFrame) -> av.VideoFrame:
+    """A copy of a yuv420p frame flagged progressive (PyAV cannot clear the flag).
+
+    FFmpeg's libx264 wrapper skips the ROI side data of a frame flagged
+    interlaced ("interlaced_frame not supported for ROI encoding yet"), so an
+    interlaced input would be encoded without any offset. The copy is coded
+    as a progressive frame, its two fields woven as stored (see
+    :func:`salcodec.io.metadata.carry_frame`, which says so).
+    """
+    out = av.VideoFrame.from_ndarray(frame.to_ndarray(), format="yuv420p")
+    out.color_range = frame.color_range
     return out
 
 

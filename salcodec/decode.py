@@ -63,6 +63,33 @@ def open_input(path: str | os.PathLike, allow_pipe: bool = False) -> av.containe
         raise InputError(f"{path}: not a readable media file ({exc})") from None
 
 
+def file_state(path: str | os.PathLike) -> tuple[int, int] | None:
+    """(size, mtime in ns) of a regular file, to notice it changing while read; None otherwise."""
+    if is_pipe_input(path):
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns) if stat.S_ISREG(st.st_mode) else None
+
+
+def check_unchanged(path: str | os.PathLike, before: tuple[int, int] | None) -> None:
+    """One-line error when a file was truncated, grew or was rewritten while it was read.
+
+    FFmpeg reads a file cut short as a clean end of file (Matroska and MPEG-TS
+    list no frame count to check against), so without this an input
+    truncated mid-read would give a shorter output and success.
+    """
+    if before is None:
+        return
+    after = file_state(path)
+    if after != before:
+        now = "gone" if after is None else f"{after[0]:,} bytes"
+        raise InputError(f"{path}: the file changed while it was read ({before[0]:,} bytes, "
+                         f"now {now}); output discarded: encode it again once it is complete")
+
+
 def video_stream(container: av.container.InputContainer, path: str | os.PathLike):
     """The first video stream, or :class:`InputError` (audio-only, no streams)."""
     streams = [s for s in container.streams.video if s.codec_context is not None]

@@ -27,7 +27,14 @@ from .io.metadata import carry_container, carry_frame
 from .progress import Progress
 from .safeio import atomic_output, resolve_output
 from .settings import EncodeSettings
-from .transcode import EncodeResult, _check_count, _check_export, count_video_packets
+from .transcode import (
+    EncodeResult,
+    _check_count,
+    _check_export,
+    count_video_packets,
+    shift_packet,
+    start_shift,
+)
 from .x264 import add_h264_stream
 
 #: Frame rate assumed when neither ``rate`` nor the copy source's video gives one.
@@ -52,6 +59,8 @@ def encode_frames(frames: Iterable[av.VideoFrame],
         another size are scaled to it). Decoded frames keep their ``pts`` and
         ``time_base``; frames without ``pts`` (``VideoFrame.from_ndarray``) are
         timed one frame duration after the previous one, like PyAV's encoder.
+        Frames (or a copy source) starting before zero are moved, with the
+        copied streams, to start at zero.
         Consumed lazily: memory stays flat in the number of frames.
     output : path, "-" or av.container.OutputContainer
         A file (``.mp4``, ``.mov``, ``.m4v``, ``.mkv``, ``.ts``, ``.nut``, or
@@ -207,6 +216,9 @@ class _FrameMux:
             carry_container(self.src, dst, fmt, self.source)
         carry_frame(first, conform_frame(first, width, height), vout, fmt, self.source)
         self.copied = len(copies)
+        self.shift = start_shift(self.src) if self.src is not None else Fraction(0)
+        if first.pts is not None:  # frames before zero: every stream moved alike
+            self.shift = max(self.shift, -first.pts * (first.time_base or tb))
         demux = self._copied_packets(copies)
         pending = next(demux, None)
         bar = Progress(0, self.progress)
@@ -243,8 +255,11 @@ class _FrameMux:
         if frame.pts is None:
             frame.pts = 0 if last is None else last + step
             frame.time_base = tb
-        elif frame.time_base is None:
-            frame.time_base = tb
+        else:
+            if frame.time_base is None:
+                frame.time_base = tb
+            if self.shift:
+                frame.pts += round(self.shift / frame.time_base)
         pts = frame.pts if frame.time_base == tb else round(frame.pts * frame.time_base / tb)
         if last is not None and pts <= last:
             raise SalcodecError(f"frame {self.frames_in}: pts {pts} does not increase (after "
@@ -257,6 +272,7 @@ class _FrameMux:
             return
         for packet in self.src.demux([self.src.streams[i] for i in copies]):
             if packet.dts is not None:
+                shift_packet(packet, self.shift)
                 when = packet.dts * packet.time_base
                 packet.stream = copies[packet.stream.index]
                 yield when, packet

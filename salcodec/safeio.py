@@ -115,11 +115,38 @@ def atomic_output(output: Path) -> Iterator[Path]:
     try:
         yield tmp_path
         os.chmod(tmp_path, 0o666 & ~_umask())
-        os.replace(tmp_path, output)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp_path.unlink()
+        try:
+            os.replace(tmp_path, output)
+        except OSError as exc:  # the folder made read-only (or removed) meanwhile
+            raise SalcodecError(f"{output}: cannot put the finished file in {output.parent} "
+                                f"({exc.strerror})") from None
+    except BaseException as exc:
+        left = _discard(tmp_path)
+        if left and isinstance(exc, (SalcodecError, OSError)):
+            raise SalcodecError(f"{_message(exc)}; the folder refuses removing the temporary "
+                                f"file too: {left.name} is left, emptied (the next run "
+                                "removes it)") from None
         raise
+
+
+def _discard(tmp: Path) -> Path | None:
+    """Remove a temporary file; where its folder forbids that, empty it and return it."""
+    try:
+        tmp.unlink()
+    except FileNotFoundError:
+        return None
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.truncate(tmp, 0)  # no partial video, at least: the file is still ours
+        return tmp
+    return None
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and not isinstance(exc, SalcodecError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror or exc}"
+    return str(exc)
 
 
 def remove_stale_partials(output: Path) -> list[Path]:

@@ -6,12 +6,20 @@ import os
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 import av
 
 from .conform import conform_frame
-from .decode import expected_frames, ffmpeg_cause, open_input, video_stream
+from .decode import (
+    check_unchanged,
+    expected_frames,
+    ffmpeg_cause,
+    file_state,
+    open_input,
+    video_stream,
+)
 from .encoder import SALIENT_SHARE, SaliencyEncoder
 from .errors import InputError, SalcodecError
 from .io.containers import muxer_options
@@ -114,6 +122,7 @@ def encode(input: str | os.PathLike, output: str | os.PathLike,
     if export_map is not None:
         _check_export(export_map, settings, overwrite)
     target = resolve_output(output, [] if is_stdin(input) else [Path(input)], overwrite, format)
+    state = file_state(input)
     src = open_input(input, allow_pipe=True)
     masks = None
     try:
@@ -131,6 +140,7 @@ def encode(input: str | os.PathLike, output: str | os.PathLike,
             run = _run(src, vin, input, target.url, target, settings, progress,
                        export_map=export_map)
             frames_out, nbytes = run.video_packets, run.bytes
+            check_unchanged(input, state)
             _check_count(target, frames_out, run.frames_in)
         else:
             with atomic_output(target.path) as tmp:
@@ -138,6 +148,7 @@ def encode(input: str | os.PathLike, output: str | os.PathLike,
                            export_map)
                 frames_out = count_video_packets(tmp)
                 nbytes = tmp.stat().st_size
+                check_unchanged(input, state)
                 _check_count(target, frames_out, run.frames_in)  # before the rename
                 qp = {}
                 if masks is not None:
@@ -206,6 +217,7 @@ class _Transcode:
         self.frames_in = self.video_packets = self.bytes = self.copied = 0
         self.stats = None
         self.size = (0, 0)
+        self.shift = start_shift(src)
 
     def run(self) -> _Transcode:
         fmt = self.target.format
@@ -264,6 +276,7 @@ class _Transcode:
                     for frame in clock.push_all(packet.decode()):
                         held = self._frame(dst, vout, stage, frame, held, bar)
                 elif packet.dts is not None:
+                    shift_packet(packet, self.shift)
                     packet.stream = copies[packet.stream.index]
                     self.bytes += packet.size
                     if held is None:
@@ -287,6 +300,8 @@ class _Transcode:
 
     def _frame(self, dst, vout, stage, frame, held, bar):
         """Encode one timed frame; the first one sets up the output's picture metadata."""
+        if self.shift:
+            frame.pts += round(self.shift / frame.time_base)
         conformed = conform_frame(frame, vout.width, vout.height)
         if held is not None:
             carry_video(self.vin, frame, conformed, vout, self.target.format, self.input)
@@ -296,6 +311,27 @@ class _Transcode:
         self._mux_video(dst, stage.encode(conformed))
         bar.update(self.frames_in)
         return None
+
+
+def start_shift(src) -> Fraction:
+    """Seconds added to every timestamp: a file starting before zero is moved to start at 0.
+
+    MPEG-TS (and MP4 edit lists) may start at a negative time; muxers then
+    shift or, in MP4, collapse such timestamps (measured: all pts 0), so all
+    streams are moved alike, as the ffmpeg command line does: spacing and
+    sync are kept.
+    """
+    start = src.start_time
+    return Fraction(-start, 1_000_000) if start is not None and start < 0 else Fraction(0)
+
+
+def shift_packet(packet, seconds: Fraction) -> None:
+    """Add ``seconds`` to a packet's pts and dts (in its own time base)."""
+    if seconds:
+        ticks = round(seconds / packet.time_base)
+        if packet.pts is not None:
+            packet.pts += ticks
+        packet.dts += ticks
 
 
 def _counts_ticks(stream) -> bool:

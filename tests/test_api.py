@@ -122,3 +122,18 @@ def test_copy_from_a_container_and_chosen_streams(tmp_path):
 
 def test_exported_from_the_package():
     assert salcodec.encode_frames is encode_frames and "encode_frames" in salcodec.__all__
+
+
+def test_frames_before_zero_are_moved_to_zero_with_their_audio(tmp_path):
+    """Frames (and a copy source) starting at a negative time start at 0 in the output."""
+    out = tmp_path / "neg.mp4"
+    with av.open(str(BBB)) as c:
+        shifted = []
+        for f in c.decode(video=0):
+            f.pts -= 2 * 12800  # -2 s, in the stream's 1/12800
+            shifted.append(f)
+    r = encode_frames(iter(shifted), out, model="lc", preset="ultrafast", copy_from=BBB)
+    got, want = video_pts_seconds(out), video_pts_seconds(BBB)
+    assert r.frames_out == 50 and got[0] == pytest.approx(0.0, abs=1e-3)
+    assert got == pytest.approx(want, abs=1e-3)  # the source started at 0: -2 s + 2 s
+    assert audio_payloads(out) == audio_payloads(BBB)

@@ -3,6 +3,8 @@ GIF, 16x16 frames, huge timestamps, an AVI on a 1/1000 time base. Each works or
 says what is wrong in one line."""
 
 import json
+import subprocess
+import sys
 from fractions import Fraction
 
 import av
@@ -115,3 +117,95 @@ def test_avi_on_a_millisecond_time_base_is_not_called_truncated(tmp_path):
     out = tmp_path / "out.mkv"
     assert main(["encode", str(src), str(out), "--preset", "ultrafast"]) == 0
     assert len(list(frames(out))) == 6
+
+
+def test_8k_frames_encode(tmp_path):
+    src = tmp_path / "8k.mkv"
+    write_clip(src, CARPHONE, size=(7680, 4320), limit=2, options={"preset": "ultrafast"})
+    out = tmp_path / "out.mkv"
+    assert main(["encode", str(src), str(out), "--preset", "ultrafast", "--model", "lc"]) == 0
+    assert size_of(out) == (7680, 4320) and len(video_pts_seconds(out)) == 2
+
+
+def test_ten_thousand_tiny_frames_stay_quick(tmp_path):
+    import time
+
+    import numpy as np
+
+    src = tmp_path / "tiny.mkv"
+    small = [f.reformat(width=16, height=16, format="yuv420p").to_ndarray()
+             for f in frames(CARPHONE, 40)]
+    with av.open(str(src), "w") as c:
+        s = c.add_stream("libx264", rate=30)
+        s.width = s.height = 16
+        s.options = {"preset": "ultrafast"}
+        for i in range(10_000):
+            f = av.VideoFrame.from_ndarray(np.ascontiguousarray(small[i % 40]), format="yuv420p")
+            f.pts = i
+            c.mux(s.encode(f))
+        c.mux(s.encode(None))
+    out = tmp_path / "out.mkv"
+    started = time.monotonic()
+    assert main(["encode", str(src), str(out), "--preset", "ultrafast", "--model", "lc"]) == 0
+    seconds = time.monotonic() - started
+    print(f"10,000 16x16 frames encoded in {seconds:.1f} s")
+    assert len(video_pts_seconds(out)) == 10_000
+    assert seconds < 40, f"{seconds:.1f} s for 10,000 16x16 frames (target about 20 s)"
+
+
+def test_interlaced_input_is_coded_progressive_with_its_offsets(tmp_path):
+    # FFmpeg's libx264 wrapper skips ROI side data on frames flagged interlaced: before
+    # the fix, an interlaced input gave the same bytes with and without saliency.
+    src = tmp_path / "tff.mkv"
+    write_clip(src, CARPHONE, limit=10, options={"x264-params": "interlaced=1:tff=1"})
+    assert all(f.interlaced_frame for f in frames(src))
+    outs = {}
+    for arm in ("sal", "plain"):
+        outs[arm] = tmp_path / f"{arm}.mkv"
+        args = [sys.executable, "-m", "salcodec", "encode", str(src), str(outs[arm]),
+                "--preset", "veryfast", "--model", "lc"]
+        proc = subprocess.run(args + (["--no-saliency"] if arm == "plain" else []),
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        assert "salcodec: warning: " in proc.stderr
+        assert "interlaced video is coded as progressive frames" in proc.stderr
+    assert outs["sal"].read_bytes() != outs["plain"].read_bytes()  # the offsets arrived
+    assert not any(f.interlaced_frame for f in frames(outs["sal"]))
+    assert video_pts_seconds(outs["sal"]) == pytest.approx(video_pts_seconds(src))
+
+
+def write_negative_start(path, start_ms=-400, count=6):
+    """Frames from ``start_ms`` (negative), written without the muxer's shift to zero."""
+    with av.open(str(path), "w", options={"avoid_negative_ts": "disabled"}) as out:
+        s = out.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 176, 144, "yuv420p"
+        s.time_base = s.codec_context.time_base = Fraction(1, 1000)
+        for i, f in enumerate(frames(CARPHONE, count)):
+            g = f.reformat(format="yuv420p")
+            g.pts, g.time_base = start_ms + 40 * i, Fraction(1, 1000)
+            out.mux(s.encode(g))
+        out.mux(s.encode(None))
+
+
+def test_negative_start_timestamps(tmp_path):
+    # MPEG-TS holds negative timestamps; the output muxer shifts every stream alike to
+    # start at zero (FFmpeg's avoid_negative_ts), so spacing and sync are kept.
+    src = tmp_path / "neg.ts"
+    write_negative_start(src)
+    assert video_pts_seconds(src)[0] == pytest.approx(-0.4)
+    for ext in ("ts", "mkv", "mp4"):
+        out = tmp_path / f"out.{ext}"
+        assert main(["encode", str(src), str(out), "--preset", "ultrafast", "--model", "lc"]) == 0
+        got, want = video_pts_seconds(out), video_pts_seconds(src)
+        assert got[0] >= 0 and len(got) == 6
+        assert [t - got[0] for t in got] == pytest.approx([t - want[0] for t in want], abs=2e-3)
+
+
+def test_negative_timestamps_in_matroska_are_recovered(tmp_path):
+    # Matroska cannot store them: FFmpeg reads such a file's pts back as missing; the
+    # frames are then timed one frame duration apart, like FFmpeg's best effort.
+    src = tmp_path / "neg.mkv"
+    write_negative_start(src)
+    out = tmp_path / "out.mkv"
+    assert main(["encode", str(src), str(out), "--preset", "ultrafast", "--model", "lc"]) == 0
+    assert video_pts_seconds(out) == pytest.approx([0.04 * i for i in range(6)], abs=2e-3)

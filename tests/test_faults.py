@@ -22,9 +22,9 @@ pytestmark = pytest.mark.filterwarnings("ignore::salcodec.errors.SalcodecWarning
 PARTIAL = re.compile(r"\.out\.mkv\.salcodec-(\d+)-.*\.partial\.mkv")
 
 
-def start_slow_encode(out, preset="veryslow"):
+def start_slow_encode(out, preset="veryslow", src=DATA / "asl_again.mkv"):
     """An encode that runs a few seconds (640x480), to be disturbed before it ends."""
-    cmd = [sys.executable, "-m", "salcodec", "encode", str(DATA / "asl_again.mkv"), str(out),
+    cmd = [sys.executable, "-m", "salcodec", "encode", str(src), str(out),
            "--model", "lc", "--preset", preset]
     return subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
 
@@ -86,3 +86,68 @@ def test_output_folder_removed_mid_run_is_one_line(tmp_path):
     assert err.strip().splitlines()[-1].startswith("salcodec: error: "), err
     assert "gone" in err
     assert not folder.exists()
+
+
+def freeze_folder(folder):
+    """Make ``folder`` refuse new names, renames and removals; return how to undo it.
+
+    chmod does not stop root, so as root the folder is made immutable (chattr +i,
+    which stops root too); skipped where neither works.
+    """
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        return lambda: folder.chmod(0o755)
+    if shutil.which("chattr") is None:
+        pytest.skip("running as root without chattr: cannot make a folder read-only")
+    done = subprocess.run(["chattr", "+i", str(folder)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"chattr +i refused here ({done.stderr.decode().strip()})")
+    return lambda: subprocess.run(["chattr", "-i", str(folder)], check=True)
+
+
+def test_output_folder_made_read_only_mid_run_is_one_line(tmp_path):
+    folder = tmp_path / "frozen"
+    folder.mkdir()
+    proc = start_slow_encode(folder / "out.mkv", "fast")
+    wait_for_partial(folder, proc)
+    thaw = freeze_folder(folder)
+    try:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 1, err
+        assert "Traceback" not in err
+        lines = [ln for ln in err.splitlines() if ln.strip()]
+        assert len(lines) == 1 and lines[0].startswith("salcodec: error: "), err
+        print(lines[0])
+        assert "out.mkv: cannot put the finished file in" in lines[0]
+        # The temporary file cannot be removed from a frozen folder: it is emptied.
+        names = [p for p in folder.iterdir()]
+        assert not (folder / "out.mkv").exists()
+        assert all(PARTIAL.fullmatch(p.name) and p.stat().st_size == 0 for p in names)
+    finally:
+        thaw()
+    # Once the folder is writable again, the next run removes the leftover.
+    assert main(["encode", str(CARPHONE), str(folder / "out.mkv"), "--model", "lc",
+                 "--preset", "ultrafast"]) == 0
+    assert [p.name for p in folder.iterdir()] == ["out.mkv"]
+
+
+@pytest.mark.parametrize("change", ["truncated", "grown"])
+def test_input_changed_while_read_is_one_line_and_no_output(tmp_path, change):
+    src = tmp_path / "in.mkv"
+    whole = (DATA / "asl_again.mkv").read_bytes()
+    src.write_bytes(whole if change == "truncated" else whole[: len(whole) * 2 // 5])
+    out = tmp_path / "out.mkv"
+    proc = start_slow_encode(out, src=src)
+    wait_for_partial(tmp_path, proc)
+    if change == "truncated":
+        os.truncate(src, len(whole) * 2 // 5)
+    else:
+        with open(src, "ab") as fh:
+            fh.write(whole[len(whole) * 2 // 5:])
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 1, err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("salcodec: error: "), err
+    print(lines[0])
+    assert "in.mkv" in lines[0] and "Traceback" not in err
+    assert not out.exists() and [p.name for p in tmp_path.iterdir()] == ["in.mkv"]

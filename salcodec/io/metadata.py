@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import os
 import struct
+import warnings
 
 import av
 
+from ..errors import SalcodecWarning
 from .containers import check_chapters_fit, check_rotation_fits
 
 #: Tags that describe the old file or encode, which the muxer writes anew.
@@ -68,6 +70,13 @@ def carry_frame(frame: av.VideoFrame, conformed: av.VideoFrame, vout, fmt: str,
     if matrix is not None:
         check_rotation_fits(fmt, frame.rotation, input)
         vout.set_display_matrix(matrix)
+    if frame.interlaced_frame:
+        # libx264 applies no ROI offsets to interlaced frames: coded progressive instead.
+        warnings.warn(f"{input}: interlaced video is coded as "
+                      "progressive frames, the two fields woven as stored (libx264 applies "
+                      "no saliency offsets to interlaced coding); deinterlace it first "
+                      "(e.g. FFmpeg's bwdif filter) for progressive displays",
+                      SalcodecWarning, stacklevel=2)
     cc = vout.codec_context
     cc.color_primaries = frame.color_primaries
     cc.color_trc = frame.color_trc
