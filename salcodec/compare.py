@@ -23,6 +23,7 @@ from .bitstream import video_payload_bytes
 from .errors import SalcodecError, SalcodecWarning
 from .quality import measure, resolve_metrics, vmaf_status
 from .quality.weights import WeightSpec, parse_weights
+from .safeio import write_atomic
 from .saliency import DEFAULT_MODEL
 from .sampling import make_sample
 from .settings import EncodeSettings
@@ -230,7 +231,7 @@ def compare(input: str | os.PathLike, out_dir: str | os.PathLike, *,
             f"{report['html']['seconds']:.1f} s")
     else:
         plot_rd(report, out / "rd.png")
-    (out / "report.json").write_text(json.dumps(report, indent=2, allow_nan=False))
+    write_atomic(out / "report.json", json.dumps(report, indent=2, allow_nan=False))
     return report
 
 

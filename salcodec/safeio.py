@@ -149,6 +149,12 @@ def _message(exc: BaseException) -> str:
     return str(exc)
 
 
+def write_atomic(path: str | os.PathLike, data: bytes | str) -> None:
+    """Write ``data`` (text as UTF-8) to ``path`` through :func:`atomic_output`."""
+    with atomic_output(Path(path)) as tmp:
+        tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+
+
 def remove_stale_partials(output: Path) -> list[Path]:
     """Remove the temporary files of earlier runs for ``output`` whose process is dead.
 

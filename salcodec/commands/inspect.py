@@ -49,11 +49,8 @@ def run(args: argparse.Namespace) -> int:
         kept = stats["kept"]
         title = (f"{Path(args.file).name}: frame {args.frame} ({kept['type']}-frame), "
                  f"mean QP {kept['mean_qp']:.1f}")
-        from ..safeio import atomic_output
-
         try:
-            with atomic_output(Path(args.png)) as tmp:
-                plot_qp(qp, title, tmp)
+            plot_qp(qp, title, args.png)  # written atomically
         except OSError as exc:
             raise SalcodecError(f"{args.png}: cannot write PNG ({exc.strerror or exc})") from None
         stats["png"] = args.png

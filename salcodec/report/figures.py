@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..safeio import write_atomic
+
 #: Weighted metrics (scored with an importance map) and their unweighted twins.
 TWINS = {"wpsnr": "psnr", "wssim": "ssim", "wxpsnr": "xpsnr"}
 UNITS = {"psnr": "dB", "wpsnr": "dB", "xpsnr": "dB", "wxpsnr": "dB"}
@@ -32,7 +34,7 @@ def _png(fig, path: str | Path | None, dpi: int = 90) -> bytes:
     _plt().close(fig)
     data = buf.getvalue()
     if path is not None:
-        Path(path).write_bytes(data)
+        write_atomic(path, data)
     return data
 
 

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from ..qpinspect import qp_heatmap
+from ..safeio import write_atomic
 from .figures import TWINS, plot_perframe, plot_rd
 from .frames import CRITERIA, FramePick, Shown, crop_boxes
 
@@ -254,7 +255,7 @@ def _sheet(path: Path, full, salient, periphery, maps, zoom: int) -> None:
     width = max(r.shape[1] for r in rows)
     sheet = np.vstack([np.pad(r, ((0, 8), (0, width - r.shape[1]), (0, 0)), constant_values=255)
                        for r in rows])
-    path.write_bytes(_png(sheet, level=1))  # big and not inlined: fast over small
+    write_atomic(path, _png(sheet, level=1))  # big and not inlined: fast over small
 
 
 def _provenance(report: dict) -> str:
@@ -320,7 +321,7 @@ def write_report(report: dict, out_dir: str | Path, pick: FramePick | None = Non
     out = Path(out_dir)
     page = render_html(report, pick, quality, matched, out)
     target = out / "report.html"
-    target.write_text(page, encoding="utf-8")
+    write_atomic(target, page)
     figures = sorted(p.name for p in out.glob("*.png"))
     # The frame pass ran before (while the encodes existed): its time counts too.
     return {"file": target.name, "bytes": target.stat().st_size,
