@@ -299,3 +299,24 @@ def test_progress_only_on_a_terminal_unless_asked(writer_inputs, tmp_path):
     q = salcodec("quality", clip, clip, "--metrics", "psnr", "--progress")
     assert q.returncode == 0 and "quality: frames" in q.stderr
     assert salcodec("quality", clip, clip, "--metrics", "psnr").stderr == ""
+
+
+# What each verb's progress looks like on stderr (a line or the start of one).
+PROGRESS = {"encode": "encode: frames", "saliency": "encode: frames",
+            "quality": "quality: frames", "inspect": "inspect: frames", "compare": "CRF 26",
+            "crf-search": "sample: ", "demo": "encoding short.mp4", "eval-saliency": "signer: "}
+
+
+@pytest.mark.parametrize("verb", list(WRITERS))
+def test_progress_on_every_verb_only_when_asked(verb, writer_inputs, tmp_path, capsys):
+    from salcodec.cli import main
+
+    assert set(PROGRESS) == set(WRITERS)
+    args, _ = WRITERS[verb]
+    argv = [verb, *(a.format(out=tmp_path, **writer_inputs) for a in args), "-y"]
+    if verb == "eval-saliency":  # it reports every 25 frames
+        argv[argv.index("--limit") + 1] = "25"
+    assert main(argv) == 0  # stderr is not a terminal here: no progress
+    assert PROGRESS[verb] not in capsys.readouterr().err
+    assert main([*argv, "--progress"]) == 0
+    assert PROGRESS[verb] in capsys.readouterr().err
