@@ -209,23 +209,22 @@ class _FrameMux:
                                x264_params=s.x264_params, roi_enabled=s.saliency)
         copies = {}
         if self.src is not None:
-            video = None if self.streams is not None else "video"
-            copies = add_copies(self.src, dst, fmt, self.source,
-                                streams=self.streams if video is None
-                                else [st for st in self.src.streams if st.type != video])
+            chosen = (self.streams if self.streams is not None
+                      else [st for st in self.src.streams if st.type != "video"])
+            copies = add_copies(self.src, dst, fmt, self.source, streams=chosen)
             carry_container(self.src, dst, fmt, self.source)
         carry_frame(first, conform_frame(first, width, height), vout, fmt, self.source)
         self.copied = len(copies)
         self.shift = start_shift(self.src) if self.src is not None else Fraction(0)
         if first.pts is not None:  # frames before zero: every stream moved alike
             self.shift = max(self.shift, -first.pts * (first.time_base or tb))
-        demux = self._copied_packets(copies)
-        pending = next(demux, None)
-        bar = Progress(0, self.progress)
         step = max(1, round(1 / (self.rate * tb)))
         last = None
         stage = SaliencyEncoder(vout, **s.stage_options(), export_map=self.export_map)
+        demux = self._copied_packets(copies)
+        bar = Progress(0, self.progress)
         try:
+            pending = next(demux, None)
             frame = first
             while frame is not None:
                 if self.frames_in:

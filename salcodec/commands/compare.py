@@ -54,10 +54,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..compare import compare, print_summary
     from ..report.provenance import command_line
-
-    settings = settings_from_args(args)
     from ..safeio import check_file_output
 
+    settings = settings_from_args(args)
     if Path(args.out).is_dir():  # compare makes the folder; an earlier report needs -y
         for name in ("report.json", *(("report.html",) if args.html else ())):
             check_file_output(Path(args.out) / name, [args.input], args.overwrite)
