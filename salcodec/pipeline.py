@@ -45,6 +45,7 @@ def encode_frames(frames: Iterable[av.VideoFrame],
                   output: str | os.PathLike | av.container.OutputContainer,
                   settings: EncodeSettings | None = None, *, rate: Fraction | int | None = None,
                   time_base: Fraction | None = None,
+                  sample_aspect_ratio: Fraction | None = None,
                   copy_from: str | os.PathLike | av.container.InputContainer | None = None,
                   streams: Iterable[av.stream.Stream] | None = None, overwrite: bool = False,
                   format: str | None = None, progress: bool | None = None,
@@ -78,6 +79,10 @@ def encode_frames(frames: Iterable[av.VideoFrame],
     time_base : Fraction, optional
         The video stream's time base. Default: the first frame's, else
         ``1/rate``.
+    sample_aspect_ratio : Fraction, optional
+        The pixels' aspect ratio, written into the stream (PyAV frames do
+        not carry it): give the source's for non-square pixels, or what your
+        filter graph made of it. Default: square.
     copy_from : path or av.container.InputContainer, optional
         A file whose audio, subtitle, data and attachment streams are copied
         packet for packet (with their tags, and the file's tags and chapters),
@@ -127,6 +132,7 @@ def encode_frames(frames: Iterable[av.VideoFrame],
             rate = v.average_rate or v.guessed_rate
         job = _FrameMux(iter(frames), src, streams, source, Fraction(rate or DEFAULT_RATE),
                         time_base, settings, progress, export_map)
+        job.sar = sample_aspect_ratio
         if isinstance(output, av.container.OutputContainer):
             name = output.name
             _run(job, output, output.format.name, name)
@@ -195,6 +201,7 @@ class _FrameMux:
         self.frames_in = self.video_packets = self.bytes = self.copied = 0
         self.stats = None
         self.size = (0, 0)
+        self.sar: Fraction | None = None
 
     def run(self, dst, fmt: str, name: str) -> None:
         self.url = dst.name
@@ -214,6 +221,8 @@ class _FrameMux:
             copies = add_copies(self.src, dst, fmt, self.source, streams=chosen)
             carry_container(self.src, dst, fmt, self.source)
         carry_frame(first, conform_frame(first, width, height), vout, fmt, self.source)
+        if self.sar and self.sar != 1:
+            vout.codec_context.sample_aspect_ratio = Fraction(self.sar)
         self.copied = len(copies)
         self.shift = start_shift(self.src) if self.src is not None else Fraction(0)
         if first.pts is not None:  # frames before zero: every stream moved alike

@@ -137,3 +137,12 @@ def test_frames_before_zero_are_moved_to_zero_with_their_audio(tmp_path):
     assert r.frames_out == 50 and got[0] == pytest.approx(0.0, abs=1e-3)
     assert got == pytest.approx(want, abs=1e-3)  # the source started at 0: -2 s + 2 s
     assert audio_payloads(out) == audio_payloads(BBB)
+
+
+def test_sample_aspect_ratio_is_written(tmp_path):
+    out = tmp_path / "anamorphic.mkv"
+    with av.open(str(CARPHONE)) as c:
+        encode_frames(c.decode(video=0), out, model="lc", preset="ultrafast",
+                      sample_aspect_ratio=Fraction(12, 11))
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].sample_aspect_ratio == Fraction(12, 11)

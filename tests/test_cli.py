@@ -288,19 +288,6 @@ def test_json_keys_are_exactly_the_documented_ones(writer_inputs, tmp_path):
     assert set(json.loads(proc.stdout.splitlines()[0])) == batch
 
 
-def test_progress_only_on_a_terminal_unless_asked(writer_inputs, tmp_path):
-    clip = writer_inputs["clip"]
-    quiet = salcodec("encode", clip, tmp_path / "a.mkv", "--model", "lc", "--preset",
-                     "ultrafast")
-    assert quiet.returncode == 0 and "encode: frames" not in quiet.stderr
-    loud = salcodec("encode", clip, tmp_path / "b.mkv", "--model", "lc", "--preset",
-                    "ultrafast", "--progress")
-    assert "encode: frames" in loud.stderr
-    q = salcodec("quality", clip, clip, "--metrics", "psnr", "--progress")
-    assert q.returncode == 0 and "quality: frames" in q.stderr
-    assert salcodec("quality", clip, clip, "--metrics", "psnr").stderr == ""
-
-
 # What each verb's progress looks like on stderr (a line or the start of one).
 PROGRESS = {"encode": "encode: frames", "saliency": "encode: frames",
             "quality": "quality: frames", "inspect": "inspect: frames", "compare": "CRF 26",
