@@ -11,10 +11,10 @@ and returns packets for a libx264 stream in a container you own.
 
 __version__ = "0.1.0"
 
+from .codecs.x264 import add_h264_stream  # noqa: E402
 from .encoder import SaliencyEncoder  # noqa: E402
 from .errors import InputError, SalcodecError, SalcodecWarning  # noqa: E402
 from .transcode import EncodeResult, encode  # noqa: E402
-from .x264 import add_h264_stream  # noqa: E402
 
 __all__ = [
     "EncodeResult",
