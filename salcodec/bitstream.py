@@ -40,19 +40,32 @@ def video_payload_bytes(path: str | os.PathLike) -> int:
     still clip of 1-2 kB they would be a large, equal-for-both-arms share that
     pulls BD-rates to zero. Codecs without NAL units (VP9) count whole packets.
     """
+    return sum(n for _, n in packet_payloads(path))
+
+
+def packet_payloads(path: str | os.PathLike) -> list[tuple[int, int]]:
+    """``(pts, picture bytes)`` of each video packet in file order, SEI left out.
+
+    A packet without pts gets its index.
+    """
     with av.open(str(path)) as c:
         stream = c.streams.video[0]
         is_sei = _IS_SEI.get(stream.codec_context.name)
-        if is_sei is None:
-            return sum(p.size for p in c.demux(stream))
-        extra = stream.codec_context.extradata or b""
-        # avcC/hvcC extradata (MP4, Matroska) starts with version 1 and gives
-        # the NAL length size; otherwise packets are Annex B with start codes.
-        at = 4 if stream.codec_context.name == "h264" else 21
-        length_size = (extra[at] & 3) + 1 if len(extra) > at and extra[0] == 1 else None
-        total = 0
+        length_size = None
+        if is_sei is not None:
+            extra = stream.codec_context.extradata or b""
+            # avcC/hvcC extradata (MP4, Matroska) starts with version 1 and gives
+            # the NAL length size; otherwise packets are Annex B with start codes.
+            at = 4 if stream.codec_context.name == "h264" else 21
+            length_size = (extra[at] & 3) + 1 if len(extra) > at and extra[0] == 1 else None
+        rows = []
         for packet in c.demux(stream):
-            if packet.size:
-                total += sum(len(u) for u in nal_units(bytes(packet), length_size)
-                             if u and not is_sei(u[0]))
-        return total
+            if not packet.size:
+                continue
+            if is_sei is None:
+                n = packet.size
+            else:
+                n = sum(len(u) for u in nal_units(bytes(packet), length_size)
+                        if u and not is_sei(u[0]))
+            rows.append((packet.pts if packet.pts is not None else len(rows), n))
+        return rows

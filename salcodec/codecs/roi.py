@@ -212,8 +212,9 @@ def roi_records(rects: np.ndarray, offsets: np.ndarray, qp_range: int = X264_QP_
         The encoder's QP scale: qoffset = offset / qp_range (51 for 8-bit x264).
     truncates : bool
         The encoder truncates ``qoffset x qp_range`` toward zero in single
-        precision (libvpxenc.c): offsets are rounded to whole steps and written
-        half a step further out, so ``k`` arrives as ``k`` and not ``k - 1``.
+        precision (libvpxenc.c), which would turn -2.75 into -2: offsets are
+        rounded to whole steps and written half a step further out, so ``k``
+        arrives as ``k`` whatever the float rounding.
 
     Returns
     -------
