@@ -299,18 +299,18 @@ def _predict_at(trials: list[Trial], crf: float, metric: str, sq: float,
 def search_strength(run_trial, strength: float, target: float, metric: str,
                     crf_range: tuple[float, float], start: float,
                     slopes: tuple[float, float] | None, max_trials: int,
-                    step: float = 0.1) -> tuple[Candidate, tuple]:
+                    crf_step: float = 0.1) -> tuple[Candidate, tuple]:
     """Find the largest CRF whose predicted quality reaches ``target`` for one strength.
 
     ``run_trial(crf) -> Trial``. With borrowed ``slopes`` one trial may
     suffice; otherwise a second at the slope's guess, and further ones only
     while the answer lies more than one CRF outside the tried range. CRFs are
-    multiples of ``step`` (1 for encoders that take whole numbers: VP9).
+    multiples of ``crf_step`` (1 for encoders that take whole numbers: VP9).
     """
     lo, hi = crf_range
 
     def clamp(c: float) -> float:
-        return round(round(min(hi, max(lo, c)) / step) * step, 1)
+        return round(round(min(hi, max(lo, c)) / crf_step) * crf_step, 1)
 
     trials = [run_trial(clamp(start))]
     crf, sq, sb = _solve(trials, target, metric, slopes)
@@ -331,7 +331,7 @@ def search_strength(run_trial, strength: float, target: float, metric: str,
             break
         trials.append(run_trial(clamp(max(min(tried) - 8, min(c, max(tried) + 8)))))
         crf, sq, sb = _solve(trials, target, metric, slopes)
-    chosen = clamp(math.floor(crf / step + 1e-6) * step)  # round towards higher quality
+    chosen = clamp(math.floor(crf / crf_step + 1e-6) * crf_step)  # towards higher quality
     q, b = _predict_at(trials, chosen, metric, sq, sb)
     cand = Candidate(strength=strength, crf=chosen, quality=q, predicted_bytes=round(b),
                      reached=q >= target - 1e-9,
@@ -404,7 +404,7 @@ def crf_search(input: str | os.PathLike, target: str, *,
     if not 0 <= lo < hi <= codec.crf_max:
         raise SalcodecError(f"CRF range {lo:g}..{hi:g} must lie within 0..{codec.crf_max} "
                             f"for {codec.name}, low < high")
-    step = 1.0 if codec.crf_integer else 0.1
+    crf_step = 1.0 if codec.crf_integer else 0.1
     if samples < 1 or max_trials < 1:
         raise SalcodecError("--samples and the trial count must be at least 1")
     if sample_seconds is None:
@@ -444,7 +444,7 @@ def crf_search(input: str | os.PathLike, target: str, *,
         start, slopes = settings.crf, None
         for s in strengths:
             cand, slopes = search_strength(make_runner(s), s, value, metric, (lo, hi), start,
-                                           slopes, max_trials, step)
+                                           slopes, max_trials, crf_step)
             cand.settings = arm_settings(settings, s).with_(crf=cand.crf).as_dict()
             candidates.append(cand)
             start = cand.crf

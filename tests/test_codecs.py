@@ -245,3 +245,44 @@ def test_vp9_goes_into_webm(clip, left_map, tmp_path):
     assert r.frames_out == FRAMES
     with av.open(str(out)) as c:
         assert c.format.name.startswith("matroska") and c.streams.video[0].codec.name == "vp9"
+
+
+# --- the other verbs ---------------------------------------------------------------------
+
+def test_encode_command_round_trips_codec_settings():
+    import argparse
+    import shlex
+
+    from salcodec.commands.encode import add_encode_options, settings_from_args
+    from salcodec.crfsearch import encode_command
+
+    p = argparse.ArgumentParser()
+    p.add_argument("input")
+    p.add_argument("output")
+    add_encode_options(p)
+    for s in (EncodeSettings(**VP9, params="row-mt=1"),
+              EncodeSettings(**X265, pix_fmt="yuv420p10le", params="bframes=2"),
+              EncodeSettings(**X265, saliency=False, params="aq-mode=0")):
+        argv = shlex.split(encode_command("in.mp4", "out.mkv", s))
+        got = settings_from_args(p.parse_args(argv[2:]))
+        assert got == s if s.saliency else got.baseline() == s
+
+
+def test_compare_and_crf_search_run_on_vp9(clip, tmp_path):
+    from salcodec.compare import compare
+    from salcodec.crfsearch import crf_search
+
+    report = compare(clip, tmp_path / "cmp", crfs=(34, 44), metrics=["psnr"],
+                     settings=EncodeSettings(**VP9, model="centre"))
+    assert [a["name"] for a in report["arms"]] == ["vp9", "salcodec s=2"]
+    assert "--codec libvpx-vp9" in report["provenance"]["equivalent_command"]
+    assert all(p["bytes"] > 0 for a in report["arms"] for p in a["points"])
+    with pytest.raises(SalcodecError, match="--html shows H.264's realised QP"):
+        compare(clip, tmp_path / "h", crfs=(28, 34), settings=EncodeSettings(**X265), html=True)
+    result = crf_search(clip, "psnr=34", settings=EncodeSettings(**VP9, model="centre"),
+                        crf_range=(20, 63), samples=2, sample_seconds=0.3, max_trials=2)
+    crfs = [t["crf"] for c in result["candidates"] for t in c["trials"]]
+    assert crfs and all(c == int(c) for c in crfs)  # VP9 takes whole numbers
+    assert "--codec libvpx-vp9" in (result["command"] or "--codec libvpx-vp9")
+    with pytest.raises(SalcodecError, match="within 0..51 for libx265"):
+        crf_search(clip, "psnr=34", settings=EncodeSettings(**X265), crf_range=(20, 60))
