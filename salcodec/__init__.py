@@ -1,4 +1,4 @@
-"""salcodec: saliency-guided video compression with libx264 through PyAV.
+"""salcodec: saliency-guided video compression with libx264, libx265 or libvpx-vp9 through PyAV.
 
 Pipeline: decode -> saliency -> macroblock map -> QP offsets -> encoder -> mux.
 
@@ -6,11 +6,13 @@ Pipeline: decode -> saliency -> macroblock map -> QP offsets -> encoder -> mux.
 >>> salcodec.encode("in.mp4", "out.mp4", crf=23)          # doctest: +SKIP
 
 For pipelines, :class:`salcodec.encoder.SaliencyEncoder` takes decoded frames
-and returns packets for a libx264 stream in a container you own.
+and returns packets for a stream in a container you own
+(:func:`add_video_stream` makes one for any of the three encoders).
 """
 
 __version__ = "0.1.0"
 
+from .codecs import add_video_stream  # noqa: E402
 from .codecs.x264 import add_h264_stream  # noqa: E402
 from .encoder import SaliencyEncoder  # noqa: E402
 from .errors import InputError, SalcodecError, SalcodecWarning  # noqa: E402
@@ -24,5 +26,6 @@ __all__ = [
     "SaliencyEncoder",
     "__version__",
     "add_h264_stream",
+    "add_video_stream",
     "encode",
 ]

@@ -6,6 +6,7 @@ the picture; for HEVC, whose decoder exports none, it is the quality of each
 half against a plain x265 encode of the same clip.
 """
 
+import os
 import warnings
 
 import av
@@ -286,3 +287,14 @@ def test_compare_and_crf_search_run_on_vp9(clip, tmp_path):
     assert "--codec libvpx-vp9" in (result["command"] or "--codec libvpx-vp9")
     with pytest.raises(SalcodecError, match="within 0..51 for libx265"):
         crf_search(clip, "psnr=34", settings=EncodeSettings(**X265), crf_range=(20, 60))
+
+
+def test_batch_names_an_output_container_that_holds_the_codec():
+    from salcodec.batch import plan_batch
+
+    names = ["a.webm", "b.ts", "c.mp4", "d.avi"]
+    out = {c: [os.path.basename(i.output) for i in plan_batch(names, "o", c)]
+           for c in ("libx264", "libvpx-vp9", "libx265")}
+    assert out == {"libx264": ["a.mkv", "b.ts", "c.mp4", "d.mkv"],
+                   "libvpx-vp9": ["a.webm", "b.mkv", "c.mp4", "d.mkv"],
+                   "libx265": ["a.mkv", "b.ts", "c.mp4", "d.mkv"]}

@@ -154,7 +154,7 @@ def run_batch_args(args: argparse.Namespace) -> int:
         raise SalcodecError("-f is for pipes and names without extension; a batch keeps "
                             "each input's container (or .mkv)")
     settings = settings_from_args(args)  # bad settings: one line before any file
-    items = plan_batch(args.paths, args.out_dir)
+    items = plan_batch(args.paths, args.out_dir, settings.codec)
 
     def done(item) -> None:
         if args.json:
