@@ -165,7 +165,8 @@ def encode(input: str | os.PathLike, output: str | os.PathLike,
         offsets=offsets,
         budget={"mode": budget, **(calibration.as_dict() if calibration else {})},
         qp=qp if masks is not None else (
-            {"note": spec.qp_export} if report_qp and spec.qp_export else {}),
+            {"note": spec.qp_export} if report_qp and settings.saliency and spec.qp_export
+            else {}),
     )
 
 
