@@ -174,7 +174,8 @@ def summary_line(result) -> str:
             f"{result.seconds:.2f} s")
     qp = result.qp
     if qp.get("inside") is not None and qp.get("outside") is not None:
-        line += (f", realised QP {qp['inside']:.1f} in the salient fifth vs "
+        unit = "q index" if result.settings.get("codec") == "libvpx-vp9" else "QP"
+        line += (f", realised {unit} {qp['inside']:.1f} in the salient fifth vs "
                  f"{qp['outside']:.1f} elsewhere")
     elif result.settings.get("saliency"):
         line += f", mean |QP offset| {result.mean_abs_qp_offset:.2f}"
