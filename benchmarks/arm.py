@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         info = {"frames": r["frames"], "bytes": r["bytes"], "options": r["options"]}
     else:
         import salcodec
-        from salcodec.x264 import x264_options
+        from salcodec.codecs.x264 import x264_options
 
         t1 = time.perf_counter()
         r = salcodec.encode(a.input, a.output, crf=a.crf, preset=a.preset,

@@ -21,7 +21,7 @@ from .settings import EncodeSettings
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".ts", ".mts", ".m2ts",
                     ".mpg", ".mpeg", ".flv", ".wmv", ".nut", ".3gp", ".y4m", ".ogv")
 #: Extensions encode can write; other inputs get ``.mkv`` (holds any stream).
-OUTPUT_EXTENSIONS = (".mp4", ".mov", ".m4v", ".mkv", ".ts", ".nut")
+OUTPUT_EXTENSIONS = (".mp4", ".mov", ".m4v", ".mkv", ".ts", ".nut", ".webm")
 
 
 @dataclass
@@ -41,13 +41,19 @@ class BatchItem:
                 "seconds": r.get("seconds")}
 
 
-def plan_batch(inputs: Iterable[str | os.PathLike], out_dir: str | os.PathLike) -> list[BatchItem]:
+def plan_batch(inputs: Iterable[str | os.PathLike], out_dir: str | os.PathLike,
+               codec: str = "libx264") -> list[BatchItem]:
     """Inputs and their outputs under ``out_dir``.
 
     A file keeps its name; a folder's videos (found recursively by extension)
-    keep their path relative to the folder. An extension encode cannot write
-    becomes ``.mkv``. Two inputs that would land on one output are an error.
+    keep their path relative to the folder. An extension encode cannot write,
+    or whose container cannot hold ``codec``'s stream, becomes ``.mkv``. Two
+    inputs that would land on one output are an error.
     """
+    from .codecs import get_codec
+    from .io.containers import EXTENSIONS
+
+    holds = get_codec(codec).containers
     out_dir = Path(out_dir)
     items: list[BatchItem] = []
     for given in inputs:
@@ -63,7 +69,8 @@ def plan_batch(inputs: Iterable[str | os.PathLike], out_dir: str | os.PathLike) 
         else:
             pairs = [(path, Path(path.name))]  # a missing file fails on its own line
         for src, rel in pairs:
-            if rel.suffix.lower() not in OUTPUT_EXTENSIONS:
+            suffix = rel.suffix.lower()
+            if suffix not in OUTPUT_EXTENSIONS or EXTENSIONS[suffix] not in holds:
                 rel = rel.with_suffix(".mkv")
             items.append(BatchItem(str(src), str(out_dir / rel)))
     seen: dict[str, str] = {}

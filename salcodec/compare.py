@@ -1,4 +1,4 @@
-"""``salcodec compare``: saliency arms against plain libx264, by rate-distortion.
+"""``salcodec compare``: saliency arms against the plain encoder, by rate-distortion.
 
 Each arm is encoded at several CRFs; every encode is decoded and measured
 against the input; the arms are compared by Bjontegaard delta rate per metric
@@ -35,6 +35,8 @@ UNWEIGHTED = ("psnr", "ssim", "xpsnr")
 WEIGHTED = ("wpsnr", "wssim", "wxpsnr")
 #: Always reported, whatever ``metrics`` asks for.
 ALWAYS = ("psnr", "ssim")
+#: Name of the plain arm per encoder.
+PLAIN_ARM = {"libx264": "x264", "libx265": "x265", "libvpx-vp9": "vp9"}
 #: Evaluation map when the user gives none: a model that is not the encoder's.
 EVAL_MODELS = ("spectral", "hc", "lc")
 
@@ -144,7 +146,10 @@ def compare(input: str | os.PathLike, out_dir: str | os.PathLike, *,
     vmaf_ok, vmaf_reason = vmaf_status()
     metrics = resolve_metrics([*ALWAYS, *wanted], have_weights=True)
 
-    arms = [Arm("x264", settings.baseline())]
+    if html and settings.codec != "libx264":
+        raise SalcodecError(f"--html shows H.264's realised QP beside the frames; for "
+                            f"{settings.codec} use report.json and rd.png (drop --html)")
+    arms = [Arm(PLAIN_ARM[settings.codec], settings.baseline())]
     arms += [Arm(f"salcodec s={s:g}", settings.with_(strength=s, saliency=True))
              for s in strengths]
     series: dict[tuple[int, int], dict] = {}  # per-frame quality of each point (html)
@@ -198,7 +203,8 @@ def compare(input: str | os.PathLike, out_dir: str | os.PathLike, *,
         "sample": sample_info,
         "crfs": list(crfs),
         "metrics": metrics,
-        "rate": "bytes = coded H.264 pictures (video packets less SEI); file_bytes = whole file",
+        "rate": "bytes = coded pictures (video packets less SEI NAL units); file_bytes = whole "
+                "file",
         "vmaf": "available" if vmaf_ok else f"unavailable: {vmaf_reason}",
         "evaluation_weights": {
             "spec": str(spec), "circular": circular, "description": weights_desc,
@@ -290,7 +296,8 @@ def plot_rd(report: dict, path: Path) -> None:
 
 def summary_lines(report: dict) -> list[str]:
     """A short human summary: BD-rate per arm and metric."""
-    lines = [f"{report['input']}: BD-rate vs plain x264 (pchip; negative = fewer bytes at "
+    plain = report["arms"][0]["name"] if report.get("arms") else "x264"
+    lines = [f"{report['input']}: BD-rate vs plain {plain} (pchip; negative = fewer bytes at "
              f"equal quality); weights for wpsnr/wssim: {report['evaluation_weights']['spec']}"
              + (" [CIRCULAR]" if report["evaluation_weights"]["circular"] else "")]
     for arm, per_metric in report["bd_rate"].items():

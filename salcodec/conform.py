@@ -1,6 +1,6 @@
-"""Bring decoded frames to the encoder's exact format: yuv420p at an even size.
+"""Bring decoded frames to the encoder's exact format: 4:2:0 (8 or 10 bit) at an even size.
 
-The ROI side data survives only if PyAV hands this very frame to libx264, so
+The ROI side data survives only if PyAV hands this very frame to the encoder, so
 every frame must already match the stream; PyAV would otherwise reformat into
 a new frame and drop the side data (FACTS.md).
 """
@@ -19,8 +19,11 @@ def even_size(width: int, height: int) -> tuple[int, int]:
     return width + (width & 1), height + (height & 1)
 
 
-def conform_frame(frame: av.VideoFrame, width: int, height: int) -> av.VideoFrame:
-    """Return ``frame`` as yuv420p of ``width`` x ``height``, timestamps kept, type unset.
+def conform_frame(frame: av.VideoFrame, width: int, height: int,
+                  pix_fmt: str = "yuv420p") -> av.VideoFrame:
+    """Return ``frame`` as ``pix_fmt`` of ``width`` x ``height``, timestamps kept, type unset.
+
+    ``pix_fmt`` is the stream's: yuv420p, or yuv420p10le for 10-bit output.
 
     Any pixel format (10-bit, 4:4:4, RGB, full-range) is converted by swscale;
     YUV keeps its range (full-range values stay full, tagged so), RGB becomes
@@ -30,15 +33,19 @@ def conform_frame(frame: av.VideoFrame, width: int, height: int) -> av.VideoFram
     is copied into one flagged progressive, or libx264 would drop its offsets.
     """
     if (frame.width, frame.height) == (width, height):
-        out = frame if frame.format.name == "yuv420p" else frame.reformat(format="yuv420p")
+        out = frame if frame.format.name == pix_fmt else frame.reformat(format=pix_fmt)
     elif (width - frame.width, height - frame.height) in ((0, 1), (1, 0), (1, 1)):
-        full = frame.reformat(format="yuv444p")
-        pad = ((0, 0), (0, height - frame.height), (0, width - frame.width))
+        # Padded at 4:4:4 with the output's bit depth, so 10-bit values stay whole.
+        wide = "yuv444p" if pix_fmt == "yuv420p" else "yuv444p16le"
+        full = frame.reformat(format=wide)
+        pad = [(0, height - frame.height), (0, width - frame.width)]
+        # PyAV gives yuv444p planar (3, h, w) and yuv444p16le interleaved (h, w, 3).
+        pad = [(0, 0), *pad] if wide == "yuv444p" else [*pad, (0, 0)]
         padded = np.ascontiguousarray(np.pad(full.to_ndarray(), pad, mode="edge"))
-        out = av.VideoFrame.from_ndarray(padded, format="yuv444p").reformat(format="yuv420p")
+        out = av.VideoFrame.from_ndarray(padded, format=wide).reformat(format=pix_fmt)
         out.color_range = full.color_range  # swscale kept the values; keep their tag
     else:
-        out = frame.reformat(width=width, height=height, format="yuv420p")
+        out = frame.reformat(width=width, height=height, format=pix_fmt)
     if out.interlaced_frame:
         out = _progressive(out)
     if out is not frame:
@@ -55,7 +62,7 @@ def conform_frame(frame: av.VideoFrame, width: int, height: int) -> av.VideoFram
 
 
 def _progressive(frame: av.VideoFrame) -> av.VideoFrame:
-    """A copy of a yuv420p frame flagged progressive (PyAV cannot clear the flag).
+    """A copy of a frame flagged progressive (PyAV cannot clear the flag).
 
     FFmpeg's libx264 wrapper skips the ROI side data of a frame flagged
     interlaced ("interlaced_frame not supported for ROI encoding yet"), so an
@@ -63,8 +70,19 @@ def _progressive(frame: av.VideoFrame) -> av.VideoFrame:
     as a progressive frame, its two fields woven as stored (see
     :func:`salcodec.io.metadata.carry_frame`, which says so).
     """
-    out = av.VideoFrame.from_ndarray(frame.to_ndarray(), format="yuv420p")
+    out = av.VideoFrame.from_ndarray(frame.to_ndarray(), format=frame.format.name)
     out.color_range = frame.color_range
+    return out
+
+
+def eight_bit(frame: av.VideoFrame) -> av.VideoFrame:
+    """A yuv420p view of a conformed frame for the saliency models (itself when 8-bit)."""
+    if frame.format.name in NATIVE_FORMATS:
+        return frame
+    out = frame.reformat(format="yuv420p")
+    out.pts = frame.pts
+    if frame.time_base is not None:
+        out.time_base = frame.time_base
     return out
 
 

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .bitstream import nal_units
+from .bitstream import packet_payloads
 from .errors import SalcodecError
 from .quality.measure import PSNR_MAX_DB, score_frame, vmaf_error
 from .quality.video import FramePair, TimedFrame, VideoReader
@@ -213,30 +213,19 @@ class SampleScorer:
 
 def frame_bytes(path: str | os.PathLike) -> list[int]:
     """Coded bytes of each video frame in presentation order, less SEI NAL units."""
-    import av
-
-    with av.open(str(path)) as c:
-        stream = c.streams.video[0]
-        extra = stream.codec_context.extradata or b""
-        length_size = (extra[4] & 3) + 1 if len(extra) > 4 and extra[0] == 1 else None
-        rows = []
-        for packet in c.demux(stream):
-            if packet.size:
-                n = sum(len(u) for u in nal_units(bytes(packet), length_size)
-                        if u and u[0] & 0x1F != 6)
-                rows.append((packet.pts if packet.pts is not None else len(rows), n))
-    return [n for _, n in sorted(rows)]
+    return [n for _, n in sorted(packet_payloads(path))]
 
 
 def _keyint(settings: EncodeSettings) -> int:
-    m = re.search(r"(?:^|:)keyint=(\d+|infinite)", settings.x264_params or "")
+    # x264 and x265 call it keyint, FFmpeg's libvpx options g.
+    m = re.search(r"(?:^|:)(?:keyint|g)=(\d+|infinite)", settings.params or "")
     if not m:
         return X264_KEYINT
     return 10**9 if m.group(1) == "infinite" else max(1, int(m.group(1)))
 
 
 def arm_settings(settings: EncodeSettings, strength: float) -> EncodeSettings:
-    """The user's settings for one candidate: 0 = plain libx264, else that strength."""
+    """The user's settings for one candidate: 0 = the plain encoder, else that strength."""
     if strength == 0:
         return settings.baseline()
     return settings.with_(strength=strength, saliency=True)
@@ -249,19 +238,19 @@ def encode_command(input: str | os.PathLike, output: str, settings: EncodeSettin
     from the defaults; saliency options are left out for plain x264.
     """
     default = EncodeSettings()
-    flags = {"x264_params": "--x264-params"}
+    flags = {"params": "--params"}
     args = ["salcodec", "encode", str(input), output, "--crf", f"{settings.crf:g}",
             "--preset", settings.preset]
     for f in fields(settings):
         name = f.name
         value = getattr(settings, name)
-        if name in ("crf", "preset") or value == getattr(default, name):
-            continue
+        if name in ("crf", "preset", "x264_params") or value == getattr(default, name):
+            continue  # x264_params is the x264 spelling of params
         if name == "saliency":
             args.append("--no-saliency")
             continue
-        if not settings.saliency and name not in ("x264_params",):
-            continue  # mapping options mean nothing for plain x264
+        if not settings.saliency and name not in ("params", "codec", "pix_fmt"):
+            continue  # mapping options mean nothing for the plain encoder
         flag = flags.get(name, "--" + name.replace("_", "-"))
         args += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
     return shlex.join(args)
@@ -309,18 +298,19 @@ def _predict_at(trials: list[Trial], crf: float, metric: str, sq: float,
 
 def search_strength(run_trial, strength: float, target: float, metric: str,
                     crf_range: tuple[float, float], start: float,
-                    slopes: tuple[float, float] | None, max_trials: int) -> tuple[Candidate,
-                                                                                   tuple]:
+                    slopes: tuple[float, float] | None, max_trials: int,
+                    crf_step: float = 0.1) -> tuple[Candidate, tuple]:
     """Find the largest CRF whose predicted quality reaches ``target`` for one strength.
 
     ``run_trial(crf) -> Trial``. With borrowed ``slopes`` one trial may
     suffice; otherwise a second at the slope's guess, and further ones only
-    while the answer lies more than one CRF outside the tried range.
+    while the answer lies more than one CRF outside the tried range. CRFs are
+    multiples of ``crf_step`` (1 for encoders that take whole numbers: VP9).
     """
     lo, hi = crf_range
 
     def clamp(c: float) -> float:
-        return round(min(hi, max(lo, c)), 1)
+        return round(round(min(hi, max(lo, c)) / crf_step) * crf_step, 1)
 
     trials = [run_trial(clamp(start))]
     crf, sq, sb = _solve(trials, target, metric, slopes)
@@ -341,7 +331,7 @@ def search_strength(run_trial, strength: float, target: float, metric: str,
             break
         trials.append(run_trial(clamp(max(min(tried) - 8, min(c, max(tried) + 8)))))
         crf, sq, sb = _solve(trials, target, metric, slopes)
-    chosen = clamp(math.floor(crf * 10 + 1e-6) / 10)  # round towards higher quality
+    chosen = clamp(math.floor(crf / crf_step + 1e-6) * crf_step)  # towards higher quality
     q, b = _predict_at(trials, chosen, metric, sq, sb)
     cand = Candidate(strength=strength, crf=chosen, quality=q, predicted_bytes=round(b),
                      reached=q >= target - 1e-9,
@@ -371,7 +361,7 @@ def crf_search(input: str | os.PathLike, target: str, *,
     target : str
         ``METRIC=VALUE`` (e.g. ``"xpsnr=38"``, ``"ssim=0.97"``): mean over frames.
     strengths : tuple of float, optional
-        Candidate strengths, 0 = plain libx264. Default: plain and the
+        Candidate strengths, 0 = the plain encoder. Default: plain and the
         settings' strength.
     settings : EncodeSettings
         Passed through to every trial (preset, params, model, budget, ...).
@@ -407,9 +397,14 @@ def crf_search(input: str | os.PathLike, target: str, *,
     strengths = tuple(dict.fromkeys(float(s) for s in strengths))
     if any(s < 0 or not math.isfinite(s) for s in strengths):
         raise SalcodecError("strengths must be numbers >= 0")
+    from .codecs import get_codec
+
+    codec = get_codec(settings.codec)
     lo, hi = crf_range
-    if not 0 <= lo < hi <= 51:
-        raise SalcodecError(f"CRF range {lo:g}..{hi:g} must lie within 0..51, low < high")
+    if not 0 <= lo < hi <= codec.crf_max:
+        raise SalcodecError(f"CRF range {lo:g}..{hi:g} must lie within 0..{codec.crf_max} "
+                            f"for {codec.name}, low < high")
+    crf_step = 1.0 if codec.crf_integer else 0.1
     if samples < 1 or max_trials < 1:
         raise SalcodecError("--samples and the trial count must be at least 1")
     if sample_seconds is None:
@@ -449,7 +444,7 @@ def crf_search(input: str | os.PathLike, target: str, *,
         start, slopes = settings.crf, None
         for s in strengths:
             cand, slopes = search_strength(make_runner(s), s, value, metric, (lo, hi), start,
-                                           slopes, max_trials)
+                                           slopes, max_trials, crf_step)
             cand.settings = arm_settings(settings, s).with_(crf=cand.crf).as_dict()
             candidates.append(cand)
             start = cand.crf

@@ -1,4 +1,4 @@
-"""Frame-level stage: decoded frames in, libx264 packets with saliency ROI out.
+"""Frame-level stage: decoded frames in, encoder packets with saliency ROI out.
 
 The saliency of frame N is computed in a worker thread while libx264 encodes
 earlier frames (OpenCV and numba kernels release the GIL), through a bounded
@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 import av
 import numpy as np
 
-from . import roi
-from .conform import conform_frame
+from .codecs import codec_names, roi
+from .conform import conform_frame, eight_bit
 from .errors import SalcodecError
 from .mapfile import MapWriter
 from .mapper import DEFAULT_CADENCE, FrameOffsets, OffsetMapper
@@ -105,12 +105,14 @@ class SaliencyEncoder:
     Give it frames in presentation order with :meth:`encode`, mux the packets
     it returns into the container that owns ``stream``, and call :meth:`flush`
     at the end. Frames may be in any pixel format or size; they are converted
-    to the stream's yuv420p size first.
+    to the stream's pixel format and size first.
 
     Parameters
     ----------
     stream : av.VideoStream
-        A libx264 output stream (see :func:`add_h264_stream`).
+        A libx264, libx265 or libvpx-vp9 output stream (see
+        :func:`salcodec.codecs.add_video_stream`); the offsets are written on
+        that encoder's scale and within its limits.
     model, strength, clamp, smoothing, bias, anchor, sharpness
         See :class:`OffsetMapper`.
     enabled : bool
@@ -138,12 +140,13 @@ class SaliencyEncoder:
                  sharpness: float = ANCHOR_SHARPNESS, cadence: int = DEFAULT_CADENCE,
                  maps: str | os.PathLike | None = None,
                  export_map: str | os.PathLike | None = None) -> None:
-        if stream.codec_context.name != "libx264":
-            raise SalcodecError(
-                f"SaliencyEncoder needs a libx264 stream, got {stream.codec_context.name}"
-            )
+        codec = stream.codec_context.name
+        if codec not in codec_names():
+            raise SalcodecError(f"SaliencyEncoder needs a {', '.join(codec_names())} stream, "
+                                f"got {codec}")
         self.stream = stream
         self.width, self.height = stream.codec_context.width, stream.codec_context.height
+        self.pix_fmt = stream.codec_context.pix_fmt or "yuv420p"
         self.enabled = enabled and strength > 0
         self.stats = StageStats()
         self.lookahead = max(1, lookahead)
@@ -160,19 +163,27 @@ class SaliencyEncoder:
             self._mapper = OffsetMapper(self.width, self.height, model, strength, clamp,
                                         smoothing, bias, anchor, sharpness, cadence,
                                         maps=self._maps)
+            from .regions import payload_for
+
+            self._mapper.payload = payload_for(codec, self.pix_fmt)
             if export_map is not None:
                 self._export = MapWriter(export_map, self.width, self.height)
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="salcodec-saliency")
 
     def encode(self, frame: av.VideoFrame) -> list[av.Packet]:
         """Queue one decoded frame; return the packets that became ready."""
-        frame = conform_frame(frame, self.width, self.height)
-        job = self._pool.submit(self._mapper.job, frame) if self._pool else None
+        frame = conform_frame(frame, self.width, self.height, self.pix_fmt)
+        # The models read 8-bit planes (made in the worker); the encoder gets the
+        # frame in its own format.
+        job = self._pool.submit(self._job, frame) if self._pool else None
         self._pending.append((frame, job))
         packets: list[av.Packet] = []
         while len(self._pending) > self.lookahead:
             packets += self._encode_next()
         return packets
+
+    def _job(self, frame: av.VideoFrame):
+        return self._mapper.job(eight_bit(frame))
 
     def flush(self) -> list[av.Packet]:
         """Encode the frames still queued and drain the encoder."""

@@ -111,6 +111,9 @@ class OffsetMapper:
             raise ValueError(f"cadence must be an integer >= 1, got {cadence}")
         self.width, self.height = width, height
         self.maps = maps
+        #: ``(offsets, width, height) -> ROI bytes`` for the encoder fed (x264's
+        #: scale unless the stage binds another: :func:`salcodec.regions.payload_for`).
+        self.payload = None
         self.model = (None if maps is not None
                       else get_model(model) if isinstance(model, str) else model)
         self._importance: np.ndarray | None = None
@@ -174,7 +177,8 @@ class OffsetMapper:
         offsets = self._map(sal, cut, 1 if step is None else step, rgb)
         self._since_analysis = 1
         self.analyses += 1
-        self._last = FrameOffsets(offsets, roi_payload(offsets, self.width, self.height),
+        self._last = FrameOffsets(offsets, (self.payload or roi_payload)(offsets, self.width,
+                                                                         self.height),
                                   cut, True, self._importance)
         return self._last
 
@@ -188,7 +192,8 @@ class OffsetMapper:
             rgb = self.analysis_rgb(frame) if self.anchor == "attended" else None
             offsets = self._offsets(importance, cut, 1, rgb)
         self.analyses += 1
-        return FrameOffsets(offsets, roi_payload(offsets, self.width, self.height), cut, True,
+        return FrameOffsets(offsets, (self.payload or roi_payload)(offsets, self.width,
+                                                                   self.height), cut, True,
                             importance)
 
     def __call__(self, frame: av.VideoFrame) -> tuple[np.ndarray, bool]:

@@ -17,11 +17,12 @@ from pathlib import Path
 
 import av
 
+from .codecs import add_video_stream
 from .conform import conform_frame, even_size
 from .decode import ffmpeg_cause, open_input
 from .encoder import SaliencyEncoder
 from .errors import SalcodecError
-from .io.containers import muxer_options
+from .io.containers import check_codec_fits, muxer_options
 from .io.copies import add_copies
 from .io.metadata import carry_container, carry_frame
 from .progress import Progress
@@ -35,7 +36,6 @@ from .transcode import (
     shift_packet,
     start_shift,
 )
-from .x264 import add_h264_stream
 
 #: Frame rate assumed when neither ``rate`` nor the copy source's video gives one.
 DEFAULT_RATE = Fraction(25)
@@ -143,6 +143,7 @@ def encode_frames(frames: Iterable[av.VideoFrame],
         else:
             inputs = [os.fspath(copy_from)] if owned else []
             target = resolve_output(output, [Path(p) for p in inputs], overwrite, format)
+            check_codec_fits(settings.codec, target.format, target.name)
             name = target.name
             if target.pipe:
                 _write(job, target.url, target.format, name, pipe=True)
@@ -212,15 +213,17 @@ class _FrameMux:
         tb = self.time_base or first.time_base or 1 / self.rate
         width, height = even_size(first.width, first.height)
         s = self.settings
-        vout = add_h264_stream(dst, width, height, self.rate, tb, crf=s.crf, preset=s.preset,
-                               x264_params=s.x264_params, roi_enabled=s.saliency)
+        vout = add_video_stream(dst, s.codec, width, height, self.rate, tb, crf=s.crf,
+                                preset=s.preset, params=s.params, roi_enabled=s.saliency,
+                                pix_fmt=s.pix_fmt)
+        pix_fmt = vout.codec_context.pix_fmt
         copies = {}
         if self.src is not None:
             chosen = (self.streams if self.streams is not None
                       else [st for st in self.src.streams if st.type != "video"])
             copies = add_copies(self.src, dst, fmt, self.source, streams=chosen)
             carry_container(self.src, dst, fmt, self.source)
-        carry_frame(first, conform_frame(first, width, height), vout, fmt, self.source)
+        carry_frame(first, conform_frame(first, width, height, pix_fmt), vout, fmt, self.source)
         if self.sar and self.sar != 1:
             vout.codec_context.sample_aspect_ratio = Fraction(self.sar)
         self.copied = len(copies)
@@ -240,7 +243,7 @@ class _FrameMux:
                     _check_frame(frame, self.frames_in)
                 pts = self._pts(frame, tb, last, step)
                 last = pts
-                self._mux_video(dst, stage.encode(conform_frame(frame, width, height)))
+                self._mux_video(dst, stage.encode(conform_frame(frame, width, height, pix_fmt)))
                 self.frames_in += 1
                 bar.update(self.frames_in)
                 now = pts * tb

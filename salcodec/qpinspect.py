@@ -1,8 +1,13 @@
-"""Read back the per-macroblock QP that an H.264 encoder really used.
+"""Read back the per-macroblock QP that an H.264 or VP9 encoder really used.
 
 Decoding with ``export_side_data=venc_params`` makes FFmpeg's H.264 decoder
 attach ``VIDEO_ENC_PARAMS`` side data to every frame; its ``qp_map()`` is the
 QP of each macroblock. This is the proof that offsets reached the encoder.
+FFmpeg's VP9 decoder exports the frame's base q index (0..255) and, when the
+frame is segmented (as ROI makes it), one record per block with its delta;
+blocks are 8x8 and larger, so the map is averaged onto the 16x16 grid.
+FFmpeg's HEVC decoder exports nothing of the kind: HEVC files are refused
+with that reason.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from dataclasses import dataclass
 import av
 import numpy as np
 
+from .codecs.x265 import CODEC as CODEC_X265
 from .decode import open_input, video_stream
 from .errors import InputError
 
@@ -27,7 +33,7 @@ class QPFrame:
     index: int
     pict_type: str  # "I", "P" or "B"
     pts: int | None
-    qp: np.ndarray  # (mb_h, mb_w) int32
+    qp: np.ndarray  # (mb_h, mb_w): H.264 QP (int32) or VP9 q index (float32, 16x16 mean)
 
 
 def pict_type(frame: av.VideoFrame) -> str:
@@ -35,26 +41,54 @@ def pict_type(frame: av.VideoFrame) -> str:
     return _PICT_TYPES.get(int(frame.pict_type), "?")
 
 
+#: What the quantiser numbers of each readable codec are.
+QP_UNITS = {"h264": "H.264 QP (0..51, +12 per 2 bits of depth)",
+            "vp9": "VP9 q index (0..255; the --crf scale 0..63 is about a quarter of it)"}
+#: Why the others cannot be read back.
+NO_QP = {"hevc": CODEC_X265.qp_export}
+
+
 def frame_qp(frame: av.VideoFrame, path: str | os.PathLike, index: int) -> np.ndarray:
-    """The QP map a frame decoded with ``export_side_data=venc_params`` carries (int32)."""
+    """The QP map a frame decoded with ``export_side_data=venc_params`` carries.
+
+    H.264: the per-macroblock QP (int32). VP9: the q index of each 16x16
+    block (float32 mean of its 8x8 cells).
+    """
     sd = next((s for s in frame.side_data if hasattr(s, "qp_map")), None)
     if sd is None:
         raise InputError(f"{path}: decoder exported no QP map for frame {index}")
+    if getattr(sd.codec_type, "name", "") == "VP9":
+        return _vp9_map(sd, frame.width, frame.height)
     return sd.qp_map().astype(np.int32)
 
 
+def _vp9_map(sd, width: int, height: int) -> np.ndarray:
+    """Per-16x16 mean q index from VP9's per-block records (base q index when unsegmented)."""
+    cells = np.full(((height + 15) // 16 * 2, (width + 15) // 16 * 2), sd.qp, np.float32)
+    if sd.nb_blocks:
+        # AVVideoBlockParams: int src_x, src_y, w, h; int32 delta_qp (at block_size strides).
+        raw = np.frombuffer(sd, dtype=np.uint8)
+        rows = raw[sd.blocks_offset:sd.blocks_offset + sd.nb_blocks * sd.block_size]
+        blocks = rows.view(np.int32).reshape(sd.nb_blocks, sd.block_size // 4)[:, :5]
+        for x, y, w, h, d in blocks.tolist():
+            cells[y // 8:(y + h + 7) // 8, x // 8:(x + w + 7) // 8] = sd.qp + d
+    return cells.reshape(cells.shape[0] // 2, 2, cells.shape[1] // 2, 2).mean(axis=(1, 3))
+
+
 def iter_qp_maps(path: str | os.PathLike) -> Iterator[QPFrame]:
-    """Yield the per-macroblock QP map of every frame of an H.264 file."""
+    """Yield the per-macroblock QP map of every frame of an H.264 or VP9 file."""
     with open_input(path) as container:
         stream = video_stream(container, path)
-        if stream.codec_context.name != "h264":
-            raise InputError(f"{path}: QP maps need H.264 video, got {stream.codec_context.name}")
+        name = stream.codec_context.name
+        if name not in QP_UNITS:
+            why = NO_QP.get(name, f"QP maps need H.264 or VP9 video, got {name}")
+            raise InputError(f"{path}: {why}")
         stream.codec_context.options = {"export_side_data": "venc_params"}
         try:
             for index, frame in enumerate(container.decode(stream)):
                 yield QPFrame(index, pict_type(frame), frame.pts, frame_qp(frame, path, index))
         except av.error.FFmpegError as exc:
-            raise InputError(f"{path}: corrupt H.264 stream ({exc})") from None
+            raise InputError(f"{path}: corrupt {name} stream ({exc})") from None
 
 
 def qp_statistics(
@@ -85,8 +119,11 @@ def qp_statistics(
         if progress is not None:
             progress(len(spreads))
     means = [m for v in by_type.values() for m in v]
+    with open_input(path) as container:
+        codec = video_stream(container, path).codec_context.name
     stats = {
         "file": str(path),
+        "unit": QP_UNITS.get(codec),
         "frames": len(means),
         "mean_qp": float(np.mean(means)) if means else None,
         "min_qp": int(lo) if means else None,

@@ -53,7 +53,7 @@ class MaskSpool:
 
 
 def qp_by_region(path: str | os.PathLike, masks) -> dict:
-    """Mean realised QP of an H.264 file inside and outside per-frame masks.
+    """Mean realised QP of an H.264 (or VP9: q index) file inside and outside per-frame masks.
 
     Parameters
     ----------

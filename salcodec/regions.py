@@ -1,6 +1,6 @@
 """Per-macroblock QP offsets -> rectangles of equal offset -> ROI records.
 
-Pure numpy, run in the encoder's saliency worker thread; :mod:`salcodec.roi`
+Pure numpy, run in the encoder's saliency worker thread; :mod:`salcodec.codecs.roi`
 (the ctypes bridge, which imports nothing from here) then only copies the
 bytes onto the frame. Plain numpy rather than a numba kernel: it is as fast at
 these sizes (about 0.1 ms for a 1080p grid) and keeps numba's start-up off
@@ -12,8 +12,8 @@ from __future__ import annotations
 import av
 import numpy as np
 
+from .codecs.roi import ROI_PIX_FMTS, X264_QP_RANGE, attach_payload, roi_records
 from .mbmap import MB_SIZE, macroblock_grid
-from .roi import attach_payload, roi_records
 
 
 def offsets_to_regions(offsets: np.ndarray, width: int, height: int,
@@ -71,20 +71,56 @@ def offsets_to_regions(offsets: np.ndarray, width: int, height: int,
     return rects, q[ys, xs] / 4.0
 
 
-def roi_payload(offsets: np.ndarray, width: int, height: int, block: int = MB_SIZE) -> bytes:
+def limit_levels(offsets: np.ndarray, levels: int) -> np.ndarray:
+    """Whole-step offsets with at most ``levels`` distinct non-zero values.
+
+    For encoders with few quantiser segments (libvpx-vp9 keeps 7 beside the
+    zero one and skips the rest): when there are more, each non-zero offset
+    moves to the nearest of ``levels`` values spread over their quantiles, so
+    the order of blocks by offset is kept; zero stays zero.
+    """
+    q = np.rint(np.asarray(offsets, dtype=np.float64))
+    values = np.unique(q[q != 0])
+    if len(values) <= levels:
+        return q
+    reps = np.unique(np.rint(np.quantile(q[q != 0], np.linspace(0, 1, levels))))
+    reps = reps[reps != 0]
+    nearest = reps[np.abs(q[..., None] - reps).argmin(axis=-1)]
+    return np.where(q != 0, nearest, 0.0)
+
+
+def roi_payload(offsets: np.ndarray, width: int, height: int, block: int = MB_SIZE, *,
+                qp_range: int = X264_QP_RANGE, levels: int | None = None,
+                truncates: bool = False) -> bytes:
     """The ROI side-data bytes for a per-macroblock offset map (b"" when all zero).
 
     Pure computation, safe to run in a worker thread;
-    :func:`salcodec.roi.attach_payload` then only copies the bytes onto the frame.
+    :func:`salcodec.codecs.roi.attach_payload` then only copies the bytes onto the frame.
+    ``qp_range``, ``levels`` and ``truncates`` describe the encoder (see
+    :class:`salcodec.codecs.Codec` and :func:`payload_for`).
     """
     expect = macroblock_grid(width, height, block)
     if np.shape(offsets) != expect:
         raise ValueError(f"offset map shape {np.shape(offsets)} does not match frame grid {expect}")
+    if levels is not None:
+        offsets = limit_levels(offsets, levels)
     rects, values = offsets_to_regions(offsets, width, height, block)
-    return roi_records(rects, values) if len(rects) else b""
+    return roi_records(rects, values, qp_range, truncates) if len(rects) else b""
 
 
-def attach_roi(frame: av.VideoFrame, offsets: np.ndarray, block: int = MB_SIZE) -> int:
+def payload_for(codec: str, pix_fmt: str = "yuv420p"):
+    """``roi_payload`` bound to an encoder's scale and limits: ``(offsets, w, h) -> bytes``."""
+    from functools import partial
+
+    from .codecs import get_codec
+
+    spec = get_codec(codec)
+    return partial(roi_payload, qp_range=spec.qp_range(pix_fmt), levels=spec.levels,
+                   truncates=spec.truncates)
+
+
+def attach_roi(frame: av.VideoFrame, offsets: np.ndarray, block: int = MB_SIZE,
+               codec: str = "libx264") -> int:
     """Attach a per-macroblock QP-offset map to ``frame`` as ROI side data.
 
     Any ROI side data already on the frame is replaced. Returns the number of
@@ -93,14 +129,18 @@ def attach_roi(frame: av.VideoFrame, offsets: np.ndarray, block: int = MB_SIZE) 
     Parameters
     ----------
     frame : av.VideoFrame
-        A yuv420p frame that will be passed to the encoder as is (a frame that
-        PyAV has to reformat loses its side data). Do not use its
-        ``side_data`` property before this call: PyAV caches that view.
+        A yuv420p (or yuv420p10le) frame that will be passed to the encoder as
+        is (a frame that PyAV has to reformat loses its side data). Do not use
+        its ``side_data`` property before this call: PyAV caches that view.
     offsets : ndarray, shape (ceil(H/16), ceil(W/16))
         QP offsets per macroblock; negative = better quality.
     block : int
         Block size in pixels.
+    codec : str
+        The encoder the frame goes to (its scale and limits).
     """
-    if frame.format.name != "yuv420p":
-        raise ValueError(f"ROI needs a yuv420p frame, got {frame.format.name}")
-    return attach_payload(frame, roi_payload(offsets, frame.width, frame.height, block))
+    if frame.format.name not in ROI_PIX_FMTS:
+        raise ValueError(f"ROI needs a {' or '.join(ROI_PIX_FMTS)} frame, "
+                         f"got {frame.format.name}")
+    payload = payload_for(codec, frame.format.name)
+    return attach_payload(frame, payload(offsets, frame.width, frame.height, block))

@@ -18,14 +18,23 @@ BUDGET_ALIASES = {"match": "size", "crf": "zero-mean"}
 
 @dataclass(frozen=True)
 class EncodeSettings:
-    """libx264 settings plus the saliency-to-QP mapping.
+    """Encoder settings plus the saliency-to-QP mapping.
 
     Attributes
     ----------
-    crf, preset, x264_params
-        libx264 constant rate factor, preset and extra ``K=V:K=V`` parameters.
+    crf, preset, params
+        Constant rate factor (0..51; VP9: whole numbers 0..63), preset (VP9:
+        realtime speed 5..9 or an x264 preset name) and extra ``K=V:K=V``
+        encoder parameters (x264's or x265's own names, FFmpeg's libvpx-vp9
+        option names), each checked by that encoder (see :mod:`salcodec.codecs`).
+    x264_params
+        The x264 spelling of ``params`` (libx264 only); kept equal to it.
+    codec : {"libx264", "libx265", "libvpx-vp9"}
+        The encoder; every other is refused with the reason.
+    pix_fmt : {"yuv420p", "yuv420p10le"}
+        Output pixel format; 10-bit where the encoder in PyAV's build has it.
     saliency : bool
-        False = plain libx264 with the same settings (the baseline arm).
+        False = the plain encoder with the same settings (the baseline arm).
     model : str
         Saliency model name.
     strength, clamp, smoothing, bias
@@ -51,6 +60,9 @@ class EncodeSettings:
     crf: float = 23
     preset: str = "medium"
     x264_params: str | None = None
+    codec: str = "libx264"
+    pix_fmt: str = "yuv420p"
+    params: str | None = None
     saliency: bool = True
     model: str = "default"
     strength: float = DEFAULT_STRENGTH
@@ -70,11 +82,24 @@ class EncodeSettings:
         if not (self.sharpness >= 0 and math.isfinite(self.sharpness)):
             raise SalcodecError(f"sharpness must be a number >= 0, got {self.sharpness:g}")
         # Checked here so every entry point (CLI, API, compare) refuses the same way.
-        from .x264 import x264_options
+        from .codecs import get_codec
 
+        spec = get_codec(self.codec)
+        params = self.params
+        if self.x264_params is not None:
+            if self.codec != "libx264":
+                raise SalcodecError(f"--x264-params is for libx264; give {self.codec}'s "
+                                    "parameters with --params")
+            if params is not None and params != self.x264_params:
+                raise SalcodecError(f"--params {params!r} and --x264-params "
+                                    f"{self.x264_params!r} conflict; give one")
+            params = self.x264_params
+        object.__setattr__(self, "params", params)
+        object.__setattr__(self, "x264_params", params if self.codec == "libx264" else None)
+        spec.check(self.crf, self.pix_fmt)
         with warnings.catch_warnings():  # the stream warns when it is made
             warnings.simplefilter("ignore")
-            x264_options(self.crf, self.preset, self.x264_params, self.saliency)
+            spec.options(self.crf, self.preset, params, self.saliency)
         if not (self.strength >= 0 and math.isfinite(self.strength)):
             raise SalcodecError(f"strength must be a number >= 0, got {self.strength:g}")
         if not self.clamp > 0:
@@ -102,10 +127,17 @@ class EncodeSettings:
         unknown = sorted(set(changes) - known)
         if unknown:
             raise SalcodecError(f"unknown encode setting(s): {', '.join(unknown)}")
+        # params and x264_params are one setting: changing either replaces both.
+        if "x264_params" in changes and "params" not in changes:
+            changes["params"] = changes["x264_params"]
+        elif "params" in changes and "x264_params" not in changes:
+            changes["x264_params"] = None
+        elif "codec" in changes and changes["codec"] != "libx264":
+            changes.setdefault("x264_params", None)
         return replace(self, **changes)
 
     def baseline(self) -> EncodeSettings:
-        """The plain-libx264 arm with otherwise identical settings."""
+        """The plain-encoder arm with otherwise identical settings."""
         return replace(self, saliency=False)
 
     def stage_options(self) -> dict:

@@ -1,4 +1,4 @@
-"""``salcodec.encode``: decode -> saliency -> QP offsets -> libx264 -> mux, safely."""
+"""``salcodec.encode``: decode -> saliency -> QP offsets -> encoder -> mux, safely."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 
 import av
 
+from .codecs import add_video_stream, get_codec
 from .conform import conform_frame
 from .decode import (
     check_unchanged,
@@ -22,7 +23,7 @@ from .decode import (
 )
 from .encoder import SALIENT_SHARE, SaliencyEncoder
 from .errors import InputError, SalcodecError
-from .io.containers import muxer_options
+from .io.containers import check_codec_fits, muxer_options
 from .io.copies import add_copies
 from .io.metadata import carry_container, carry_video
 from .io.pipes import is_stdin, pipe_hint, require_seekable
@@ -30,7 +31,6 @@ from .progress import Progress
 from .qpreport import MaskSpool, qp_by_region
 from .safeio import OutputTarget, atomic_output, resolve_output
 from .settings import EncodeSettings
-from .x264 import add_h264_stream
 
 
 @dataclass
@@ -61,7 +61,7 @@ def encode(input: str | os.PathLike, output: str | os.PathLike,
            progress: bool | None = None, budget: str | None = None, format: str | None = None,
            report_qp: bool = False, export_map: str | os.PathLike | None = None,
            **changes) -> EncodeResult:
-    """Transcode ``input`` to H.264 in ``output`` with saliency-guided QP offsets.
+    """Transcode ``input`` to H.264, HEVC or VP9 in ``output`` with saliency-guided QP offsets.
 
     Audio, subtitle and other streams are copied untouched; video timestamps
     are kept (recovered like FFmpeg's best-effort timestamps where a file's
@@ -75,7 +75,8 @@ def encode(input: str | os.PathLike, output: str | os.PathLike,
         Any video PyAV can read; ``-`` (or ``pipe:``, ``pipe:0``) reads stdin,
         and a FIFO is read as a pipe. A pipe is never seeked.
     output : path or "-"
-        ``.mp4``, ``.mov``, ``.m4v``, ``.mkv``, ``.ts`` or ``.nut``; ``-`` (or
+        ``.mp4``, ``.mov``, ``.m4v``, ``.mkv``, ``.ts``, ``.nut`` or (VP9 only)
+        ``.webm``; ``-`` (or
         ``pipe:1``) writes stdout and a FIFO is written as a pipe, both with
         ``format``. MP4/MOV files get their index first (faststart); to a pipe
         MP4/MOV are fragmented.
@@ -94,7 +95,8 @@ def encode(input: str | os.PathLike, output: str | os.PathLike,
         Decode the output afterwards and report the mean QP the encoder
         really used inside and outside the salient region (``result.qp``; see
         :mod:`salcodec.qpreport`). Costs one decode of the output; file
-        outputs with saliency only.
+        outputs with saliency only, and not for HEVC (FFmpeg exports no
+        per-block QP there; ``result.qp`` then says so).
     export_map : path, optional
         Write each frame's per-macroblock importance and QP offsets, with its
         pts, to this sidecar while encoding (:mod:`salcodec.mapfile`); it can
@@ -123,6 +125,8 @@ def encode(input: str | os.PathLike, output: str | os.PathLike,
         _check_export(export_map, settings, overwrite)
     target = resolve_output(output, [] if is_stdin(input) else [Path(input)], overwrite, format)
     state = file_state(input)
+    check_codec_fits(settings.codec, target.format, target.name)
+    spec = get_codec(settings.codec)
     src = open_input(input, allow_pipe=True)
     masks = None
     try:
@@ -134,7 +138,8 @@ def encode(input: str | os.PathLike, output: str | os.PathLike,
             calibration = calibrate_bias(
                 input, settings, lambda i, o, s: encode(i, o, s, overwrite=True).bytes)
             settings = settings.with_(bias=calibration.bias)
-        masks = MaskSpool() if report_qp and settings.saliency and not target.pipe else None
+        masks = MaskSpool() if (report_qp and settings.saliency and not target.pipe
+                                and spec.qp_export is None) else None
         if target.pipe:
             # Written as it goes; frames are counted while muxing instead of re-read.
             run = _run(src, vin, input, target.url, target, settings, progress,
@@ -171,7 +176,9 @@ def encode(input: str | os.PathLike, output: str | os.PathLike,
         height=run.size[1], copied_streams=run.copied, settings=settings.as_dict(),
         offsets=offsets,
         budget={"mode": budget, **(calibration.as_dict() if calibration else {})},
-        qp=qp if masks is not None else {},
+        qp=qp if masks is not None else (
+            {"note": spec.qp_export} if report_qp and settings.saliency and spec.qp_export
+            else {}),
     )
 
 
@@ -229,10 +236,10 @@ class _Transcode:
             cc = vin.codec_context
             vin.thread_type = "AUTO"
             s = self.settings
-            vout = add_h264_stream(dst, cc.width, cc.height,
-                                   vin.average_rate or vin.guessed_rate, vin.time_base,
-                                   crf=s.crf, preset=s.preset, x264_params=s.x264_params,
-                                   roi_enabled=s.saliency)
+            vout = add_video_stream(dst, s.codec, cc.width, cc.height,
+                                    vin.average_rate or vin.guessed_rate, vin.time_base,
+                                    crf=s.crf, preset=s.preset, params=s.params,
+                                    roi_enabled=s.saliency, pix_fmt=s.pix_fmt)
             copies = add_copies(self.src, dst, fmt, self.input, skip=vin)
             carry_container(self.src, dst, fmt, self.input)
             stage = SaliencyEncoder(vout, **s.stage_options(), export_map=self.export_map)
@@ -302,7 +309,7 @@ class _Transcode:
         """Encode one timed frame; the first one sets up the output's picture metadata."""
         if self.shift:
             frame.pts += round(self.shift / frame.time_base)
-        conformed = conform_frame(frame, vout.width, vout.height)
+        conformed = conform_frame(frame, vout.width, vout.height, vout.codec_context.pix_fmt)
         if held is not None:
             carry_video(self.vin, frame, conformed, vout, self.target.format, self.input)
             for p in held:

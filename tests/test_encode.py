@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 
 import salcodec
+from salcodec.codecs.x264 import add_h264_stream
 from salcodec.encoder import SaliencyEncoder
 from salcodec.mapper import OffsetMapper
 from salcodec.qpinspect import iter_qp_maps, qp_statistics
 from salcodec.saliency import SaliencyModel
 from salcodec.transcode import count_video_packets
-from salcodec.x264 import add_h264_stream
 
 from .media import CARPHONE, DATA, audio_payloads, frames, video_pts_seconds, write_clip
 
@@ -168,7 +168,7 @@ def test_saliency_changes_the_qp_spread_against_baseline(tmp_path):
 
 
 def test_settings_that_would_drop_the_offsets_are_refused_or_fixed(tmp_path):
-    from salcodec.x264 import x264_options
+    from salcodec.codecs.x264 import x264_options
 
     with pytest.raises(salcodec.SalcodecError, match="aq-mode=0"):
         x264_options(x264_params="aq-mode=0")
@@ -191,8 +191,8 @@ def test_settings_that_would_drop_the_offsets_are_refused_or_fixed(tmp_path):
     ("aq_mode=0", "aq-mode=0"),  # x264 reads underscores as dashes; so do the checks
 ])
 def test_unknown_or_conflicting_x264_params_are_refused_everywhere(params, cause):
+    from salcodec.codecs.x264 import x264_options
     from salcodec.settings import EncodeSettings
-    from salcodec.x264 import x264_options
 
     with pytest.raises(salcodec.SalcodecError, match=cause):
         x264_options(x264_params=params)
@@ -201,7 +201,7 @@ def test_unknown_or_conflicting_x264_params_are_refused_everywhere(params, cause
 
 
 def test_known_x264_params_pass_through():
-    from salcodec.x264 import x264_options
+    from salcodec.codecs.x264 import x264_options
 
     opts = x264_options(x264_params="keyint=8:bframes=2:no-mbtree:aq_strength=0.5")
     assert opts["x264-params"] == "keyint=8:bframes=2:no-mbtree=1:aq-strength=0.5"

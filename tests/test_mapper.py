@@ -5,6 +5,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
+from salcodec.codecs.x264 import add_h264_stream
 from salcodec.conform import conform_frame, frame_planes
 from salcodec.encoder import SaliencyEncoder
 from salcodec.mapper import OffsetMapper
@@ -12,7 +13,6 @@ from salcodec.mbmap import pool_to_macroblocks
 from salcodec.qpmap import OffsetSmoother, importance_to_offsets, quantize_offsets
 from salcodec.saliency import SaliencyModel
 from salcodec.scenecut import SceneCutDetector, yuv_thumbnail
-from salcodec.x264 import add_h264_stream
 
 from .media import CARPHONE, DATA, frames
 

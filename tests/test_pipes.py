@@ -105,7 +105,7 @@ def test_pipe_refusals_are_one_line(mkv_stream, tmp_path):
     data = mkv_stream.read_bytes()
     one_line_error(run("encode", mkv_stream, "-", *FAST), "-f")
     one_line_error(run("encode", mkv_stream, "-", "-f", "matroska", "--json", *FAST), "--json")
-    one_line_error(run("encode", mkv_stream, "-", "-f", "webm", *FAST), "WebM")
+    one_line_error(run("encode", mkv_stream, "-", "-f", "webm", *FAST), "webm cannot hold H.264")
     one_line_error(run("encode", mkv_stream, "-", "-f", "flv", *FAST), "unknown output format")
     # An MP4 with its index at the end cannot be read through a pipe.
     one_line_error(run("encode", "-", tmp_path / "o.mkv", *FAST, stdin=BBB.read_bytes()),

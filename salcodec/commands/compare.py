@@ -1,4 +1,4 @@
-"""``salcodec compare INPUT``: RD curves and BD-rate of saliency arms vs plain x264."""
+"""``salcodec compare INPUT``: RD curves and BD-rate of saliency arms vs the plain encoder."""
 
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ def floats(text: str) -> tuple[float, ...]:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("compare", help="BD-rate of saliency encoding against plain x264",
-                       description="Encode plain libx264 and saliency arms at several CRFs, "
+    p = sub.add_parser("compare", help="BD-rate of saliency encoding against the plain encoder",
+                       description="Encode the plain encoder (--codec, libx264 by default) and "
+                       "saliency arms at several CRFs, "
                        "measure PSNR/SSIM/XPSNR and their saliency-weighted forms against INPUT, "
                        "and "
                        "write DIR/report.json and DIR/rd.png; with --html also DIR/report.html, "

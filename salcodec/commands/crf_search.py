@@ -15,7 +15,8 @@ from .options import add_overwrite, add_progress, progress_log
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("crf-search", help="find CRF and strength reaching a quality target",
                        description="On a lossless sample of INPUT (a few short windows), find "
-                       "for plain libx264 and the saliency strength the largest CRF whose "
+                       "for the plain encoder (--codec) and the saliency strength the largest "
+                       "CRF whose "
                        "mean METRIC reaches VALUE, interpolating between two or three sample "
                        "encodes; predict the full encode's size; print the cheapest as a "
                        "salcodec encode command. Takes about one to two full encodes.")
@@ -24,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="e.g. xpsnr=38, ssim=0.97, psnr=38, wpsnr=40 or wxpsnr=38 (with "
                    "--weights); vmaf is not available here")
     p.add_argument("--strengths", type=floats, default=None,
-                   help="candidate strengths, 0 = plain x264 (default: 0 and --strength)")
+                   help="candidate strengths, 0 = the plain encoder (default: 0 and --strength)")
     p.add_argument("--weights", default=None, metavar="SPEC",
                    help="weights for a wpsnr/wssim/wxpsnr target (model:NAME, density:PATH, ...)")
     p.add_argument("--min-crf", type=float, default=10)
@@ -97,10 +98,13 @@ def _encode_and_check(args: argparse.Namespace, result: dict) -> dict:
 
 
 def _print(result: dict) -> None:
+    from ..compare import PLAIN_ARM
+
     t = result["target"]
     m = t["metric"]
+    plain = f"plain {PLAIN_ARM.get(result['settings'].get('codec'), 'x264')}"
     for c in result["candidates"]:
-        name = "plain x264" if c["strength"] == 0 else f"strength {c['strength']:g}"
+        name = plain if c["strength"] == 0 else f"strength {c['strength']:g}"
         status = "reaches" if c["reached"] else "does NOT reach"
         print(f"{name}: CRF {c['crf']:g} {status} {m} {t['value']:g} (predicted {m} "
               f"{c['quality']:.4f}, {c['predicted_bytes']:,} bytes; {len(c['trials'])} "
@@ -113,9 +117,9 @@ def _print(result: dict) -> None:
         print(f"no candidate reached {m} >= {t['value']:g} within the CRF range")
         return
     saving = result["saving_vs_baseline"]
-    extra = (f", {saving:.1%} fewer bytes than plain x264" if saving is not None
+    extra = (f", {saving:.1%} fewer bytes than {plain}" if saving is not None
              and best["strength"] != 0 else "")
-    name = "plain x264" if best["strength"] == 0 else f"strength {best['strength']:g}"
+    name = plain if best["strength"] == 0 else f"strength {best['strength']:g}"
     print(f"best: {name}, CRF {best['crf']:g}: predicted {best['predicted_bytes']:,} bytes{extra}")
     print(f"command: {result['command']}")
     enc = result.get("encoded")

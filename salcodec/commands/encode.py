@@ -1,4 +1,4 @@
-"""``salcodec encode INPUT OUTPUT``: saliency-guided transcode to H.264."""
+"""``salcodec encode INPUT OUTPUT``: saliency-guided transcode to H.264, HEVC or VP9."""
 
 from __future__ import annotations
 
@@ -13,13 +13,14 @@ from ..settings import BUDGET_ALIASES, BUDGETS
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("encode", help="transcode a video with saliency-guided QP offsets",
-                       description="Transcode INPUT to H.264 (libx264) in OUTPUT, spending "
-                       "bits where viewers look. Audio and other streams are copied.")
+                       description="Transcode INPUT to H.264 (libx264), HEVC (libx265) or VP9 "
+                       "(libvpx-vp9) in OUTPUT, spending bits where viewers look. Audio and "
+                       "other streams are copied.")
     p.add_argument("paths", nargs="+", metavar="PATH",
                    help="INPUT OUTPUT: input file (- or pipe:0 reads stdin, a FIFO is read as a "
-                   "pipe) and output file (.mp4, .mov, .m4v, .mkv, .ts or .nut; - or pipe:1 "
-                   "writes stdout, needs -f); with --out-dir: any number of input files and "
-                   "folders")
+                   "pipe) and output file (.mp4, .mov, .m4v, .mkv, .ts, .nut, or .webm for VP9; "
+                   "- or pipe:1 writes stdout, needs -f); with --out-dir: any number of input "
+                   "files and folders")
     p.add_argument("--out-dir", default=None, metavar="DIR",
                    help="batch: encode every INPUT (folders: their videos, recursively) into "
                    "DIR, names mirrored; existing outputs skipped unless -y; a summary table "
@@ -28,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="batch: files encoded at once (1)")
     p.add_argument("-f", "--format", default=None, metavar="FORMAT",
                    help="output container when the name has no extension: matroska, mp4 "
-                   "(fragmented to a pipe), mov, mpegts, nut")
+                   "(fragmented to a pipe), mov, mpegts, nut, webm (VP9 only)")
     add_encode_options(p)
     p.add_argument("--map", dest="map_source", default=None, metavar="SOURCE",
                    help="drive the encoder with your own maps instead of a model: a greyscale "
@@ -50,11 +51,29 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def add_encode_options(p: argparse.ArgumentParser, crf: bool = True) -> None:
     """Options shared by every verb that encodes (encode, compare, crf-search)."""
+    from ..codecs import codec_names
+
+    p.add_argument("--codec", default="libx264", metavar="{" + ",".join(codec_names()) + "}",
+                   help="encoder (libx264). libx265: HEVC, realised QP not readable back; "
+                   "libvpx-vp9: realtime mode at speed 5..9 (the only one in which libvpx "
+                   "applies ROI), whole-number --crf 0..63, at most 7 offset levels per frame. "
+                   "libsvtav1 ignores ROI and is refused")
+    p.add_argument("--pix-fmt", default="yuv420p", metavar="FMT",
+                   help="output pixel format: yuv420p (default) or yuv420p10le (10-bit; "
+                   "libx264 and libx265)")
     if crf:
-        p.add_argument("--crf", type=float, default=23, help="x264 constant rate factor (23)")
-    p.add_argument("--preset", default="medium", help="x264 preset (medium)")
+        p.add_argument("--crf", type=float, default=23,
+                       help="constant rate factor (23): 0..51, VP9 0..63 whole numbers")
+    p.add_argument("--preset", default="medium",
+                   help="encoder preset (medium); for VP9 a realtime speed 5..9 or an x264 "
+                   "preset name (medium = 5, fast = 6, faster = 7, veryfast = 8, "
+                   "ultrafast = 9)")
+    p.add_argument("--params", "--codec-params", dest="params", default=None,
+                   metavar="K=V:...", help="extra encoder parameters: x264/x265 names and "
+                   "syntax, or libvpx-vp9 option names; unknown names, bad values, keys that "
+                   "override salcodec's flags and settings that drop the offsets are refused")
     p.add_argument("--x264-params", default=None, metavar="K=V:...",
-                   help="extra x264 parameters, x264 syntax")
+                   help="the x264 spelling of --params (libx264 only)")
     p.add_argument("--model", default="default",
                    choices=["default", *available_models()],
                    help=f"saliency model (default: {DEFAULT_MODEL})")
@@ -67,7 +86,7 @@ def add_encode_options(p: argparse.ArgumentParser, crf: bool = True) -> None:
     p.add_argument("--bias", type=float, default=0.0,
                    help="QP added to every offset, then clamped (0)")
     p.add_argument("--no-saliency", dest="saliency", action="store_false",
-                   help="plain libx264 with the same settings (baseline)")
+                   help="plain encoder with the same settings (baseline)")
     p.add_argument("--budget", default="attended", type=_budget,
                    metavar="{" + ",".join(BUDGETS) + "}",
                    help="what --crf means. attended (default): plain x264's CRF quality where "
@@ -90,6 +109,7 @@ def settings_from_args(args: argparse.Namespace):
 
     crf = args.crf if isinstance(getattr(args, "crf", None), (int, float)) else 23
     return EncodeSettings(crf=crf, preset=args.preset, x264_params=args.x264_params,
+                          params=args.params, codec=args.codec, pix_fmt=args.pix_fmt,
                           saliency=args.saliency, model=args.model, strength=args.strength,
                           clamp=args.clamp, smoothing=args.smoothing, bias=args.bias,
                           budget=args.budget, map_source=getattr(args, "map_source", None))
@@ -134,7 +154,7 @@ def run_batch_args(args: argparse.Namespace) -> int:
         raise SalcodecError("-f is for pipes and names without extension; a batch keeps "
                             "each input's container (or .mkv)")
     settings = settings_from_args(args)  # bad settings: one line before any file
-    items = plan_batch(args.paths, args.out_dir)
+    items = plan_batch(args.paths, args.out_dir, settings.codec)
 
     def done(item) -> None:
         if args.json:
@@ -154,7 +174,8 @@ def summary_line(result) -> str:
             f"{result.seconds:.2f} s")
     qp = result.qp
     if qp.get("inside") is not None and qp.get("outside") is not None:
-        line += (f", realised QP {qp['inside']:.1f} in the salient fifth vs "
+        unit = "q index" if result.settings.get("codec") == "libvpx-vp9" else "QP"
+        line += (f", realised {unit} {qp['inside']:.1f} in the salient fifth vs "
                  f"{qp['outside']:.1f} elsewhere")
     elif result.settings.get("saliency"):
         line += f", mean |QP offset| {result.mean_abs_qp_offset:.2f}"

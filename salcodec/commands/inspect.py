@@ -1,4 +1,4 @@
-"""``salcodec inspect FILE``: per-macroblock QP statistics read back from H.264."""
+"""``salcodec inspect FILE``: per-macroblock QP statistics read back from H.264 or VP9."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from .options import add_overwrite, add_progress, show_progress
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("inspect", help="per-macroblock QP statistics of an H.264 file",
+    p = sub.add_parser("inspect", help="per-macroblock QP statistics of an H.264 or VP9 file",
                        description="Decode FILE with export_side_data=venc_params and report "
-                       "the QP the encoder really used, per frame type.")
+                       "the QP the encoder really used, per frame type (VP9: its q index "
+                       "0..255). HEVC is refused: FFmpeg's HEVC decoder exports no QP.")
     p.add_argument("file")
     p.add_argument("--json", action="store_true", help="print JSON on stdout")
     p.add_argument("--png", metavar="PATH", help="write a QP heat map of one frame, with its "
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"{stats['file']}: {stats['frames']} frames, mean QP {stats['mean_qp']:.2f} "
               f"(range {stats['min_qp']}..{stats['max_qp']}, "
-              f"mean in-frame std {stats['mean_std_qp']:.2f})")
+              f"mean in-frame std {stats['mean_std_qp']:.2f}); unit: {stats['unit']}")
         for t, s in stats["by_type"].items():
             print(f"  {t}: {s['frames']} frames, mean QP {s['mean_qp']:.2f}")
     return 0

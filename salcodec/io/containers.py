@@ -9,13 +9,13 @@ from ..errors import InputError, SalcodecError
 
 #: Output file extensions and their FFmpeg muxers.
 EXTENSIONS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska",
-              ".ts": "mpegts", ".nut": "nut"}
+              ".ts": "mpegts", ".nut": "nut", ".webm": "webm"}
 
 #: ``-f`` names (FFmpeg's, plus the extensions) and their muxers.
 FORMATS = {"matroska": "matroska", "mkv": "matroska", "mp4": "mp4", "m4v": "mp4", "mov": "mov",
-           "mpegts": "mpegts", "ts": "mpegts", "nut": "nut"}
+           "mpegts": "mpegts", "ts": "mpegts", "nut": "nut", "webm": "webm"}
 
-_NOT_YET = {"webm": "WebM holds only VP8/VP9/AV1 and salcodec writes H.264; use matroska"}
+_NOT_YET: dict[str, str] = {}
 
 #: Streams MP4/MOV/MPEG-TS hold by their specifications. FFmpeg's mp4 muxer also
 #: accepts e.g. Vorbis, which players then refuse: a file that looks fine and
@@ -30,6 +30,9 @@ _HOLDS = {
     "mov": {"audio": _MP4_AUDIO - {"flac", "opus", "truehd"} | {"pcm_*", "adpcm_ima_qt"},
             "subtitle": {"mov_text"},
             "video": _VIDEO | {"prores", "dnxhd", "qtrle", "rawvideo"}, "attachment": set()},
+    # WebM: VP8/VP9/AV1 video, Vorbis/Opus audio, WebVTT subtitles (FFmpeg's webm muxer).
+    "webm": {"audio": {"vorbis", "opus"}, "subtitle": {"webvtt"}, "video": {"vp8", "vp9", "av1"},
+             "attachment": set()},
     "mpegts": {"audio": {"aac", "aac_latm", "mp3", "mp2", "ac3", "eac3", "opus", "dts",
                          "truehd", "s302m"},
                "subtitle": {"dvb_subtitle", "dvb_teletext"},
@@ -66,7 +69,18 @@ def output_format(name: str | os.PathLike, fmt: str | None = None) -> str:
         raise SalcodecError(f"{name}: {_NOT_YET[suffix[1:]]}")
     what = f"unsupported output extension {suffix!r}" if suffix else "no extension"
     raise SalcodecError(f"{name}: {what}; use one of {', '.join(sorted(EXTENSIONS))} "
-                        f"or name the format with -f (matroska, mp4, mov, mpegts, nut)")
+                        f"or name the format with -f (matroska, mp4, mov, mpegts, nut, webm)")
+
+
+def check_codec_fits(codec: str, fmt: str, name: str | os.PathLike) -> None:
+    """One-line error when the chosen encoder's stream cannot go into the output container."""
+    from ..codecs import get_codec
+
+    spec = get_codec(codec)
+    if fmt not in spec.containers:
+        holders = ", ".join(sorted(spec.containers))
+        raise SalcodecError(f"{name}: {fmt} cannot hold {spec.label} ({codec}); use one of "
+                            f"{holders}")
 
 
 def muxer_options(fmt: str, pipe: bool) -> dict[str, str]:
@@ -74,7 +88,7 @@ def muxer_options(fmt: str, pipe: bool) -> dict[str, str]:
     which cannot seek back to write an index, they are fragmented instead.
     Matroska is bit-exact: no random segment/track UIDs and no muxing date, so
     the same input gives the same bytes (issue 10)."""
-    if fmt == "matroska":
+    if fmt in ("matroska", "webm"):
         return {"fflags": "+bitexact"}
     if fmt not in ("mp4", "mov"):
         return {}

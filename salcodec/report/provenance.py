@@ -33,8 +33,10 @@ def compare_command(input, out, crfs, strengths, settings, eval_weights: str,
             "--preset", settings.preset, "--model", settings.model,
             "--clamp", f"{settings.clamp:g}", "--smoothing", f"{settings.smoothing:g}",
             "--bias", f"{settings.bias:g}", "--budget", settings.budget]
-    if settings.x264_params:
-        args += ["--x264-params", settings.x264_params]
+    if settings.codec != "libx264" or settings.pix_fmt != "yuv420p":
+        args += ["--codec", settings.codec, "--pix-fmt", settings.pix_fmt]
+    if settings.params:
+        args += ["--params", settings.params]
     if sample:
         args += ["--sample", str(sample)]
     if html:

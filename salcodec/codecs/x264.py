@@ -3,35 +3,17 @@
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
-import glob
 import threading
 import warnings
 from fractions import Fraction
-from pathlib import Path
 
 import av
 
-from .conform import even_size
-from .errors import SalcodecError, SalcodecWarning
+from ..errors import SalcodecError, SalcodecWarning
+from . import Codec, add_video_stream, bundled_library, number, parse_params
 
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
            "slower", "veryslow", "placebo")
-
-
-def parse_x264_params(text: str | None) -> dict[str, str]:
-    """Parse ``K=V:K=V`` (x264's own syntax) into a dict; a bare key means ``1``.
-
-    Keys are spelled with dashes (x264 treats ``aq_mode`` and ``aq-mode`` alike),
-    so the checks below see every spelling.
-    """
-    params: dict[str, str] = {}
-    for item in (text or "").split(":"):
-        if not item:
-            continue
-        key, _, value = item.partition("=")
-        params[key.strip().replace("_", "-")] = value.strip() if _ else "1"
-    return params
 
 
 #: x264 parameters that would override salcodec's own settings, with what to do instead.
@@ -99,10 +81,7 @@ def _x264_parser():
 
 
 def _load_x264():
-    pkg = Path(av.__file__).resolve().parent
-    found = sorted(glob.glob(str(pkg.parent / "av.libs" / "libx264*.so*")))
-    found += sorted(glob.glob(str(pkg / ".dylibs" / "libx264*.dylib")))
-    path = found[0] if found else ctypes.util.find_library("x264")
+    path = bundled_library("x264")
     if not path:
         return None
     try:
@@ -133,8 +112,8 @@ def x264_options(crf: float = 23, preset: str = "medium", x264_params: str | Non
     if preset not in PRESETS:
         raise SalcodecError(f"unknown x264 preset {preset!r}; choose from {', '.join(PRESETS)}")
     if not 0 <= crf <= 51:
-        raise SalcodecError(f"--crf must be within 0..51, got {crf}")
-    params = parse_x264_params(x264_params)
+        raise SalcodecError(f"--crf must be within 0..51 for libx264, got {crf:g}")
+    params = parse_params(x264_params)
     check_x264_params(params)
     if roi_enabled:
         aq_mode = params.get("aq-mode")
@@ -150,7 +129,7 @@ def x264_options(crf: float = 23, preset: str = "medium", x264_params: str | Non
         mbtree_off = (preset in ("ultrafast", "superfast") and params.get("mbtree") != "1"
                       or params.get("mbtree") == "0" or params.get("no-mbtree") == "1"
                       or params.get("rc-lookahead") == "0")
-        if _float(params.get("aq-strength", "1")) == 0 and mbtree_off:
+        if number(params.get("aq-strength", "1"), "aq-strength", "x264") == 0 and mbtree_off:
             raise SalcodecError(
                 "x264 aq-strength=0 without MB-tree makes libx264 ignore the saliency "
                 "offsets; keep MB-tree on or use a small aq-strength such as 0.1"
@@ -161,29 +140,24 @@ def x264_options(crf: float = 23, preset: str = "medium", x264_params: str | Non
     return opts
 
 
-def _float(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise SalcodecError(f"x264 parameter value {text!r} is not a number") from None
-
-
 def add_h264_stream(container: av.container.OutputContainer, width: int, height: int,
                     rate: Fraction | None, time_base: Fraction | None, *, crf: float = 23,
                     preset: str = "medium", x264_params: str | None = None,
-                    roi_enabled: bool = True):
-    """Add a libx264 yuv420p stream (even size) to an output container you own."""
-    width, height = even_size(width, height)
-    stream = container.add_stream("libx264", rate=rate or Fraction(25))
-    stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-    if time_base:
-        # Keep the input's time base so variable-rate timestamps survive exactly.
-        stream.time_base = time_base
-        stream.codec_context.time_base = time_base
-    if rate:
-        stream.codec_context.framerate = rate
-    stream.options = x264_options(crf, preset, x264_params, roi_enabled)
-    # PyAV asks for slice threads; x264 and the ffmpeg CLI default to frame
-    # threads, which compress better and were faster here (measured on 720p).
-    stream.codec_context.thread_type = "FRAME"
-    return stream
+                    roi_enabled: bool = True, pix_fmt: str = "yuv420p"):
+    """Add a libx264 stream (even size) to an output container you own.
+
+    The H.264 spelling of :func:`salcodec.codecs.add_video_stream`.
+    """
+    return add_video_stream(container, "libx264", width, height, rate, time_base, crf=crf,
+                            preset=preset, params=x264_params, roi_enabled=roi_enabled,
+                            pix_fmt=pix_fmt)
+
+
+CODEC = Codec(
+    name="libx264", label="H.264", decoded="h264", crf_max=51, crf_integer=False, levels=None,
+    truncates=False, qp_export=None, containers=frozenset(
+        {"mp4", "mov", "matroska", "mpegts", "nut"}),
+    options=x264_options,
+    roi_drops="aq-mode=0 (refused; preset ultrafast gets aq-mode=1 with a warning), "
+              "aq-strength=0 without MB-tree (refused)",
+)

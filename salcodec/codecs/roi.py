@@ -30,7 +30,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from .errors import RoiBridgeError
+from ..errors import RoiBridgeError
 
 AV_FRAME_DATA_REGIONS_OF_INTEREST = 18
 #: libx264 maps qoffset in [-1, 1] to QP by multiplying with 51 (8-bit).
@@ -45,7 +45,8 @@ assert ROI_DTYPE.itemsize == 28
 
 # AVFrame offsets (libavutil 57-60): data[8] at 0, width/height at 104/108, format at 116.
 _AVFRAME_WIDTH, _AVFRAME_HEIGHT, _AVFRAME_FORMAT = 104, 108, 116
-_PIX_FMT_YUV420P = 0
+#: Pixel formats a frame may have to carry ROI (what salcodec hands its encoders).
+ROI_PIX_FMTS = ("yuv420p", "yuv420p10le")
 
 
 class _AvUtil:
@@ -65,6 +66,9 @@ class _AvUtil:
         lib.av_frame_get_side_data.argtypes = [ctypes.c_void_p, ctypes.c_int]
         lib.av_frame_side_data_name.restype = ctypes.c_char_p
         lib.av_frame_side_data_name.argtypes = [ctypes.c_int]
+        lib.av_get_pix_fmt.restype = ctypes.c_int
+        lib.av_get_pix_fmt.argtypes = [ctypes.c_char_p]
+        self.pix_fmts = {name: lib.av_get_pix_fmt(name.encode()) for name in ROI_PIX_FMTS}
         name = lib.av_frame_side_data_name(AV_FRAME_DATA_REGIONS_OF_INTEREST)
         if name != b"Regions Of Interest":
             raise _error(f"side-data type {AV_FRAME_DATA_REGIONS_OF_INTEREST} is {name!r}")
@@ -160,19 +164,20 @@ def _looks_like_avframe(ptr: int, frame: av.VideoFrame) -> bool:
     return (
         data0 == frame.planes[0].buffer_ptr
         and (width, height) == (frame.width, frame.height)
-        and fmt == _PIX_FMT_YUV420P
+        and fmt == _lib().pix_fmts[frame.format.name]
     )
 
 
 def avframe_pointer(frame: av.VideoFrame) -> int:
-    """Return the address of the ``AVFrame`` behind a yuv420p PyAV ``VideoFrame``.
+    """Return the address of the ``AVFrame`` behind a 4:2:0 PyAV ``VideoFrame``.
 
     The field's offset inside PyAV's object is discovered once (every
     pointer-sized slot of the object is probed safely) and verified on every call.
     """
     global _frame_ptr_offset
-    if frame.format.name != "yuv420p":
-        raise ValueError(f"ROI needs a yuv420p frame, got {frame.format.name}")
+    if frame.format.name not in ROI_PIX_FMTS:
+        raise ValueError(f"ROI needs a {' or '.join(ROI_PIX_FMTS)} frame, "
+                         f"got {frame.format.name}")
     base = id(frame)
     size = type(frame).__basicsize__
 
@@ -193,7 +198,8 @@ def avframe_pointer(frame: av.VideoFrame) -> int:
     raise _error("cannot locate the AVFrame inside av.VideoFrame")
 
 
-def roi_records(rects: np.ndarray, offsets: np.ndarray, qp_range: int = X264_QP_RANGE) -> bytes:
+def roi_records(rects: np.ndarray, offsets: np.ndarray, qp_range: int = X264_QP_RANGE,
+                truncates: bool = False) -> bytes:
     """Pack regions into the ``AVRegionOfInterest`` array FFmpeg expects.
 
     Parameters
@@ -204,6 +210,11 @@ def roi_records(rects: np.ndarray, offsets: np.ndarray, qp_range: int = X264_QP_
         QP offsets (QP units, may be fractional; resolution 1/4 QP).
     qp_range : int
         The encoder's QP scale: qoffset = offset / qp_range (51 for 8-bit x264).
+    truncates : bool
+        The encoder truncates ``qoffset x qp_range`` toward zero in single
+        precision (libvpxenc.c), which would turn -2.75 into -2: offsets are
+        rounded to whole steps and written half a step further out, so ``k``
+        arrives as ``k`` whatever the float rounding.
 
     Returns
     -------
@@ -217,8 +228,13 @@ def roi_records(rects: np.ndarray, offsets: np.ndarray, qp_range: int = X264_QP_
         raise ValueError("rects and offsets differ in length")
     if np.any(rects[:, 1] <= rects[:, 0]) or np.any(rects[:, 3] <= rects[:, 2]):
         raise ValueError("empty region (bottom <= top or right <= left)")
-    den = qp_range * 4
-    num = np.clip(np.rint(offsets * 4), -den, den)
+    if truncates:
+        den = qp_range * 2
+        k = np.clip(np.rint(offsets), -qp_range, qp_range)
+        num = 2 * k + np.sign(k)
+    else:
+        den = qp_range * 4
+        num = np.clip(np.rint(offsets * 4), -den, den)
     rec = np.zeros(len(rects), dtype=ROI_DTYPE)
     rec["self_size"] = ROI_DTYPE.itemsize
     rec["top"], rec["bottom"] = rects[:, 0], rects[:, 1]

@@ -1,0 +1,156 @@
+"""libx265 (HEVC) through PyAV: options checked so ROI offsets are never silently dropped.
+
+FFmpeg's libx265.c turns the ROI side data into x265's ``quantOffsets`` (one
+float per 16x16 block, 8x8 with ``qg-size=8``; ``qoffset x (51 + 6 x
+(bit depth - 8))`` QP) and skips them, with one warning, when x265's
+``aq-mode`` is 0. Measured with the x265 PyAV bundles (build 216), encoding the
+same clip with and without a -15 QP region: the output is byte-identical, so
+the offsets are dropped, with ``aq-mode=0``, the ``ultrafast`` and ``superfast``
+presets (their AQ is off), ``tune=grain`` (AQ off) and ``aq-strength=0``
+together with ``cutree=0``; ``aq-strength=0`` alone and ``tune=psnr`` keep them.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+import warnings
+
+from ..errors import SalcodecError, SalcodecWarning
+from . import Codec, bundled_library, number, parse_params
+
+PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
+           "slower", "veryslow", "placebo")
+
+#: Presets whose defaults switch AQ off, which drops the offsets (measured).
+AQ_OFF_PRESETS = ("ultrafast", "superfast")
+
+#: x265 parameters that would override salcodec's own settings, with what to do instead.
+CONFLICTS = {
+    "crf": "set it with --crf", "qp": "salcodec encodes at constant rate factor: use --crf",
+    "bitrate": "salcodec encodes at constant rate factor: use --crf",
+    "preset": "set it with --preset",
+    "tune": "an x265 tune is a bundle of parameters (grain turns AQ off, which drops the "
+            "offsets): give those parameters instead",
+    "input-depth": "the bit depth follows --pix-fmt", "output-depth": "use --pix-fmt",
+    "input-csp": "salcodec writes 4:2:0", "lossless": "salcodec encodes at constant rate "
+                                                      "factor: use --crf",
+}
+
+
+def check_x265_params(params: dict[str, str]) -> None:
+    """Refuse parameters libx265 does not know or that conflict with salcodec's flags.
+
+    FFmpeg's libx265 wrapper only logs a warning for a parameter x265 rejects,
+    so each pair is checked here with x265's own ``x265_param_parse`` (from the
+    library PyAV's wheel bundles).
+    """
+    for key, value in params.items():
+        if key in CONFLICTS:
+            raise SalcodecError(f"--params {key}={value} conflicts with salcodec's own "
+                                f"setting; {CONFLICTS[key]}")
+    parse = _x265_parser()
+    if parse is None:  # no libx265 found beside PyAV: FFmpeg will still warn
+        return
+    for key, value in params.items():
+        code = parse(key, value)
+        if code == -1:
+            raise SalcodecError(f"--params: unknown x265 parameter {key!r}")
+        if code < 0:
+            raise SalcodecError(f"--params: invalid value {value!r} for x265 parameter {key!r}")
+
+
+_parser_lock = threading.Lock()
+_parser_lib: list = []
+
+
+def _x265_parser():
+    """A function ``(key, value) -> x265_param_parse's code`` on fresh defaults, or None."""
+    with _parser_lock:
+        if not _parser_lib:
+            _parser_lib.append(_load_x265())
+    lib = _parser_lib[0]
+    if lib is None:
+        return None
+
+    def parse(key: str, value: str) -> int:
+        param = lib.x265_param_alloc()
+        if not param:
+            raise MemoryError("x265_param_alloc failed")
+        try:
+            lib.x265_param_default(param)
+            return int(lib.x265_param_parse(param, key.encode(), value.encode()))
+        finally:
+            lib.x265_param_free(param)
+
+    return parse
+
+
+def _load_x265():
+    path = bundled_library("x265")
+    if not path:
+        return None
+    try:
+        lib = ctypes.CDLL(path)
+        lib.x265_param_alloc.argtypes = []
+        lib.x265_param_alloc.restype = ctypes.c_void_p
+        lib.x265_param_free.argtypes = [ctypes.c_void_p]
+        lib.x265_param_free.restype = None
+        lib.x265_param_default.argtypes = [ctypes.c_void_p]
+        lib.x265_param_default.restype = None
+        lib.x265_param_parse.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p]
+        lib.x265_param_parse.restype = ctypes.c_int
+    except (OSError, AttributeError):
+        return None
+    return lib
+
+
+def x265_options(crf: float = 28, preset: str = "medium", params: str | None = None,
+                 roi_enabled: bool = True) -> dict[str, str]:
+    """libx265 AVOptions for PyAV, checked so that ROI offsets are not silently dropped.
+
+    ``aq-mode=0`` and ``aq-strength=0`` with ``cutree=0`` are refused; the
+    ultrafast and superfast presets, whose AQ is off, get ``aq-mode=1`` with a
+    warning. x265's own log goes to stderr, so it is limited to errors unless
+    ``log-level`` is given.
+    """
+    if preset not in PRESETS:
+        raise SalcodecError(f"unknown x265 preset {preset!r}; choose from {', '.join(PRESETS)}")
+    if not 0 <= crf <= 51:
+        raise SalcodecError(f"--crf must be within 0..51 for libx265, got {crf:g}")
+    given = parse_params(params)
+    check_x265_params(given)
+    if roi_enabled:
+        aq_mode = given.get("aq-mode")
+        if aq_mode == "0":
+            raise SalcodecError(
+                "x265 aq-mode=0 makes libx265 ignore the saliency offsets; use aq-mode=1 "
+                "(with aq-strength=0 to disable variance AQ) or pass --no-saliency"
+            )
+        if aq_mode is None and preset in AQ_OFF_PRESETS:
+            warnings.warn(f"x265 preset {preset} turns adaptive quantisation off, which drops "
+                          "the saliency offsets; setting aq-mode=1", SalcodecWarning,
+                          stacklevel=2)
+            given["aq-mode"] = "1"
+        cutree_off = given.get("cutree") == "0" or given.get("no-cutree") == "1"
+        if number(given.get("aq-strength", "1"), "aq-strength", "x265") == 0 and cutree_off:
+            raise SalcodecError(
+                "x265 aq-strength=0 without cutree makes libx265 ignore the saliency offsets; "
+                "keep cutree on or use a small aq-strength such as 0.1"
+            )
+    given.setdefault("log-level", "error")
+    return {"crf": f"{crf:g}", "preset": preset,
+            "x265-params": ":".join(f"{k}={v}" for k, v in given.items())}
+
+
+CODEC = Codec(
+    name="libx265", label="HEVC", decoded="hevc", crf_max=51, crf_integer=False, levels=None,
+    truncates=False,
+    qp_export="FFmpeg's HEVC decoder exports no per-block QP (export_side_data=venc_params "
+              "does for H.264 and VP9)",
+    containers=frozenset({"mp4", "mov", "matroska", "mpegts", "nut"}),
+    options=x265_options,
+    roi_drops="aq-mode=0 (refused; presets ultrafast and superfast get aq-mode=1 with a "
+              "warning), tune (refused: grain turns AQ off), aq-strength=0 with cutree=0 "
+              "(refused)",
+)
