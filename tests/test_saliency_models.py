@@ -16,7 +16,7 @@ from salcodec.saliency import (
 )
 from salcodec.saliency.base import downscale, upscale
 from salcodec.saliency.blazeface import BlazeFace, ssd_anchors
-from salcodec.saliency.bms import bms_attention_numba, bms_attention_reference
+from salcodec.saliency.bms import bms_attention, bms_attention_reference
 from salcodec.saliency.datasets import read_rgb
 from salcodec.saliency.fusion import DefaultModel
 from salcodec.saliency.hc import (
@@ -140,21 +140,34 @@ def test_region_kernel_matches_reference():
 def test_bms_kernel_matches_reference(photo):
     import cv2
 
+    from ._bms_numba import bms_attention_numba
+
     small = downscale(photo, 64)
     channels = np.ascontiguousarray(
         cv2.cvtColor(small, cv2.COLOR_RGB2Lab).transpose(2, 0, 1), dtype=np.float32)
     thresholds = np.linspace(30, 220, 6, dtype=np.float32)[None].repeat(3, 0)
-    got = bms_attention_numba(channels, thresholds)
-    assert got.max() > 0
+    got = bms_attention(channels, thresholds)
+    assert got.max() > 0 and got.dtype == np.float32
     np.testing.assert_allclose(got, bms_attention_reference(channels, thresholds), atol=1e-5)
+    # The OpenCV flood fill replaced this numba kernel: same maps, bit for bit.
+    assert np.array_equal(got, bms_attention_numba(channels, thresholds))
     # A ring: its hole and the ring itself are surrounded only where they do not touch
     # the border; the outside never is.
     ring = np.zeros((1, 12, 12), np.float32)
     ring[0, 3:9, 3:9] = 1
     ring[0, 5:7, 5:7] = 0
-    att = bms_attention_numba(ring, np.array([[0.5]], np.float32))
+    att = bms_attention(ring, np.array([[0.5]], np.float32))
     assert att[0, 0] == 0 and att[5, 5] > 0 and att[3, 3] > 0
     np.testing.assert_allclose(att, bms_attention_reference(ring, np.array([[0.5]])), atol=1e-6)
+    # Tiles must not leak into each other: a figure touching one tile's bottom edge
+    # is border-connected (cleared), one a pixel above it is surrounded (kept).
+    edge = np.zeros((2, 5, 6), np.float32)
+    edge[0, 4, 2:4] = 1
+    edge[1, 3, 2:4] = 1
+    att = bms_attention(edge, np.array([[0.5], [0.5]], np.float32))
+    np.testing.assert_allclose(att, bms_attention_reference(edge, np.array([[0.5], [0.5]])),
+                               atol=1e-6)
+    assert np.array_equal(att, bms_attention_numba(edge, np.array([[0.5], [0.5]], np.float32)))
 
 
 @pytest.mark.parametrize("name", ["lc", "hc", "region", "spectral", "bms", "default"])
@@ -371,3 +384,22 @@ def test_registry_names_match_the_classes_and_import_lazily():
     code = "import sys, salcodec; print('numba' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_default_encode_path_does_not_load_numba(tmp_path):
+    # numba (llvmlite) costs ~120 MiB and up to a CPU-second per process: the
+    # default model must not pull it in (issue 14's RSS and start-up targets).
+    import subprocess
+    import sys
+
+    from .media import CARPHONE, write_clip
+
+    src = tmp_path / "in.mp4"
+    write_clip(src, CARPHONE, limit=8)
+    code = ("import sys; from salcodec.cli import main; "
+            f"rc = main(['encode', {str(src)!r}, {str(tmp_path / 'out.mp4')!r}, '--preset', "
+            "'ultrafast', '--no-progress']); "
+            "print(rc, 'numba' in sys.modules, 'salcodec.saliency.fusion' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=300)
+    assert out.stdout.split() == ["0", "False", "True"], out.stdout + out.stderr
