@@ -325,7 +325,7 @@ def test_default_runs_detectors_on_a_staggered_schedule_and_after_cuts(monkeypat
     asl = [downscale(f, 320)[:180] for f in video_frames("asl_again.mkv", 3)]
     from salcodec.saliency import fusion
 
-    model = DefaultModel(detect_interval=4, gaze_interval=6)
+    model = DefaultModel(detect_interval=4, gaze_interval=6, text_interval=8)
     calls, frame_index = [], [0]
     for name, obj, attr in (("faces", model._face_detector, "detect"),
                             ("text", model._text_detector, "probability"),
@@ -341,7 +341,7 @@ def test_default_runs_detectors_on_a_staggered_schedule_and_after_cuts(monkeypat
         frame_index[0] = i
         model(frame)
     assert [i for n, i in calls if n == "faces"] == [0, 4, 8, 9]
-    assert [i for n, i in calls if n == "text"] == [0, 2, 6, 9, 11]  # half an interval later
+    assert [i for n, i in calls if n == "text"] == [0, 4, 9]  # half its interval later
     assert [i for n, i in calls if n == "gaze"] == [0, 3, 9]  # half an interval, then 6
     # Called every other frame (the encoder's cadence), the schedule counts video frames.
     calls.clear()
@@ -403,3 +403,17 @@ def test_default_encode_path_does_not_load_numba(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=300)
     assert out.stdout.split() == ["0", "False", "True"], out.stdout + out.stderr
+
+
+def test_default_smoothing_decays_per_frame_of_video():
+    # Called every 3rd frame, the previous map weighs smoothing ** 3: the map
+    # follows the content at the same pace in time whatever the cadence.
+    bbb = video_frames("bbb_audio.mp4", 7)[::3]
+    cues = dict(detect_interval=0, gaze_weight=0, video_gaze_weight=0, motion_weight=0)
+    every3 = DefaultModel(smoothing=0.7, **cues)
+    every3.frame_step = 3
+    once = DefaultModel(smoothing=0.7 ** 3, **cues)
+    for f in bbb:
+        a, b = every3(f), once(f)
+    assert np.allclose(a, b, atol=1e-6)
+    assert not np.allclose(a, DefaultModel(smoothing=0.7, **cues)(bbb[-1]), atol=1e-3)
