@@ -417,3 +417,22 @@ def test_default_smoothing_decays_per_frame_of_video():
         a, b = every3(f), once(f)
     assert np.allclose(a, b, atol=1e-6)
     assert not np.allclose(a, DefaultModel(smoothing=0.7, **cues)(bbb[-1]), atol=1e-3)
+
+
+def test_first_frame_gaze_is_not_larger_than_the_frame(monkeypatch):
+    # The encoder's 720p thumbnail is 320x180: the learned map of a shot's first
+    # frame runs at 320 there, not enlarged to 512; later frames at gaze_side.
+    from salcodec.saliency import fusion
+
+    sides = []
+    real = fusion.gaze_probability
+    monkeypatch.setattr(fusion, "gaze_probability",
+                        lambda rgb, shape, side: sides.append(side) or real(rgb, shape, side))
+    frames = [downscale(f, 320) for f in video_frames("bbb_audio.mp4", 2)]
+    model = DefaultModel(gaze_interval=1)
+    for f in frames:
+        model(f)
+    assert sides == [320, 256]
+    sides.clear()
+    DefaultModel(gaze_interval=1)(cv2.resize(frames[0], (640, 360)))
+    assert sides == [512]
