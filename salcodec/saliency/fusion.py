@@ -31,8 +31,8 @@ Per frame, on a thumbnail of long side 128:
   every ``detect_interval`` frames (30), text every ``text_interval`` (90),
   the learned map every ``gaze_interval`` (15), text and the learned map
   starting half an interval late; each result is reused until the next run.
-  All run on the first frame of every shot. The networks are most of the
-  model's cost (about 5 of 7 CPU-ms per 720p frame at the encoder's cadence,
+  All run on the first frame of every shot. The networks are half of the
+  encoder's saliency work (3.3 of 6.5 CPU-ms per 720p frame at its cadence,
   benchmarks/RESULTS.md, Cost); every cue here is OpenCV or numpy (no numba).
 """
 
