@@ -94,7 +94,7 @@ def worker_components(src: str, frames: int = 150, cadences=(1, 3), calls: int =
         for _ in range(calls):
             fn()
         out["per_call_ms"][name] = 1000 * (time.thread_time() - c0) / calls
-    for attr in ("gaze_interval", "detect_interval"):
+    for attr in ("gaze_interval", "detect_interval", "text_interval"):
         if hasattr(model, attr):
             out[attr] = getattr(model, attr)
     return out

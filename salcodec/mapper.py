@@ -11,6 +11,13 @@ not of the frame rate: at 25-60 fps a map a few frames old still sits on the
 same objects, while the model costs several times the rest of the worker's
 work. The cadence counts frames, never time, so the same input always gives
 the same offsets (and the same bytes).
+
+The frames between analyses reuse the map unchanged rather than moved by
+motion: on the two gaze videos, shifting the map by the global translation
+(phase correlation) or warping it by dense optical flow between analyses
+scored no better than holding it (NSS within 0.01 either way,
+``benchmarks.saliency_schedule``; benchmarks/RESULTS.md, Cost), while costing
+a flow estimate and a new ROI payload per frame.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from salcodec.saliency import (
 )
 from salcodec.saliency.base import downscale, upscale
 from salcodec.saliency.blazeface import BlazeFace, ssd_anchors
-from salcodec.saliency.bms import bms_attention_numba, bms_attention_reference
+from salcodec.saliency.bms import bms_attention, bms_attention_reference
 from salcodec.saliency.datasets import read_rgb
 from salcodec.saliency.fusion import DefaultModel
 from salcodec.saliency.hc import (
@@ -140,21 +140,34 @@ def test_region_kernel_matches_reference():
 def test_bms_kernel_matches_reference(photo):
     import cv2
 
+    from ._bms_numba import bms_attention_numba
+
     small = downscale(photo, 64)
     channels = np.ascontiguousarray(
         cv2.cvtColor(small, cv2.COLOR_RGB2Lab).transpose(2, 0, 1), dtype=np.float32)
     thresholds = np.linspace(30, 220, 6, dtype=np.float32)[None].repeat(3, 0)
-    got = bms_attention_numba(channels, thresholds)
-    assert got.max() > 0
+    got = bms_attention(channels, thresholds)
+    assert got.max() > 0 and got.dtype == np.float32
     np.testing.assert_allclose(got, bms_attention_reference(channels, thresholds), atol=1e-5)
+    # The OpenCV flood fill replaced this numba kernel: same maps, bit for bit.
+    assert np.array_equal(got, bms_attention_numba(channels, thresholds))
     # A ring: its hole and the ring itself are surrounded only where they do not touch
     # the border; the outside never is.
     ring = np.zeros((1, 12, 12), np.float32)
     ring[0, 3:9, 3:9] = 1
     ring[0, 5:7, 5:7] = 0
-    att = bms_attention_numba(ring, np.array([[0.5]], np.float32))
+    att = bms_attention(ring, np.array([[0.5]], np.float32))
     assert att[0, 0] == 0 and att[5, 5] > 0 and att[3, 3] > 0
     np.testing.assert_allclose(att, bms_attention_reference(ring, np.array([[0.5]])), atol=1e-6)
+    # Tiles must not leak into each other: a figure touching one tile's bottom edge
+    # is border-connected (cleared), one a pixel above it is surrounded (kept).
+    edge = np.zeros((2, 5, 6), np.float32)
+    edge[0, 4, 2:4] = 1
+    edge[1, 3, 2:4] = 1
+    att = bms_attention(edge, np.array([[0.5], [0.5]], np.float32))
+    np.testing.assert_allclose(att, bms_attention_reference(edge, np.array([[0.5], [0.5]])),
+                               atol=1e-6)
+    assert np.array_equal(att, bms_attention_numba(edge, np.array([[0.5], [0.5]], np.float32)))
 
 
 @pytest.mark.parametrize("name", ["lc", "hc", "region", "spectral", "bms", "default"])
@@ -312,7 +325,7 @@ def test_default_runs_detectors_on_a_staggered_schedule_and_after_cuts(monkeypat
     asl = [downscale(f, 320)[:180] for f in video_frames("asl_again.mkv", 3)]
     from salcodec.saliency import fusion
 
-    model = DefaultModel(detect_interval=4, gaze_interval=6)
+    model = DefaultModel(detect_interval=4, gaze_interval=6, text_interval=8)
     calls, frame_index = [], [0]
     for name, obj, attr in (("faces", model._face_detector, "detect"),
                             ("text", model._text_detector, "probability"),
@@ -328,7 +341,7 @@ def test_default_runs_detectors_on_a_staggered_schedule_and_after_cuts(monkeypat
         frame_index[0] = i
         model(frame)
     assert [i for n, i in calls if n == "faces"] == [0, 4, 8, 9]
-    assert [i for n, i in calls if n == "text"] == [0, 2, 6, 9, 11]  # half an interval later
+    assert [i for n, i in calls if n == "text"] == [0, 4, 9]  # half its interval later
     assert [i for n, i in calls if n == "gaze"] == [0, 3, 9]  # half an interval, then 6
     # Called every other frame (the encoder's cadence), the schedule counts video frames.
     calls.clear()
@@ -371,3 +384,55 @@ def test_registry_names_match_the_classes_and_import_lazily():
     code = "import sys, salcodec; print('numba' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_default_encode_path_does_not_load_numba(tmp_path):
+    # numba (llvmlite) costs ~120 MiB and up to a CPU-second per process: the
+    # default model must not pull it in (issue 14's RSS and start-up targets).
+    import subprocess
+    import sys
+
+    from .media import CARPHONE, write_clip
+
+    src = tmp_path / "in.mp4"
+    write_clip(src, CARPHONE, limit=8)
+    code = ("import sys; from salcodec.cli import main; "
+            f"rc = main(['encode', {str(src)!r}, {str(tmp_path / 'out.mp4')!r}, '--preset', "
+            "'ultrafast', '--no-progress']); "
+            "print(rc, 'numba' in sys.modules, 'salcodec.saliency.fusion' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=300)
+    assert out.stdout.split() == ["0", "False", "True"], out.stdout + out.stderr
+
+
+def test_default_smoothing_decays_per_frame_of_video():
+    # Called every 3rd frame, the previous map weighs smoothing ** 3: the map
+    # follows the content at the same pace in time whatever the cadence.
+    bbb = video_frames("bbb_audio.mp4", 7)[::3]
+    cues = dict(detect_interval=0, gaze_weight=0, video_gaze_weight=0, motion_weight=0)
+    every3 = DefaultModel(smoothing=0.7, **cues)
+    every3.frame_step = 3
+    once = DefaultModel(smoothing=0.7 ** 3, **cues)
+    for f in bbb:
+        a, b = every3(f), once(f)
+    assert np.allclose(a, b, atol=1e-6)
+    assert not np.allclose(a, DefaultModel(smoothing=0.7, **cues)(bbb[-1]), atol=1e-3)
+
+
+def test_first_frame_gaze_is_not_larger_than_the_frame(monkeypatch):
+    # The encoder's 720p thumbnail is 320x180: the learned map of a shot's first
+    # frame runs at 320 there, not enlarged to 512; later frames at gaze_side.
+    from salcodec.saliency import fusion
+
+    sides = []
+    real = fusion.gaze_probability
+    monkeypatch.setattr(fusion, "gaze_probability",
+                        lambda rgb, shape, side: sides.append(side) or real(rgb, shape, side))
+    frames = [downscale(f, 320) for f in video_frames("bbb_audio.mp4", 2)]
+    model = DefaultModel(gaze_interval=1)
+    for f in frames:
+        model(f)
+    assert sides == [320, 256]
+    sides.clear()
+    DefaultModel(gaze_interval=1)(cv2.resize(frames[0], (640, 360)))
+    assert sides == [512]

@@ -25,8 +25,6 @@ import math
 import cv2
 import numpy as np
 
-from . import _kernels
-
 #: Default SSIM constants (Wang et al. 2004).
 SSIM_K1 = 0.01
 SSIM_K2 = 0.03
@@ -57,6 +55,8 @@ def mse(ref: np.ndarray, dist: np.ndarray) -> float:
     """Mean squared error of two planes, in squared code values."""
     ref, dist = _pair(ref, dist)
     if ref.dtype == np.uint8 and dist.dtype == np.uint8:
+        from . import _kernels  # numba: loaded on first use (issue 14)
+
         return _kernels.sse_u8(ref, dist) / ref.size
     return mse_reference(ref, dist)
 
@@ -232,6 +232,8 @@ def ssim_map(
             (mu_x * mu_x + mu_y * mu_y + c1) * (var_x + var_y + c2)
         )
         return s[r : s.shape[0] - r, r : s.shape[1] - r]
+    from . import _kernels
+
     return _kernels.ssim_combine(mu_x, mu_y, bxx, byy, bxy, c1, c2, r)
 
 
@@ -274,6 +276,8 @@ def ssim_8x8(ref: np.ndarray, dist: np.ndarray) -> float:
     Gaussian :func:`ssim` (typically by 0.001 to 0.01 on coded video).
     """
     ref, dist = _check_8x8(ref, dist)
+    from . import _kernels
+
     return float(_kernels.ssim_8x8_u8(ref, dist))
 
 

@@ -36,8 +36,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from . import _kernels
-
 #: Frames at most this many pixels are min-smoothed (FFmpeg: 640 x 480).
 SMOOTH_MAX_PIXELS = 640 * 480
 #: Above this many pixels the high-pass runs on a 2x2-downsampled grid.
@@ -131,6 +129,8 @@ def _blocks(org, rec, prev1, prev2, fps, bit_depth, reference):
         raise ValueError(f"XPSNR above 2048x1152 needs even plane sizes, got {w}x{h}")
     order = temporal_order(fps)
     act_min = float(1 << (bit_depth - 6))
+    from . import _kernels  # numba: loaded on first use, not by importing the package
+
     fn = _blocks_reference if reference else _kernels.xpsnr_luma_blocks
     return fn(org, rec, m1, m2, b, b_val, order, act_min)
 
@@ -144,6 +144,8 @@ def _smooth(weights: np.ndarray, shape: tuple[int, int], reference: bool) -> np.
     if reference:
         _min_smooth_reference(flat, b, w, h)
     else:
+        from . import _kernels
+
         _kernels.xpsnr_min_smooth(flat, b, w, h)
     return flat.reshape(weights.shape)
 

@@ -36,7 +36,7 @@ def validate_rgb(image: np.ndarray) -> np.ndarray:
     return image
 
 
-def read_onnx(path, what: str) -> cv2.dnn.Net:
+def read_onnx(path, what: str, engine: str = "ENGINE_AUTO") -> cv2.dnn.Net:
     """Load a shipped ONNX network with OpenCV; a missing or unreadable file is one clear error.
 
     Parameters
@@ -45,13 +45,20 @@ def read_onnx(path, what: str) -> cv2.dnn.Net:
         The network file (package data, see :mod:`salcodec.data`).
     what : str
         What the network is, for the message (e.g. ``"FastGaze network"``).
+    engine : str
+        Name of OpenCV's ``cv2.dnn`` engine constant. OpenCV 5 has two, and
+        which is faster depends on the network (measured per network in
+        benchmarks/RESULTS.md); ignored where OpenCV has no such constant.
     """
     from ..errors import SalcodecError
 
     if not path.is_file():
         raise SalcodecError(f"{path}: {what} missing from the installation")
+    flag = getattr(cv2.dnn, engine, None)
     try:
-        return cv2.dnn.readNetFromONNX(str(path))
+        if flag is None:
+            return cv2.dnn.readNetFromONNX(str(path))
+        return cv2.dnn.readNetFromONNX(str(path), flag)
     except cv2.error as exc:
         raise SalcodecError(
             f"{path.name}: OpenCV {cv2.__version__} cannot load the {what}: "

@@ -7,95 +7,38 @@ map and its complement, the pixels connected (4-neighbourhood) to the border
 are removed, what remains is dilated by one pixel and L2-normalised, and all
 these attention maps are summed, then blurred.
 
-The flood fill is a numba kernel (:func:`bms_attention_numba`); the numpy
+The flood fill is OpenCV's (:func:`bms_attention`): BMS is part of the
+default model, and this keeps numba off the default encode path. The
 reference (:func:`bms_attention_reference`) finds the border-touching parts
 with OpenCV's connected-component labelling instead, an independent
-algorithm.
+algorithm; the former numba kernel lives on in ``tests/_bms_numba.py``,
+which the tests hold this module's result to, bit for bit.
 """
 
 from __future__ import annotations
 
 import cv2
-import numba
 import numpy as np
 
 from .base import SaliencyModel, validate_rgb
 
-
-@numba.njit(cache=True, nogil=True)
-def _surrounded(mask: np.ndarray, stack: np.ndarray) -> np.ndarray:
-    # Clear the mask's pixels reachable from the border (4-connected), in place
-    # on a copy; ``stack`` is scratch space of H*W int32.
-    h, w = mask.shape
-    out = mask.copy()
-    top = 0
-    for y in range(h):
-        for x in range(w):
-            if (y == 0 or x == 0 or y == h - 1 or x == w - 1) and out[y, x]:
-                out[y, x] = 0
-                stack[top] = y * w + x
-                top += 1
-    while top > 0:
-        top -= 1
-        p = stack[top]
-        y, x = p // w, p % w
-        if y > 0 and out[y - 1, x]:
-            out[y - 1, x] = 0
-            stack[top] = p - w
-            top += 1
-        if y < h - 1 and out[y + 1, x]:
-            out[y + 1, x] = 0
-            stack[top] = p + w
-            top += 1
-        if x > 0 and out[y, x - 1]:
-            out[y, x - 1] = 0
-            stack[top] = p - 1
-            top += 1
-        if x < w - 1 and out[y, x + 1]:
-            out[y, x + 1] = 0
-            stack[top] = p + 1
-            top += 1
-    return out
+#: 3x3 structuring element of the one-pixel dilation.
+_CROSS = np.ones((3, 3), np.uint8)
 
 
-@numba.njit(cache=True, nogil=True)
-def _accumulate(acc: np.ndarray, surrounded: np.ndarray, rows: np.ndarray) -> None:
-    # acc += dilate3x3(surrounded) / ||dilate3x3(surrounded)||_2, the 3x3
-    # dilation done separably (rows, then columns); ``rows`` is scratch.
-    h, w = surrounded.shape
-    any_on = False
-    for y in range(h):
-        for x in range(w):
-            v = surrounded[y, x]
-            if x > 0 and surrounded[y, x - 1]:
-                v = 1
-            if x < w - 1 and surrounded[y, x + 1]:
-                v = 1
-            rows[y, x] = v
-            if v:
-                any_on = True
-    if not any_on:
-        return
-    count = 0
-    for y in range(h):
-        for x in range(w):
-            v = rows[y, x]
-            if y > 0 and rows[y - 1, x]:
-                v = 1
-            if y < h - 1 and rows[y + 1, x]:
-                v = 1
-            surrounded[y, x] = v  # reuse as the dilated map
-            count += v
-    scale = np.float32(1.0 / np.sqrt(count))  # L2 norm of a 0/1 map
-    for y in range(h):
-        for x in range(w):
-            if surrounded[y, x]:
-                acc[y, x] += scale
-
-
-@numba.njit(cache=True, nogil=True)
-def bms_attention_numba(channels: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+def bms_attention(channels: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     """Summed attention maps of thresholded channels (before the final blur).
+
+    All boolean maps and their complements are laid out as tiles of one
+    uint8 sheet, each framed by a one-pixel border of ones that is connected
+    to the sheet's edge; one 4-connected ``cv2.floodFill`` from the corner
+    then clears, in every tile at once, the pixels connected to that tile's
+    border, and one ``cv2.dilate`` dilates what stays (the cleared frames
+    keep the tiles apart). Plain OpenCV and numpy: no numba on the default
+    model's path (numba's import and code cost about 120 MiB and up to a
+    CPU-second per process). The sums are accumulated in float32 in the
+    order of the former numba kernel, so the result is the same bit for bit
+    (``tests/_bms_numba.py``).
 
     Parameters
     ----------
@@ -108,27 +51,30 @@ def bms_attention_numba(channels: np.ndarray, thresholds: np.ndarray) -> np.ndar
     -------
     ndarray, shape (H, W), float32
     """
+    channels = np.asarray(channels, dtype=np.float32)
+    thresholds = np.asarray(thresholds, dtype=np.float32)
     n_ch, h, w = channels.shape
-    acc = np.zeros((h, w), dtype=np.float32)
-    stack = np.empty(h * w, dtype=np.int32)
-    mask = np.empty((h, w), dtype=np.uint8)
-    inv = np.empty((h, w), dtype=np.uint8)
-    rows = np.empty((h, w), dtype=np.uint8)
-    for c in range(n_ch):
-        for t in range(thresholds.shape[1]):
-            th = thresholds[c, t]
-            for y in range(h):
-                for x in range(w):
-                    b = channels[c, y, x] > th
-                    mask[y, x] = b
-                    inv[y, x] = not b
-            _accumulate(acc, _surrounded(mask, stack), rows)
-            _accumulate(acc, _surrounded(inv, stack), rows)
-    return acc
+    n_t = thresholds.shape[1]
+    n = 2 * n_ch * n_t
+    # Tile k = (channel, threshold, map or complement) sits below a row of ones,
+    # between columns of ones; a last row of ones closes the sheet.
+    sheet = np.ones((n * (h + 1) + 1, w + 2), np.uint8)
+    tiles = sheet[:-1].reshape(n_ch, n_t, 2, h + 1, w + 2)[..., 1:, 1:-1]
+    x, th = channels[:, None], thresholds[:, :, None, None]
+    np.greater(x, th, out=tiles[:, :, 0], casting="unsafe")
+    np.less_equal(x, th, out=tiles[:, :, 1], casting="unsafe")
+    cv2.floodFill(sheet, None, (0, 0), 0, flags=4)
+    sheet = cv2.dilate(sheet, _CROSS)
+    dilated = sheet[:-1].reshape(n, h + 1, w + 2)[:, 1:, 1:-1]
+    count = dilated.sum(axis=(1, 2))
+    scale = np.zeros(n, np.float32)  # 1 / L2 norm of each 0/1 map; empty maps add 0
+    np.divide(1.0, np.sqrt(count), out=scale, where=count > 0, casting="unsafe")
+    # A reduction over the first axis adds the tiles one after another, in order.
+    return np.add.reduce(dilated * scale[:, None, None], axis=0)
 
 
 def bms_attention_reference(channels: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
-    """Numpy/OpenCV reference of :func:`bms_attention_numba` (connected components)."""
+    """Reference of :func:`bms_attention` by connected-component labelling (for tests)."""
     channels = np.asarray(channels, dtype=np.float32)
     acc = np.zeros(channels.shape[1:], dtype=np.float64)
     for c, ch in enumerate(channels):
@@ -167,7 +113,7 @@ def bms_saliency(image: np.ndarray, n_thresholds: int = 6, blur_sigma: float = 0
     hi = channels.reshape(3, -1).max(axis=1)
     steps = np.arange(1, n_thresholds + 1, dtype=np.float32) / (n_thresholds + 1)
     thresholds = (lo[:, None] + (hi - lo)[:, None] * steps[None, :]).astype(np.float32)
-    acc = bms_attention_numba(channels, thresholds)
+    acc = bms_attention(channels, thresholds)
     return cv2.GaussianBlur(acc, (0, 0), max(blur_sigma * max(image.shape[:2]), 0.5))
 
 

@@ -28,9 +28,12 @@ Per frame, on a thumbnail of long side 128:
   ``last_cut`` tells the caller, so the encoder resets its own smoothing on
   the same cuts.
 * The networks run at a cadence, staggered so their costs do not stack: faces
-  every ``detect_interval`` frames, text half an interval later, the learned
-  map every ``gaze_interval`` frames; each result is reused until the next
-  run. All run on the first frame of every shot.
+  every ``detect_interval`` frames (30), text every ``text_interval`` (90),
+  the learned map every ``gaze_interval`` (15), text and the learned map
+  starting half an interval late; each result is reused until the next run.
+  All run on the first frame of every shot. The networks are half of the
+  encoder's saliency work (3.3 of 6.5 CPU-ms per 720p frame at its cadence,
+  benchmarks/RESULTS.md, Cost); every cue here is OpenCV or numpy (no numba).
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ from .base import SaliencyModel, downscale, validate_rgb
 from .blazeface import MIN_SCORE as FACE_SCORE
 from .blazeface import BlazeFace
 from .bms import bms_saliency
-from .gaze import gaze_probability
+from .gaze import STRIDE, gaze_probability
 from .motion import motion_saliency
 from .priors import FACE_SIGMA, centre_prior, face_map, relative_faces
 from .text import TextDetector, text_map
@@ -68,8 +71,15 @@ MOTION_SCALE = 1.0  # pixels per frame at the 128 px analysis size
 GAZE_SIDE = 256
 GAZE_INTERVAL = 15
 #: On a still, and a shot's first frame, it sees more (mit1003-100, 40 images:
-#: NSS 1.47 at 256, 1.58 at 512); once per shot costs little on video.
+#: NSS 1.47 at 256, 1.58 at 512); once per shot costs little on video. Never
+#: more than the frame's own long side: the encoder's thumbnails (320x180 at
+#: 720p) gain nothing from being enlarged, and the network's buffers at 512
+#: would stay allocated (about 40 MiB, benchmarks/RESULTS.md, Cost).
 FIRST_GAZE_SIDE = 512
+#: How often (frames) the text detector runs on video, besides each shot's
+#: first frame. Text rarely appears mid-shot, and on the gaze videos running
+#: it every 90 frames instead of 30 changed no score (benchmarks/RESULTS.md, Cost).
+TEXT_INTERVAL = 90
 
 
 class DefaultModel(SaliencyModel):
@@ -84,19 +94,26 @@ class DefaultModel(SaliencyModel):
         0 disables both.
     gaze_interval : int
         Run the learned model every this many frames (and after each cut).
+    text_interval : int or None
+        Detect text every this many frames (and after each cut); None:
+        ``detect_interval``; 0 disables text (as ``detect_interval=0`` does).
     centre_sigma, offset, gaze_weight, face_weight, gamma, text_weight : float
         The weights (module docstring); a weight of 0 disables its cue.
     video_gaze_weight, video_face_weight : float
         ``gaze_weight`` and ``face_weight`` from the second frame of a shot on (video).
     gaze_side, first_gaze_side : int
         Long side of the frame the learned model sees; on a still or a
-        shot's first frame.
+        shot's first frame (then at most the frame's own long side, rounded
+        down to the network's stride, and at least ``gaze_side``).
     face_sigma, face_score : float
         Face Gaussian width (fraction of the box width) and detection score threshold.
     motion_weight : float
         Weight of the squashed motion map; 0 ignores motion.
     smoothing : float in [0, 1)
-        Share of the previous frame's map in each output (0: none).
+        Share of the previous frame's map in each output (0: none); called
+        every ``frame_step`` frames, the previous call's map weighs
+        ``smoothing ** frame_step``, so the map follows the content at the
+        same pace in time whatever the encoder's cadence.
     cut_diff : float
         Mean grey-level difference of 16x9 thumbnails that counts as a cut.
     n_thresholds, bms_side : int
@@ -112,6 +129,7 @@ class DefaultModel(SaliencyModel):
         analysis_side: int = 128,
         detect_interval: int = 30,
         gaze_interval: int = GAZE_INTERVAL,
+        text_interval: int | None = TEXT_INTERVAL,
         centre_sigma: float = CENTRE_SIGMA,
         offset: float = OFFSET,
         gaze_weight: float = GAZE_WEIGHT,
@@ -136,9 +154,14 @@ class DefaultModel(SaliencyModel):
             raise ValueError(f"detect_interval must be >= 0, got {detect_interval}")
         if gaze_interval < 1:
             raise ValueError(f"gaze_interval must be >= 1, got {gaze_interval}")
+        if text_interval is None:
+            text_interval = detect_interval
+        if text_interval < 0:
+            raise ValueError(f"text_interval must be >= 0, got {text_interval}")
         self.analysis_side = analysis_side
         self.detect_interval = detect_interval
         self.gaze_interval = gaze_interval
+        self.text_interval = text_interval
         self.centre_sigma = centre_sigma
         self.offset = offset
         self.gaze_weight = gaze_weight
@@ -158,7 +181,8 @@ class DefaultModel(SaliencyModel):
             BlazeFace(face_score) if detect_interval and max(face_weight, video_face_weight) > 0
             else None
         )
-        self._text_detector = TextDetector() if detect_interval and text_weight > 0 else None
+        self._text_detector = (TextDetector() if detect_interval and text_interval
+                               and text_weight > 0 else None)
         self._centre: dict[tuple[int, int], np.ndarray] = {}
         self._full: np.ndarray | None = None
         self._cut_detector = SceneCutDetector(max_diff=cut_diff)
@@ -193,7 +217,7 @@ class DefaultModel(SaliencyModel):
 
     def _update_detections(self, full: np.ndarray, shape: tuple[int, int]) -> None:
         intervals = {"faces": self.detect_interval if self._face_detector else 0,
-                     "text": self.detect_interval if self._text_detector else 0,
+                     "text": self.text_interval if self._text_detector else 0,
                      "gaze": self.gaze_interval
                      if max(self.gaze_weight, self.video_gaze_weight) > 0 else 0}
         first, self._shot_start = self._shot_start, False
@@ -205,7 +229,10 @@ class DefaultModel(SaliencyModel):
             elif cue == "text":
                 self._text = self._text_detector.probability(full)
             else:
-                side = self.first_gaze_side if first else self.gaze_side
+                side = self.gaze_side
+                if first:  # more, but no more than the frame has (in whole strides)
+                    side = max(side, min(self.first_gaze_side,
+                                         max(full.shape[:2]) // STRIDE * STRIDE))
                 self._gaze = gaze_probability(full, shape, side)
             # After a shot's first frame, text and the learned map start half an
             # interval late, so the three networks' costs fall on different frames.
@@ -253,6 +280,10 @@ class DefaultModel(SaliencyModel):
             fused += self.motion_weight * (1.0 - np.exp(-motion / MOTION_SCALE))
         fused /= float(fused.max())
         if self._prev_map is not None and self.smoothing > 0:
-            fused = (1.0 - self.smoothing) * fused + self.smoothing * self._prev_map
+            # One decay per frame of video: at a cadence of 3 the previous map
+            # (3 frames old) weighs smoothing ** 3 (on basketballpass, NSS 1.93
+            # -> 2.03 at cadence 3, benchmarks/RESULTS.md, Cost).
+            keep = self.smoothing ** max(1, int(self.frame_step))
+            fused = (1.0 - keep) * fused + keep * self._prev_map
         self._prev_gray, self._prev_map = gray, fused
         return fused.astype(np.float32, copy=False)
