@@ -215,30 +215,9 @@ class _Transcode:
                       options=muxer_options(fmt, self.target.pipe))
         stage = None
         try:
-            vin = self.vin
-            cc = vin.codec_context
-            vin.thread_type = "AUTO"
+            vout, copies = add_output_streams(self.src, self.vin, self.input, dst, fmt,
+                                              self.settings)
             s = self.settings
-            vout = add_h264_stream(dst, cc.width, cc.height,
-                                   vin.average_rate or vin.guessed_rate, vin.time_base,
-                                   crf=s.crf, preset=s.preset, x264_params=s.x264_params,
-                                   roi_enabled=s.saliency)
-            supported = _supported_codecs(dst)
-            copies = {}
-            for st in self.src.streams:
-                if st is vin or st.type not in ("video", "audio", "subtitle", "data",
-                                                 "attachment"):
-                    continue
-                if int(st.discard or 0) >= _AVDISCARD_ALL:
-                    continue  # hidden by the demuxer: an MP4's chapter track (chapters are kept)
-                check_stream_fits(st, fmt, self.input, supported)
-                try:
-                    copies[st.index] = dst.add_stream_from_template(st)
-                except (ValueError, av.error.FFmpegError) as exc:
-                    raise InputError(f"{self.input}: cannot copy {st.type} stream #{st.index} "
-                                     f"into {fmt} ({exc}); try an .mkv output") from None
-                carry_stream(st, copies[st.index])
-            carry_container(self.src, dst, fmt, self.input)
             stage = SaliencyEncoder(vout, **s.stage_options(), export_map=self.export_map)
             stage.stats.masks = self.masks
             self._loop(dst, vout, stage, copies)
@@ -312,6 +291,45 @@ class _Transcode:
         self._mux_video(dst, stage.encode(conformed))
         bar.update(self.frames_in)
         return None
+
+
+def add_output_streams(src, vin, input, dst, fmt: str, settings: EncodeSettings):
+    """The output's libx264 stream and copies of the input's other streams, with metadata.
+
+    Also used by the distributed join (:mod:`salcodec.distributed.join`), so a
+    chunked encode's container is set up exactly as a whole-video one.
+
+    Returns
+    -------
+    vout : av.VideoStream
+        The libx264 stream (its picture metadata is set at the first frame,
+        see :func:`salcodec.io.metadata.carry_video`).
+    copies : dict
+        Input stream index -> output stream, for packet copies.
+    """
+    cc = vin.codec_context
+    vin.thread_type = "AUTO"
+    vout = add_h264_stream(dst, cc.width, cc.height,
+                           vin.average_rate or vin.guessed_rate, vin.time_base,
+                           crf=settings.crf, preset=settings.preset,
+                           x264_params=settings.x264_params, roi_enabled=settings.saliency)
+    supported = _supported_codecs(dst)
+    copies = {}
+    for st in src.streams:
+        if st is vin or st.type not in ("video", "audio", "subtitle", "data",
+                                         "attachment"):
+            continue
+        if int(st.discard or 0) >= _AVDISCARD_ALL:
+            continue  # hidden by the demuxer: an MP4's chapter track (chapters are kept)
+        check_stream_fits(st, fmt, input, supported)
+        try:
+            copies[st.index] = dst.add_stream_from_template(st)
+        except (ValueError, av.error.FFmpegError) as exc:
+            raise InputError(f"{input}: cannot copy {st.type} stream #{st.index} "
+                             f"into {fmt} ({exc}); try an .mkv output") from None
+        carry_stream(st, copies[st.index])
+    carry_container(src, dst, fmt, input)
+    return vout, copies
 
 
 def _counts_ticks(stream) -> bool:
@@ -413,4 +431,5 @@ def count_video_packets(path: str | os.PathLike) -> int:
         return sum(1 for p in c.demux(stream) if p.size > 0)
 
 
-__all__ = ["BestEffortClock", "EncodeResult", "count_video_packets", "encode"]
+__all__ = ["BestEffortClock", "EncodeResult", "add_output_streams", "count_video_packets",
+           "encode"]
