@@ -26,7 +26,7 @@ from ..errors import InputError
 #: Default chunk length (seconds of video per task).
 CHUNK_SECONDS = 10.0
 #: Default warm-up before each chunk (seconds of video analysed, not encoded).
-WARM_SECONDS = 10.0
+WARM_SECONDS = 2.0
 
 
 @dataclass(frozen=True)

@@ -29,9 +29,11 @@ from fractions import Fraction
 
 import av
 
+from ..conform import conform_frame
 from ..decode import ffmpeg_cause, open_input, video_stream
 from ..encoder import SaliencyEncoder
 from ..errors import InputError
+from ..io.metadata import carry_video
 from ..settings import EncodeSettings
 from ..x264 import add_h264_stream
 from .chunks import Chunk
@@ -127,6 +129,11 @@ def encode_chunk(input: str, chunk: Chunk, settings: EncodeSettings, *,
         stage = SaliencyEncoder(vout, **settings.stage_options(), export_map=side)
         packets, frames, warm, first, last = [], 0, 0, None, None
         for frame in _frames(src, vin, input, chunk):
+            if first is None and not warm:
+                # The colour tags and aspect ratio go into the SPS (VUI): set them as
+                # the join does, from the frames, so every chunk's SPS is the output's.
+                carry_video(vin, frame, conform_frame(frame, vout.width, vout.height), vout,
+                            "matroska", input)
             if frame.pts < chunk.start:
                 stage.warm(frame)
                 warm += 1
