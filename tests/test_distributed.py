@@ -2,7 +2,7 @@
 
 The clip: carphone with a scene cut into Big Buck Bunny and back (130 frames,
 176x144, a keyframe every 10 frames) and Big Buck Bunny's AAC track, cut
-into 1 s chunks (5 chunks), so chunks start inside shots and on a cut.
+into 1 s chunks (4 chunks), so chunks start inside shots and on a cut.
 """
 
 from __future__ import annotations
@@ -94,9 +94,10 @@ def test_plan_cuts_at_keyframes(cut_clip):
     from salcodec.distributed.chunks import plan_chunks
 
     plan = plan_chunks(cut_clip, 1.0, 1.0)
-    assert [c.start // 512 for c in plan.chunks] == [0, 30, 60, 90, 120]
-    assert [c.frames for c in plan.chunks] == [30, 30, 30, 30, 10]
-    assert [c.seek // 512 for c in plan.chunks] == [0, 0, 30, 60, 90]  # keyframe 1 s before
+    # The 10 frames after 120 (under half a chunk) join the last chunk.
+    assert [c.start // 512 for c in plan.chunks] == [0, 30, 60, 90]
+    assert [c.frames for c in plan.chunks] == [30, 30, 30, 40]
+    assert [c.seek // 512 for c in plan.chunks] == [0, 0, 30, 60]  # keyframe 1 s before
     assert plan.frames == 130
 
 
@@ -121,6 +122,59 @@ def test_warm_up_is_what_makes_boundary_maps_equal(cut_clip, single):
                                                              b["importance"])
                 for a, b in zip(strip, want, strict=True)]
         assert all(same) if equal else not all(same)
+
+
+def test_scan_finds_the_cuts_the_encoder_sees(cut_clip):
+    from salcodec.distributed.chunks import plan_chunks
+    from salcodec.distributed.worker import scan_cuts
+
+    plan = plan_chunks(cut_clip, 1.0, 1.0)
+    assert [p // 512 for c in plan.chunks for p in scan_cuts(str(cut_clip), c)] == [50, 90]
+
+
+def test_warm_up_in_step_with_the_schedule_inside_a_long_shot(work):
+    """A chunk 120 frames into one shot: its warm-up starts at frame 30, a whole number
+    of schedule periods (30 frames) after the shot's start and >= 90 frames before the
+    chunk, and its maps equal the single-process ones; started off the schedule (frame
+    35), they do not."""
+    import zlib
+    from dataclasses import replace
+
+    from salcodec.distributed.chunks import (
+        align_warm_up,
+        plan_chunks,
+        schedule_period,
+        warm_frames,
+    )
+    from salcodec.distributed.worker import encode_chunk
+
+    src = work / "pingpong.mp4"
+    car = list(frames(CARPHONE, 120))
+    with av.open(str(src), "w") as out:  # carphone forth and back: one 8 s shot
+        s = out.add_stream("libx264", rate=30)
+        s.width, s.height, s.pix_fmt = 176, 144, "yuv420p"
+        s.time_base = s.codec_context.time_base = TB
+        s.options = {"g": "30", "keyint_min": "30", "preset": "veryfast"}
+        for i, f in enumerate(car + car[::-1]):
+            g = f.reformat(format="yuv420p")
+            g.pts, g.time_base = i * 512, TB
+            out.mux(s.encode(g))
+        out.mux(s.encode(None))
+    side = work / "pingpong.map.jsonl"
+    encode(src, work / "pingpong-single.mkv", progress=False, export_map=side)
+    ref = [json.loads(x)["offsets"] for x in map_frames(side)[1:]]
+    settings = EncodeSettings()
+    plan = plan_chunks(src, 4.0)
+    period = schedule_period(settings)
+    assert period == 30 and warm_frames(plan, 3.0, period) == 90
+    chunk = align_warm_up(plan, [], period, 90).chunks[1]
+    assert (chunk.start // 512, chunk.warm_from // 512) == (120, 30)
+    for warm_from, equal in ((chunk.warm_from, True), (35 * 512, False)):
+        r = encode_chunk(str(src), replace(chunk, warm_from=warm_from), settings,
+                         x264_threads=1, export_map=True)
+        got = [json.loads(x)["offsets"]
+               for x in zlib.decompress(r.map_lines).decode().splitlines()[1:]]
+        assert (got == ref[120:]) is equal
 
 
 def test_resume_reuses_verified_chunks_without_a_cluster(work, cut_clip, single):
@@ -149,7 +203,7 @@ def test_resume_reuses_verified_chunks_without_a_cluster(work, cut_clip, single)
     result = encode_distributed(cut_clip, out, settings, address="tcp://127.0.0.1:9",
                                 chunk_seconds=1.0, resume=wd, progress=False,
                                 export_map=side)
-    assert result.frames_out == 130 and result.budget["chunks"] == 5
+    assert result.frames_out == 130 and result.budget["chunks"] == 4
     check_output(out, cut_clip)
     assert map_frames(side) == map_frames(single[1])  # the whole sidecar, byte for byte
     assert not wd.exists()  # chunks removed once the output is complete
@@ -280,5 +334,5 @@ def test_local_cluster(work, cut_clip):
     out = work / "local.mkv"
     result = encode_distributed(cut_clip, out, chunk_seconds=2.0, n_workers=2,
                                 progress=False)
-    assert result.frames_out == 130 and result.budget["chunks"] == 3
+    assert result.frames_out == 130 and result.budget["chunks"] == 2
     check_output(out, cut_clip)

@@ -183,6 +183,9 @@ def add_distributed_options(p: argparse.ArgumentParser) -> None:
                    "its workers: never expose it to an untrusted network")
     g.add_argument("--chunk-seconds", type=float, default=10.0, metavar="S",
                    help="seconds of video per chunk, cut at keyframes (10)")
+    g.add_argument("--warm-seconds", type=float, default=3.0, metavar="S",
+                   help="saliency warm-up before each chunk, analysed but not encoded, so "
+                   "maps at a boundary match a single-process encode (3; at least 90 frames)")
     g.add_argument("--resume", default=None, metavar="WORKDIR",
                    help="keep finished chunks in WORKDIR and reuse them after a crash or Ctrl-C")
     g.add_argument("--tls-ca-file", default=None, metavar="PEM",
@@ -207,6 +210,7 @@ def run_distributed(args: argparse.Namespace) -> int:
 
     result = encode_distributed(args.input, args.output, settings_from_args(args),
                                 address=_address(args), chunk_seconds=args.chunk_seconds,
+                                warm_seconds=args.warm_seconds,
                                 resume=args.resume, overwrite=args.overwrite,
                                 progress=args.progress, format=args.format,
                                 export_map=args.export_map, tls=_tls(args))

@@ -3,12 +3,15 @@
 ``salcodec encode IN OUT --distributed [ADDRESS]`` (:func:`encode_distributed`):
 
 1. plan chunks at the input's keyframes from its packet index (:mod:`.chunks`);
-2. encode each chunk on a worker (:mod:`.worker`): warm the saliency state on
+2. scan the frames for scene cuts (one decode, in parallel), so each chunk's
+   saliency warm-up starts in step with the whole-video schedule
+   (:func:`.chunks.align_warm_up`);
+3. encode each chunk on a worker (:mod:`.worker`): warm the saliency state on
    the frames before it, then a fresh libx264 with the job's settings (IDR
    first, closed GOPs); the packets come back to the client;
-3. store each finished chunk, verified, in a work dir (:mod:`.resume`), so
+4. store each finished chunk (and the cuts), verified, in a work dir (:mod:`.resume`), so
    ``--resume DIR`` reuses them after a crash or Ctrl-C;
-4. join (:mod:`.join`): one SPS/PPS checked across chunks, other streams
+5. join (:mod:`.join`): one SPS/PPS checked across chunks, other streams
    copied once from the source, frame count and timestamps checked, written
    through a temporary file and renamed.
 
@@ -28,6 +31,7 @@ import json
 import os
 import time
 import zlib
+from dataclasses import replace
 from pathlib import Path
 
 from ..encoder import StageStats
@@ -35,11 +39,19 @@ from ..errors import SalcodecError
 from ..io.pipes import is_fifo, is_stdout, require_seekable
 from ..safeio import atomic_output, resolve_output
 from ..settings import EncodeSettings
-from .chunks import CHUNK_SECONDS, WARM_SECONDS, ChunkPlan, plan_chunks
+from .chunks import (
+    CHUNK_SECONDS,
+    WARM_SECONDS,
+    ChunkPlan,
+    align_warm_up,
+    plan_chunks,
+    schedule_period,
+    warm_frames,
+)
 from .cluster import TLSFiles, connect
 from .progress import ChunkProgress
 from .resume import WorkDir
-from .worker import PROGRESS_TOPIC, ChunkResult, encode_chunk
+from .worker import PROGRESS_TOPIC, ChunkResult, encode_chunk, scan_cuts
 
 
 def encode_distributed(input: str | os.PathLike, output: str | os.PathLike,
@@ -99,7 +111,9 @@ def encode_distributed(input: str | os.PathLike, output: str | os.PathLike,
         _check_export(export_map, settings, overwrite)
     target = resolve_output(output, [Path(input)], overwrite, format)
     input = os.path.abspath(input)  # workers may run elsewhere, in another directory
+    timing = {}
     plan = plan_chunks(input, chunk_seconds, warm_seconds)
+    timing["plan_s"] = round(time.monotonic() - started, 3)
     calibration = None
     if settings.budget == "size" and settings.saliency:
         from ..budget import calibrate_bias
@@ -115,14 +129,17 @@ def encode_distributed(input: str | os.PathLike, output: str | os.PathLike,
         results = _run_chunks(plan, settings, work, fingerprint, address=address, tls=tls,
                               n_workers=n_workers, x264_threads=x264_threads,
                               dashboard=dashboard, retries=retries, progress=progress,
-                              export_map=export_map is not None)
+                              export_map=export_map is not None, warm_seconds=warm_seconds)
         from .join import join_chunks
 
+        timing["chunks_s"] = round(time.monotonic() - started - timing["plan_s"], 3)
+        joined = time.monotonic()
         with atomic_output(target.path) as tmp:
             frames, nbytes, copied, size = join_chunks(input, tmp, target.format, settings, plan,
                                                  results, target.name)
             if export_map is not None:
                 _write_map(export_map, results)
+        timing["join_s"] = round(time.monotonic() - joined, 3)
         ok = True
     finally:
         if ok or work.temporary:
@@ -135,13 +152,14 @@ def encode_distributed(input: str | os.PathLike, output: str | os.PathLike,
         mean_abs_qp_offset=offsets.get("mean_abs_qp_offset", 0.0), width=size[0],
         height=size[1], copied_streams=copied, settings=settings.as_dict(), offsets=offsets,
         budget={"mode": settings.budget, **(calibration.as_dict() if calibration else {}),
-                "chunks": len(plan.chunks)},
+                "chunks": len(plan.chunks),
+                "chunk_task_s": round(sum(r.seconds for r in results), 3), **timing},
         qp={})
 
 
 def _run_chunks(plan: ChunkPlan, settings: EncodeSettings, work: WorkDir, fingerprint: str,
                 *, address, tls, n_workers, x264_threads, dashboard, retries, progress,
-                export_map: bool) -> list[ChunkResult]:
+                export_map: bool, warm_seconds: float) -> list[ChunkResult]:
     """Every chunk's result: reused from the work dir, or encoded on the cluster."""
     results: dict[int, ChunkResult] = {}
     for c in plan.chunks:
@@ -154,11 +172,48 @@ def _run_chunks(plan: ChunkPlan, settings: EncodeSettings, work: WorkDir, finger
     try:
         if todo:
             with connect(address, tls, n_workers, dashboard) as (client, local):
+                plan = _warm_up_plan(client, plan, settings, work, fingerprint, retries,
+                                     warm_seconds)
+                todo = [plan.chunks[c.index] for c in todo]
                 _submit_all(client, local, todo, plan, settings, work, fingerprint, results,
                             bar, x264_threads, retries, export_map)
     finally:
         bar.close()
     return [results[c.index] for c in plan.chunks]
+
+
+def _warm_up_plan(client, plan: ChunkPlan, settings: EncodeSettings, work: WorkDir,
+                  fingerprint: str, retries: int, warm_seconds: float) -> ChunkPlan:
+    """The plan with each chunk's warm-up in step with the saliency schedule.
+
+    Needs the scene cuts: scanned on the cluster (one decode of the video,
+    in parallel) or read back from the work dir.
+    """
+    if not settings.saliency:
+        return replace(plan, chunks=tuple(replace(c, warm_from=c.start, seek=c.start)
+                                          for c in plan.chunks))
+    cuts = work.load_cuts()
+    if cuts is None:
+        futures = [client.submit(scan_cuts, plan.input, c, retries=retries, pure=False,
+                                 key=f"salcodec-scan-{fingerprint[:12]}-{c.index:05d}")
+                   for c in plan.chunks]
+        try:
+            cuts = [pts for f in futures for pts in _result(f, plan, "scan of chunk")]
+        finally:
+            client.cancel(futures)
+        work.save_cuts(cuts)
+    period = schedule_period(settings)
+    return align_warm_up(plan, cuts, period, warm_frames(plan, warm_seconds, period))
+
+
+def _result(future, plan: ChunkPlan, what: str):
+    try:
+        return future.result()
+    except SalcodecError:
+        raise
+    except Exception as exc:  # KilledWorker too often, a worker without salcodec, a bug
+        raise SalcodecError(f"{plan.input}: {what} failed on the cluster "
+                            f"({type(exc).__name__}: {exc})") from None
 
 
 def _submit_all(client, local, todo, plan, settings, work, fingerprint, results, bar,
@@ -174,13 +229,7 @@ def _submit_all(client, local, todo, plan, settings, work, fingerprint, results,
     try:
         for future in as_completed(futures):
             c = futures[future]
-            try:
-                r = future.result()
-            except SalcodecError:
-                raise
-            except Exception as exc:  # KilledWorker, a worker without salcodec, a bug
-                raise SalcodecError(f"{plan.input}: chunk {c.index} failed on the cluster "
-                                    f"({type(exc).__name__}: {exc})") from None
+            r = _result(future, plan, f"chunk {c.index}")
             work.save(r)
             results[c.index] = r
             bar.finished(c.index, r.frames)

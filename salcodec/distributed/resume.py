@@ -81,12 +81,23 @@ class WorkDir:
         meta["sha256"] = hashlib.sha256(result.packets).hexdigest()
         _write_atomic(manifest, json.dumps(meta).encode())
 
+    def load_cuts(self) -> list[int] | None:
+        """The scene cuts of an earlier run of this job, or None."""
+        try:
+            cuts = json.loads((self.path / "cuts.json").read_text())["cuts"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return [int(c) for c in cuts] if isinstance(cuts, list) else None
+
+    def save_cuts(self, cuts: list[int]) -> None:
+        _write_atomic(self.path / "cuts.json", json.dumps({"cuts": cuts}).encode())
+
     def remove(self) -> None:
         """Delete the chunks (after a successful join), and the dir if salcodec made it."""
         if self.temporary:
             shutil.rmtree(self.path, ignore_errors=True)
             return
-        for p in self.path.glob("chunk-*"):
+        for p in [*self.path.glob("chunk-*"), self.path / "cuts.json"]:
             with contextlib.suppress(OSError):
                 p.unlink()
         with contextlib.suppress(OSError):

@@ -128,12 +128,16 @@ def encode_chunk(input: str, chunk: Chunk, settings: EncodeSettings, *,
             os.close(fd)
         stage = SaliencyEncoder(vout, **settings.stage_options(), export_map=side)
         packets, frames, warm, first, last = [], 0, 0, None, None
+        tagged = False
         for frame in _frames(src, vin, input, chunk):
-            if first is None and not warm:
+            if not tagged:
                 # The colour tags and aspect ratio go into the SPS (VUI): set them as
                 # the join does, from the frames, so every chunk's SPS is the output's.
                 carry_video(vin, frame, conform_frame(frame, vout.width, vout.height), vout,
                             "matroska", input)
+                tagged = True
+            if frame.pts < chunk.warm_from:
+                continue  # decoded only to reach the warm-up's first frame
             if frame.pts < chunk.start:
                 stage.warm(frame)
                 warm += 1
@@ -170,11 +174,43 @@ def encode_chunk(input: str, chunk: Chunk, settings: EncodeSettings, *,
             os.remove(side)
 
 
+def scan_cuts(input: str, chunk: Chunk) -> list[int]:
+    """The pts of the frames in ``chunk`` that start a new shot, as the encoder sees them.
+
+    The same detector as the saliency stage's (:class:`salcodec.mapper.OffsetMapper`
+    runs it on every frame): a point-sampled thumbnail of the conformed frame,
+    compared with the previous frame's. Decoding starts at the keyframe
+    before the chunk, so its first frame is compared with the one before.
+    """
+    from ..conform import even_size, frame_planes
+    from ..scenecut import SceneCutDetector, yuv_thumbnail
+
+    src = open_input(input)
+    try:
+        vin = video_stream(src, input)
+        vin.thread_type = "AUTO"
+        size = even_size(vin.codec_context.width, vin.codec_context.height)
+        scan = Chunk(chunk.index, chunk.start, chunk.end,
+                     chunk.start if chunk.prev_key is None else chunk.prev_key, chunk.frames,
+                     chunk.start)
+        detector, cuts = SceneCutDetector(), []
+        for frame in _frames(src, vin, input, scan):
+            cut = detector.update(yuv_thumbnail(*frame_planes(conform_frame(frame, *size))))
+            if cut and frame.pts >= chunk.start:
+                cuts.append(int(frame.pts))
+        return cuts
+    except av.error.FFmpegError as exc:
+        raise InputError(f"{input}: corrupt or truncated input in chunk {chunk.index} "
+                         f"({ffmpeg_cause(exc)})") from None
+    finally:
+        src.close()
+
+
 def _frames(src, vin, input, chunk: Chunk):
     """Timed frames from ``chunk.seek`` up to (not including) ``chunk.end``."""
     from ..transcode import BestEffortClock
 
-    if chunk.index > 0:
+    if chunk.seek > 0 or chunk.index > 0:
         src.seek(chunk.seek, stream=vin, backward=True, any_frame=False)
     clock = BestEffortClock(vin, input)
 
@@ -209,4 +245,5 @@ def _dask_reporter(index: int):
     return report
 
 
-__all__ = ["ChunkResult", "PROGRESS_TOPIC", "encode_chunk", "pack_packets", "unpack_packets"]
+__all__ = ["ChunkResult", "PROGRESS_TOPIC", "encode_chunk", "pack_packets", "scan_cuts",
+           "unpack_packets"]
