@@ -109,6 +109,7 @@ def plan_chunks(input: str | os.PathLike, chunk_seconds: float = CHUNK_SECONDS,
     try:
         vin = video_stream(src, input)
         tb = vin.time_base
+        rate = vin.average_rate or vin.guessed_rate or 25  # read before close: PyAV frees it
         pts, keys = [], []
         try:
             for p in src.demux(vin):
@@ -150,7 +151,6 @@ def plan_chunks(input: str | os.PathLike, chunk_seconds: float = CHUNK_SECONDS,
             bisect.bisect_left(pts, start)
         prev = keys[bisect.bisect_left(keys, start) - 1] if i else None
         chunks.append(Chunk(i, start, end, seek, n, seek, prev))
-    rate = vin.average_rate or vin.guessed_rate or 25
     return ChunkPlan(str(input), str(Fraction(tb)), len(pts), tuple(chunks), float(rate),
                      tuple(pts), tuple(keys))
 
