@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shlex
 import sys
 import tempfile
 import time
@@ -32,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import command_line, cut_video, default_data_dir, machine_info, video_info
+from benchmarks.common import cut_video, default_data_dir, machine_info, video_info
 from benchmarks.gaze_budget import GazeWeights, luma_frames, score
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
@@ -74,9 +75,51 @@ def run_arm(name: str, src: Path, tmp: Path, crf: float, preset: str, **dist) ->
         r = encode(src, out, crf=crf, preset=preset, overwrite=True, progress=False,
                    export_map=side)
     wall = time.monotonic() - t
+    timing = {k: r.budget[k] for k in ("plan_s", "chunks_s", "join_s", "chunk_task_s")
+              if k in r.budget}
     return {"arm": name, "wall_s": round(wall, 2), "frames": r.frames_out,
             "chunks": r.budget.get("chunks", 1), "video_bytes": video_bytes(out),
-            "file_bytes": r.bytes, "out": out, "map": side}
+            "file_bytes": r.bytes, **timing, "out": out, "map": side}
+
+
+def chunk_costs(src: Path, chunk_seconds: float = 10, warm_seconds: float = 3) -> dict:
+    """CPU seconds (this process, all threads) of one chunk's parts, robust to load.
+
+    The third chunk of ``src`` is encoded without and with its warm-up (one
+    libx264 thread), and scanned for cuts: the warm-up's CPU per warm frame
+    and the scan's CPU, each relative to encoding.
+    """
+    from dataclasses import replace
+
+    from salcodec.distributed.chunks import (
+        align_warm_up,
+        plan_chunks,
+        schedule_period,
+        warm_frames,
+    )
+    from salcodec.distributed.worker import encode_chunk, scan_cuts
+    from salcodec.settings import EncodeSettings
+
+    plan = plan_chunks(src, chunk_seconds, warm_seconds)
+    settings = EncodeSettings()
+    encode_chunk(str(src), plan.chunks[0], settings, x264_threads=1)  # first-call costs
+    period = schedule_period(settings)
+    chunk = align_warm_up(plan, [], period, warm_frames(plan, warm_seconds, period)).chunks[2]
+    out = {}
+    for name, c in (("no-warm", replace(chunk, warm_from=chunk.start, seek=chunk.start)),
+                    ("warm", chunk)):
+        t = time.process_time()
+        r = encode_chunk(str(src), c, settings, x264_threads=1)
+        out[name] = {"cpu_s": round(time.process_time() - t, 3), "frames": r.frames,
+                     "warm_frames": r.warm_frames}
+    t = time.process_time()
+    scan_cuts(str(src), chunk)
+    out["scan_cpu_s"] = round(time.process_time() - t, 3)
+    per_frame = out["no-warm"]["cpu_s"] / out["no-warm"]["frames"]
+    warm = (out["warm"]["cpu_s"] - out["no-warm"]["cpu_s"]) / out["warm"]["warm_frames"]
+    out["warm_cpu_per_frame_vs_encoded"] = round(warm / per_frame, 3)
+    out["scan_cpu_vs_encode"] = round(out["scan_cpu_s"] / out["no-warm"]["cpu_s"], 3)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,7 +130,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--crf", type=float, default=23)
     ap.add_argument("--preset", default="medium")
     ap.add_argument("--append", action="store_true", help="append a section to RESULTS.md")
+    ap.add_argument("--cost", default=None, metavar="CLIP",
+                    help="only measure one chunk's CPU: encode, warm-up, scan (chunk_costs)")
     args = ap.parse_args(argv)
+    if args.cost:
+        print(json.dumps(chunk_costs(Path(args.cost), args.chunk_seconds)))
+        return 0
     data = Path(args.data)
     machine = machine_info()
     rows, gaze_rows = [], []
@@ -125,7 +173,9 @@ def main(argv: list[str] | None = None) -> int:
                 row["maps_equal"] = round(same_maps(gaze_rows[0]["map"], row["map"]), 4)
     for r in rows + gaze_rows:
         r.pop("out"), r.pop("map")
-    result = {"command": command_line(sys.argv if argv is None else ["x", *argv]),
+    given = sys.argv[1:] if argv is None else argv
+    result = {"command": " ".join(["python -m benchmarks.distributed",
+                                   *(shlex.quote(a) for a in given)]),
               "machine": machine, "input": info, "rows": rows, "gaze": gaze_rows}
     print(json.dumps(result, indent=2))
     if args.append:

@@ -313,26 +313,38 @@ def test_worker_killed_mid_run_the_job_completes(work, cut_clip, single, cluster
     assert not any("partial" in p.name for p in work.iterdir())
 
 
-def test_local_cluster(work, cut_clip):
+def test_local_cluster(work, cut_clip, monkeypatch):
     """The embedded LocalCluster: loopback only, no dashboard; one chunked encode."""
     import urllib.error
     import urllib.request
+    from contextlib import contextmanager
 
-    from salcodec.distributed import encode_distributed
-    from salcodec.distributed.cluster import connect
+    import salcodec.distributed as dist
 
-    with connect(n_workers=1) as (client, local):
-        info = client.scheduler_info()
-        assert local and info["address"].startswith("tcp://127.0.0.1:")
-        assert all(w.startswith("tcp://127.0.0.1:") for w in info["workers"])
-        # Dask's scheduler always serves HTTP (health, metrics): on loopback, no dashboard.
-        http = client.cluster.scheduler.http_server
-        assert http.address == "127.0.0.1"
-        with pytest.raises(urllib.error.HTTPError) as err:
-            urllib.request.urlopen(f"http://127.0.0.1:{http.port}/status", timeout=10)
-        assert err.value.code == 404
+    seen = {}
+    real = dist.connect
+
+    @contextmanager
+    def spy(*args, **kwargs):  # look at the cluster encode_distributed starts
+        with real(*args, **kwargs) as (client, local):
+            info = client.scheduler_info()
+            seen["local"] = local
+            seen["addresses"] = [info["address"], *info["workers"]]
+            # Dask's scheduler always serves HTTP (health, metrics): on loopback, and
+            # without the dashboard.
+            http = client.cluster.scheduler.http_server
+            seen["http"] = http.address
+            with pytest.raises(urllib.error.HTTPError) as err:
+                urllib.request.urlopen(f"http://127.0.0.1:{http.port}/status", timeout=10)
+            seen["status"] = err.value.code
+            yield client, local
+
+    monkeypatch.setattr(dist, "connect", spy)
     out = work / "local.mkv"
-    result = encode_distributed(cut_clip, out, chunk_seconds=2.0, n_workers=2,
-                                progress=False)
+    result = dist.encode_distributed(cut_clip, out, chunk_seconds=2.0, n_workers=2,
+                                     progress=False)
+    assert seen["local"] and seen["http"] == "127.0.0.1" and seen["status"] == 404
+    assert len(seen["addresses"]) == 3
+    assert all(a.startswith("tcp://127.0.0.1:") for a in seen["addresses"])
     assert result.frames_out == 130 and result.budget["chunks"] == 2
     check_output(out, cut_clip)
