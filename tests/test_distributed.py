@@ -249,9 +249,13 @@ def cluster(work):
                               env=env, stdout=logs, stderr=logs, cwd=work)]
     try:
         deadline = time.monotonic() + 60
-        while not sfile.exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        address = json.loads(sfile.read_text())["address"]
+        address = None
+        while address is None and time.monotonic() < deadline:
+            try:  # the scheduler writes the file in place: it may be empty or partial
+                address = json.loads(sfile.read_text())["address"]
+            except (OSError, ValueError, KeyError):
+                time.sleep(0.2)
+        assert address, "dask scheduler did not start"
         assert address.startswith("tcp://127.0.0.1:")
         for _ in range(2):
             procs.append(subprocess.Popen(
