@@ -317,6 +317,30 @@ def test_worker_killed_mid_run_the_job_completes(work, cut_clip, single, cluster
     assert not any("partial" in p.name for p in work.iterdir())
 
 
+def test_ctrl_c_then_resume_reuses_the_finished_chunks(work, cut_clip, cluster):
+    """Ctrl-C once a chunk is stored: exit 130, no output, the work dir kept; the same
+    command with --resume then encodes only the chunks that were missing."""
+    wd, out = work / "ctrl-c-wd", work / "ctrl-c.mp4"
+    cmd = [sys.executable, "-m", "salcodec", "encode", str(cut_clip), str(out),
+           "--distributed", cluster[0], "--chunk-seconds", "1", "--resume", str(wd), "--json"]
+    job = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           cwd=ROOT)
+    deadline = time.monotonic() + 240
+    while not list(wd.glob("chunk-*.json")) and time.monotonic() < deadline:
+        assert job.poll() is None, job.communicate()
+        time.sleep(0.05)
+    job.send_signal(signal.SIGINT)
+    _, stderr = job.communicate(timeout=120)
+    assert job.returncode == 130, stderr
+    assert not out.exists() and not any("partial" in p.name for p in work.iterdir())
+    stored = len(list(wd.glob("chunk-*.json")))
+    assert stored >= 1 and (wd / "cuts.json").exists()
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["budget"]["reused_chunks"] >= stored
+    check_output(out, cut_clip)
+
+
 def test_local_cluster(work, cut_clip, monkeypatch):
     """The embedded LocalCluster: loopback only, no dashboard; one chunked encode."""
     import urllib.error

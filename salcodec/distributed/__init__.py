@@ -129,7 +129,8 @@ def encode_distributed(input: str | os.PathLike, output: str | os.PathLike,
         results = _run_chunks(plan, settings, work, fingerprint, address=address, tls=tls,
                               n_workers=n_workers, x264_threads=x264_threads,
                               dashboard=dashboard, retries=retries, progress=progress,
-                              export_map=export_map is not None, warm_seconds=warm_seconds)
+                              export_map=export_map is not None, warm_seconds=warm_seconds,
+                              timing=timing)
         from .join import join_chunks
 
         timing["chunks_s"] = round(time.monotonic() - started - timing["plan_s"], 3)
@@ -159,7 +160,7 @@ def encode_distributed(input: str | os.PathLike, output: str | os.PathLike,
 
 def _run_chunks(plan: ChunkPlan, settings: EncodeSettings, work: WorkDir, fingerprint: str,
                 *, address, tls, n_workers, x264_threads, dashboard, retries, progress,
-                export_map: bool, warm_seconds: float) -> list[ChunkResult]:
+                export_map: bool, warm_seconds: float, timing: dict) -> list[ChunkResult]:
     """Every chunk's result: reused from the work dir, or encoded on the cluster."""
     results: dict[int, ChunkResult] = {}
     for c in plan.chunks:
@@ -168,6 +169,7 @@ def _run_chunks(plan: ChunkPlan, settings: EncodeSettings, work: WorkDir, finger
                                                          not export_map):
             results[c.index] = r
     todo = [c for c in plan.chunks if c.index not in results]
+    timing["reused_chunks"] = len(results)
     bar = ChunkProgress(plan.frames, progress, sum(r.frames for r in results.values()))
     try:
         if todo:
