@@ -376,3 +376,48 @@ def test_local_cluster(work, cut_clip, monkeypatch):
     assert all(a.startswith("tcp://127.0.0.1:") for a in seen["addresses"])
     assert result.frames_out == 130 and result.budget["chunks"] == 2
     check_output(out, cut_clip)
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
+def test_tls_scheduler_with_certificates_from_flags(work, cut_clip):
+    """A scheduler and a worker that speak only TLS (mutual, a throwaway self-signed
+    certificate for 127.0.0.1): the encode goes through with --tls-* flags."""
+    tls = work / "tls"
+    tls.mkdir()
+    cert, key = tls / "cert.pem", tls / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                    str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True,
+                   capture_output=True)
+    flags = ["--tls-ca-file", str(cert), "--tls-cert", str(cert), "--tls-key", str(key)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    sfile = tls / "scheduler.json"
+    logs = open(tls / "dask.log", "w")  # noqa: SIM115 (closed below)
+    procs = [subprocess.Popen(_dask("scheduler", "--protocol", "tls", "--host", "127.0.0.1",
+                                    "--port", "0", "--no-dashboard", "--scheduler-file",
+                                    str(sfile), *flags), env=env, stdout=logs, stderr=logs)]
+    try:
+        deadline, address = time.monotonic() + 60, None
+        while address is None and time.monotonic() < deadline:
+            try:
+                address = json.loads(sfile.read_text())["address"]
+            except (OSError, ValueError, KeyError):
+                time.sleep(0.2)
+        assert address and address.startswith("tls://127.0.0.1:")
+        procs.append(subprocess.Popen(
+            _dask("worker", address, "--nthreads", "1", "--no-nanny", "--no-dashboard",
+                  "--host", "127.0.0.1", *flags), env=env, stdout=logs, stderr=logs))
+        out = tls / "tls.mp4"
+        proc = salcodec("encode", cut_clip, out, "--distributed", address, "--chunk-seconds",
+                        "2", *flags, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        check_output(out, cut_clip)
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        logs.close()
