@@ -138,6 +138,9 @@ def run_batch_args(args: argparse.Namespace) -> int:
     if args.format is not None:
         raise SalcodecError("-f is for pipes and names without extension; a batch keeps "
                             "each input's container (or .mkv)")
+    if args.resume is not None:
+        raise SalcodecError(f"{args.resume}: --resume is for one video in chunks; a batch "
+                            "skips the outputs that exist already")
     settings = settings_from_args(args)  # bad settings: one line before any file
     items = plan_batch(args.paths, args.out_dir)
 
