@@ -196,7 +196,7 @@ def _warm_up_plan(client, plan: ChunkPlan, settings: EncodeSettings, work: WorkD
                                           for c in plan.chunks))
     cuts = work.load_cuts()
     if cuts is None:
-        futures = [client.submit(scan_cuts, plan.input, c, retries=retries, pure=False,
+        futures = [client.submit(_task, scan_cuts, plan.input, c, retries=retries, pure=False,
                                  key=f"salcodec-scan-{fingerprint[:12]}-{c.index:05d}")
                    for c in plan.chunks]
         try:
@@ -208,14 +208,26 @@ def _warm_up_plan(client, plan: ChunkPlan, settings: EncodeSettings, work: WorkD
     return align_warm_up(plan, cuts, period, warm_frames(plan, warm_seconds, period))
 
 
+def _task(fn, *args, **kwargs):
+    """Run ``fn`` on a worker; a user error comes back as a value, so Dask does not
+    retry a bad input (retries are for crashes and lost workers)."""
+    try:
+        return fn(*args, **kwargs)
+    except SalcodecError as exc:
+        return exc
+
+
 def _result(future, plan: ChunkPlan, what: str):
     try:
-        return future.result()
+        value = future.result()
     except SalcodecError:
         raise
     except Exception as exc:  # KilledWorker too often, a worker without salcodec, a bug
         raise SalcodecError(f"{plan.input}: {what} failed on the cluster "
                             f"({type(exc).__name__}: {exc})") from None
+    if isinstance(value, SalcodecError):
+        raise value
+    return value
 
 
 def _submit_all(client, local, todo, plan, settings, work, fingerprint, results, bar,
@@ -224,7 +236,7 @@ def _submit_all(client, local, todo, plan, settings, work, fingerprint, results,
 
     threads = x264_threads if x264_threads is not None else (1 if local else 0)
     client.subscribe_topic(PROGRESS_TOPIC, bar.event)
-    futures = {client.submit(encode_chunk, plan.input, c, settings, x264_threads=threads,
+    futures = {client.submit(_task, encode_chunk, plan.input, c, settings, x264_threads=threads,
                              export_map=export_map, retries=retries, pure=False,
                              key=f"salcodec-chunk-{fingerprint[:12]}-{c.index:05d}"): c
                for c in todo}
