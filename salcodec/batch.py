@@ -10,7 +10,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -113,11 +113,15 @@ def _encode_one(input: str, output: str, settings: EncodeSettings, overwrite: bo
 
 def run_batch(items: list[BatchItem], settings: EncodeSettings, *, overwrite: bool = False,
               jobs: int = 1, report_qp: bool = False,
-              on_done: Callable[[BatchItem], None] | None = None) -> list[BatchItem]:
+              on_done: Callable[[BatchItem], None] | None = None,
+              executor: Executor | None = None) -> list[BatchItem]:
     """Encode every item (``jobs`` at a time); fill in status, error and result.
 
     Existing outputs are skipped unless ``overwrite``. ``on_done`` is called
-    with each item as it finishes (in completion order).
+    with each item as it finishes (in completion order). ``executor`` runs
+    the files instead of local processes (a Dask client's executor: see
+    :func:`salcodec.distributed.encode_batch_distributed`); it gets absolute
+    paths, as its workers may run in another directory.
     """
     if jobs < 1:
         raise SalcodecError(f"--jobs must be >= 1, got {jobs}")
@@ -135,6 +139,13 @@ def run_batch(items: list[BatchItem], settings: EncodeSettings, *, overwrite: bo
         if on_done:
             on_done(item)
 
+    if executor is not None:
+        futures = {executor.submit(_encode_one, os.path.abspath(item.input),
+                                   os.path.abspath(item.output), settings, overwrite,
+                                   report_qp): item for item in todo}
+        for future in as_completed(futures):
+            finish(futures[future], future.result())
+        return items
     if jobs == 1 or len(todo) <= 1:
         for item in todo:
             finish(item, _encode_one(item.input, item.output, settings, overwrite, report_qp))

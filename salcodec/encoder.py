@@ -185,6 +185,20 @@ class SaliencyEncoder:
     def _job(self, frame: av.VideoFrame):
         return self._mapper.job(eight_bit(frame))
 
+    def warm(self, frame: av.VideoFrame) -> None:
+        """Analyse a frame that precedes the frames to encode, without encoding it.
+
+        Gives the saliency state (smoothing, cadence, the model's memory) the
+        history it has in a whole-video encode, so a chunk of a video encoded
+        on its own gets the same offsets (see :mod:`salcodec.distributed`).
+        Call before the first :meth:`encode`.
+        """
+        if self._pending:
+            raise RuntimeError("warm() after encode(): frames must come in order")
+        if self._mapper is not None and self._maps is None:
+            self._mapper.job(eight_bit(conform_frame(frame, self.width, self.height,
+                                                          self.pix_fmt)))
+
     def flush(self) -> list[av.Packet]:
         """Encode the frames still queued and drain the encoder."""
         packets: list[av.Packet] = []

@@ -178,7 +178,11 @@ class OffsetMapper:
             last = self._last
             return FrameOffsets(last.offsets, last.payload, False, False, last.importance)
         if cut:
+            # A cut forgets everything before it, the model's frame count too, so
+            # the state from a cut on depends on that shot's frames alone (a
+            # chunk encoded elsewhere reproduces it: salcodec.distributed).
             self.model.reset()
+            self._since_model = None
         rgb = self.analysis_rgb(frame)
         sal = self._model(rgb)
         offsets = self._map(sal, cut, 1 if step is None else step, rgb)

@@ -232,16 +232,9 @@ class _Transcode:
                       options=muxer_options(fmt, self.target.pipe))
         stage = None
         try:
-            vin = self.vin
-            cc = vin.codec_context
-            vin.thread_type = "AUTO"
+            vout, copies = add_output_streams(self.src, self.vin, self.input, dst, fmt,
+                                              self.settings)
             s = self.settings
-            vout = add_video_stream(dst, s.codec, cc.width, cc.height,
-                                    vin.average_rate or vin.guessed_rate, vin.time_base,
-                                    crf=s.crf, preset=s.preset, params=s.params,
-                                    roi_enabled=s.saliency, pix_fmt=s.pix_fmt)
-            copies = add_copies(self.src, dst, fmt, self.input, skip=vin)
-            carry_container(self.src, dst, fmt, self.input)
             stage = SaliencyEncoder(vout, **s.stage_options(), export_map=self.export_map)
             stage.stats.masks = self.masks
             self._loop(dst, vout, stage, copies)
@@ -341,6 +334,31 @@ def shift_packet(packet, seconds: Fraction) -> None:
         packet.dts += ticks
 
 
+def add_output_streams(src, vin, input, dst, fmt: str, settings: EncodeSettings):
+    """The output's video stream and copies of the input's other streams, with metadata.
+
+    Also used by the distributed join (:mod:`salcodec.distributed.join`), so a
+    chunked encode's container is set up exactly as a whole-video one.
+
+    Returns
+    -------
+    vout : av.VideoStream
+        The encoder's stream (its picture metadata is set at the first frame,
+        see :func:`salcodec.io.metadata.carry_video`).
+    copies : dict
+        Input stream index -> output stream, for packet copies.
+    """
+    cc = vin.codec_context
+    vin.thread_type = "AUTO"
+    vout = add_video_stream(dst, settings.codec, cc.width, cc.height,
+                            vin.average_rate or vin.guessed_rate, vin.time_base,
+                            crf=settings.crf, preset=settings.preset, params=settings.params,
+                            roi_enabled=settings.saliency, pix_fmt=settings.pix_fmt)
+    copies = add_copies(src, dst, fmt, input, skip=vin)
+    carry_container(src, dst, fmt, input)
+    return vout, copies
+
+
 def _counts_ticks(stream) -> bool:
     """True when the container's frame count is in time-base ticks, not frames.
 
@@ -433,4 +451,5 @@ def count_video_packets(path: str | os.PathLike) -> int:
         return sum(1 for p in c.demux(stream) if p.size > 0)
 
 
-__all__ = ["BestEffortClock", "EncodeResult", "count_video_packets", "encode"]
+__all__ = ["BestEffortClock", "EncodeResult", "add_output_streams", "count_video_packets",
+           "encode"]

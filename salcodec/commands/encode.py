@@ -46,6 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(refused when the video goes to stdout)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress on stderr (default: when stderr is a terminal)")
+    add_distributed_options(p)
     p.set_defaults(func=run)
 
 
@@ -126,6 +127,10 @@ def run(args: argparse.Namespace) -> int:
         raise SalcodecError(f"encode takes INPUT OUTPUT, got {len(args.paths)} path(s); "
                             "use --out-dir DIR for several inputs")
     args.input, args.output = args.paths
+    if args.distributed is not None:
+        return run_distributed(args)
+    if args.resume is not None:
+        raise SalcodecError(f"{args.resume}: --resume goes with --distributed")
     if args.json and is_stdout(args.output):
         # stdout carries the video; JSON mixed into it would corrupt the stream.
         raise SalcodecError(f"{args.output}: --json prints on stdout, which carries the video; "
@@ -153,6 +158,9 @@ def run_batch_args(args: argparse.Namespace) -> int:
     if args.format is not None:
         raise SalcodecError("-f is for pipes and names without extension; a batch keeps "
                             "each input's container (or .mkv)")
+    if args.resume is not None:
+        raise SalcodecError(f"{args.resume}: --resume is for one video in chunks; a batch "
+                            "skips the outputs that exist already")
     settings = settings_from_args(args)  # bad settings: one line before any file
     items = plan_batch(args.paths, args.out_dir, settings.codec)
 
@@ -162,8 +170,14 @@ def run_batch_args(args: argparse.Namespace) -> int:
         elif args.progress:
             print(f"{item.status}: {item.input}", file=sys.stderr, flush=True)
 
-    run_batch(items, settings, overwrite=args.overwrite, jobs=args.jobs,
-              report_qp=False, on_done=done)
+    if args.distributed is not None:
+        from ..distributed import encode_batch_distributed
+
+        encode_batch_distributed(items, settings, address=_address(args), tls=_tls(args),
+                                 overwrite=args.overwrite, on_done=done)
+    else:
+        run_batch(items, settings, overwrite=args.overwrite, jobs=args.jobs,
+                  report_qp=False, on_done=done)
     print(summary_table(items), file=sys.stderr)
     return 1 if any(i.status == "failed" for i in items) else 0
 
@@ -180,3 +194,53 @@ def summary_line(result) -> str:
     elif result.settings.get("saliency"):
         line += f", mean |QP offset| {result.mean_abs_qp_offset:.2f}"
     return line
+
+
+def add_distributed_options(p: argparse.ArgumentParser) -> None:
+    """``--distributed [ADDRESS]`` and its options (see :mod:`salcodec.distributed`)."""
+    g = p.add_argument_group("distributed (Dask; pip install 'salcodec[distributed]')")
+    g.add_argument("--distributed", nargs="?", const="local", default=None, metavar="ADDRESS",
+                   help="encode in chunks on Dask workers: without ADDRESS a local cluster on "
+                   "127.0.0.1 (one worker per core), else a running scheduler (tcp://host:port "
+                   "or tls://host:port). Workers read INPUT at its path. With --out-dir: one "
+                   "task per file (paths shared by the workers). A Dask scheduler runs code on "
+                   "its workers: never expose it to an untrusted network")
+    g.add_argument("--chunk-seconds", type=float, default=10.0, metavar="S",
+                   help="seconds of video per chunk, cut at keyframes (10)")
+    g.add_argument("--warm-seconds", type=float, default=3.0, metavar="S",
+                   help="saliency warm-up before each chunk, analysed but not encoded, so "
+                   "maps at a boundary match a single-process encode (3; at least 90 frames)")
+    g.add_argument("--resume", default=None, metavar="WORKDIR",
+                   help="keep finished chunks in WORKDIR and reuse them after a crash or Ctrl-C")
+    g.add_argument("--tls-ca-file", default=None, metavar="PEM",
+                   help="CA certificate(s) for a tls:// scheduler (else Dask's configuration)")
+    g.add_argument("--tls-cert", default=None, metavar="PEM", help="client certificate (TLS)")
+    g.add_argument("--tls-key", default=None, metavar="PEM", help="client private key (TLS)")
+
+
+def _address(args: argparse.Namespace) -> str | None:
+    return None if args.distributed == "local" else args.distributed
+
+
+def _tls(args: argparse.Namespace):
+    from ..distributed.cluster import TLSFiles
+
+    return TLSFiles(args.tls_ca_file, args.tls_cert, args.tls_key)
+
+
+def run_distributed(args: argparse.Namespace) -> int:
+    """``encode INPUT OUTPUT --distributed``: chunks on Dask (see :mod:`salcodec.distributed`)."""
+    from ..distributed import encode_distributed
+
+    result = encode_distributed(args.input, args.output, settings_from_args(args),
+                                address=_address(args), chunk_seconds=args.chunk_seconds,
+                                warm_seconds=args.warm_seconds,
+                                resume=args.resume, overwrite=args.overwrite,
+                                progress=args.progress, format=args.format,
+                                export_map=args.export_map, tls=_tls(args))
+    if args.json:
+        json.dump(result.as_dict(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(summary_line(result), file=sys.stderr)
+    return 0
