@@ -50,7 +50,7 @@ def worker_components(src: str, frames: int = 150, cadences=(1, 3), calls: int =
     """
     import av
 
-    from salcodec.conform import conform_frame, frame_planes
+    from salcodec.io.conform import conform_frame, frame_planes
     from salcodec.mapper import OffsetMapper
     from salcodec.regions import roi_payload
     from salcodec.scenecut import SceneCutDetector, yuv_thumbnail

@@ -12,7 +12,7 @@ three keys of this script:
 * ``size``: ``full`` (the model sees the clip's frames, as
   ``salcodec eval-saliency`` does; the default) or ``analysis`` (the frame
   the encoder gives it: yuv420p shrunk to :func:`salcodec.mapper.analysis_size`
-  by :func:`salcodec.conform.analysis_rgb`);
+  by :func:`salcodec.io.conform.analysis_rgb`);
 * ``cadence``: call the model on every ``cadence``-th frame (its
   ``frame_step`` set as the encoder sets it) and keep the map in between (1);
 * ``carry``: between calls, ``hold`` the last map (the encoder's way),
@@ -39,7 +39,7 @@ import av
 import cv2
 import numpy as np
 
-from salcodec.conform import analysis_rgb, conform_frame
+from salcodec.io.conform import analysis_rgb, conform_frame
 from salcodec.mapper import analysis_size
 from salcodec.saliency.fusion import DefaultModel
 from salcodec.saliency.videogaze import find_gaze_videos, score_frame

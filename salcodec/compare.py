@@ -21,9 +21,9 @@ from pathlib import Path
 from . import bdrate
 from .bitstream import video_payload_bytes
 from .errors import SalcodecError, SalcodecWarning
+from .io.safeio import write_atomic
 from .quality import measure, resolve_metrics, vmaf_status
 from .quality.weights import WeightSpec, parse_weights
-from .safeio import write_atomic
 from .saliency import DEFAULT_MODEL
 from .sampling import make_sample
 from .settings import EncodeSettings

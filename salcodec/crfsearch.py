@@ -382,7 +382,7 @@ def crf_search(input: str | os.PathLike, target: str, *,
         ``candidates`` (CRF, predicted quality and bytes, trials), ``best``,
         ``command`` (a ``salcodec encode`` line), ``sample``, ``seconds``.
     """
-    from .decode import expected_frames, open_input, video_stream
+    from .io.decode import expected_frames, open_input, video_stream
     from .transcode import encode
 
     t_start = time.perf_counter()

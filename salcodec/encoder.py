@@ -22,8 +22,8 @@ import av
 import numpy as np
 
 from .codecs import codec_names, roi
-from .conform import conform_frame, eight_bit
 from .errors import SalcodecError
+from .io.conform import conform_frame, eight_bit
 from .mapfile import MapWriter
 from .mapper import DEFAULT_CADENCE, FrameOffsets, OffsetMapper
 from .qpmap import ANCHOR_SHARPNESS, DEFAULT_CLAMP, DEFAULT_STRENGTH

@@ -28,7 +28,7 @@ import av
 import cv2
 import numpy as np
 
-from .conform import analysis_rgb, frame_planes
+from .io.conform import analysis_rgb, frame_planes
 from .mbmap import macroblock_activity, macroblock_grid, pool_to_macroblocks
 from .qpmap import (
     ANCHOR_SHARPNESS,

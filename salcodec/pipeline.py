@@ -18,15 +18,15 @@ from pathlib import Path
 import av
 
 from .codecs import add_video_stream
-from .conform import conform_frame, even_size
-from .decode import ffmpeg_cause, open_input
 from .encoder import SaliencyEncoder
 from .errors import SalcodecError
+from .io.conform import conform_frame, even_size
 from .io.containers import check_codec_fits, muxer_options
 from .io.copies import add_copies
+from .io.decode import ffmpeg_cause, open_input
 from .io.metadata import carry_container, carry_frame
+from .io.safeio import atomic_output, resolve_output
 from .progress import Progress
-from .safeio import atomic_output, resolve_output
 from .settings import EncodeSettings
 from .transcode import (
     EncodeResult,

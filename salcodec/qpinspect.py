@@ -20,8 +20,8 @@ import av
 import numpy as np
 
 from .codecs.x265 import CODEC as CODEC_X265
-from .decode import open_input, video_stream
 from .errors import InputError
+from .io.decode import open_input, video_stream
 
 _PICT_TYPES = {1: "I", 2: "P", 3: "B", 4: "S", 5: "SI", 6: "SP", 7: "BI"}
 

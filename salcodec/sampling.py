@@ -15,9 +15,9 @@ from pathlib import Path
 
 import av
 
-from .conform import conform_frame, even_size
-from .decode import expected_frames, ffmpeg_cause, open_input, video_stream
 from .errors import InputError
+from .io.conform import conform_frame, even_size
+from .io.decode import expected_frames, ffmpeg_cause, open_input, video_stream
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,7 @@ def yuv_thumbnail(y: np.ndarray, u: np.ndarray, v: np.ndarray,
 
     Every ``s``-th luma sample and every ``s/2``-th chroma sample, ``s`` even
     and the smallest that brings the long side to at most ``long_side``;
-    BT.601 conversion as :func:`salcodec.conform.analysis_rgb`.
+    BT.601 conversion as :func:`salcodec.io.conform.analysis_rgb`.
 
     Parameters
     ----------

@@ -12,8 +12,12 @@ from pathlib import Path
 import av
 
 from .codecs import add_video_stream, get_codec
-from .conform import conform_frame
-from .decode import (
+from .encoder import SALIENT_SHARE, SaliencyEncoder
+from .errors import InputError, SalcodecError
+from .io.conform import conform_frame
+from .io.containers import check_codec_fits, muxer_options
+from .io.copies import add_copies
+from .io.decode import (
     check_unchanged,
     expected_frames,
     ffmpeg_cause,
@@ -21,15 +25,11 @@ from .decode import (
     open_input,
     video_stream,
 )
-from .encoder import SALIENT_SHARE, SaliencyEncoder
-from .errors import InputError, SalcodecError
-from .io.containers import check_codec_fits, muxer_options
-from .io.copies import add_copies
 from .io.metadata import carry_container, carry_video
 from .io.pipes import is_stdin, pipe_hint, require_seekable
+from .io.safeio import OutputTarget, atomic_output, resolve_output
 from .progress import Progress
 from .qpreport import MaskSpool, qp_by_region
-from .safeio import OutputTarget, atomic_output, resolve_output
 from .settings import EncodeSettings
 
 

@@ -2,7 +2,7 @@ import av
 import numpy as np
 import pytest
 
-from salcodec.conform import analysis_rgb, conform_frame
+from salcodec.io.conform import analysis_rgb, conform_frame
 from salcodec.scenecut import SceneCutDetector
 
 from .media import CARPHONE, DATA, frames

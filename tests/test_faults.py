@@ -13,7 +13,7 @@ import time
 import pytest
 
 from salcodec.cli import main
-from salcodec.safeio import atomic_output, remove_stale_partials
+from salcodec.io.safeio import atomic_output, remove_stale_partials
 
 from .media import CARPHONE, DATA
 

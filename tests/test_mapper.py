@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from salcodec.codecs.x264 import add_h264_stream
-from salcodec.conform import conform_frame, frame_planes
 from salcodec.encoder import SaliencyEncoder
+from salcodec.io.conform import conform_frame, frame_planes
 from salcodec.mapper import OffsetMapper
 from salcodec.mbmap import pool_to_macroblocks
 from salcodec.qpmap import OffsetSmoother, importance_to_offsets, quantize_offsets

@@ -189,10 +189,10 @@ def add_video_stream(container: av.container.OutputContainer, codec: str, width:
 
     The options come from the codec's module, checked so ROI is not dropped;
     frames must reach it already in ``pix_fmt`` at this size (see
-    :func:`salcodec.conform.conform_frame`), or PyAV reformats them into new
+    :func:`salcodec.io.conform.conform_frame`), or PyAV reformats them into new
     frames and the ROI side data is lost.
     """
-    from ..conform import even_size
+    from ..io.conform import even_size
 
     spec = get_codec(codec)
     spec.check(crf, pix_fmt)

@@ -54,8 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..compare import compare, print_summary
+    from ..io.safeio import check_file_output
     from ..report.provenance import command_line
-    from ..safeio import check_file_output
 
     settings = settings_from_args(args)
     if Path(args.out).is_dir():  # compare makes the folder; an earlier report needs -y

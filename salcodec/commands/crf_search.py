@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     parse_target(args.target)  # a bad or vmaf target fails before any work
     settings = settings_from_args(args).with_(crf=args.crf)
     if args.encode:  # refused before the search, not after it
-        from ..safeio import check_output_path
+        from ..io.safeio import check_output_path
 
         check_output_path(args.encode, [Path(args.input)], args.overwrite)
     log = progress_log(args)

@@ -32,9 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..compare import default_eval_weights
     from ..data import DEFAULT_CLIP
+    from ..io.safeio import check_output_path
     from ..qpinspect import qp_statistics
     from ..quality import measure
-    from ..safeio import check_output_path
     from ..settings import EncodeSettings
     from ..transcode import encode
 

@@ -139,13 +139,13 @@ def _run_videos(args: argparse.Namespace, factories: dict, progress) -> int:
 
     per_frame = Path(args.per_frame) if args.per_frame else None
     if per_frame is not None:
-        from ..safeio import check_file_output
+        from ..io.safeio import check_file_output
 
         check_file_output(per_frame, [], args.overwrite)
     clips = evaluate_videos(Path(args.dataset), factories, limit=args.limit,
                             progress=progress, human=args.human)
     if per_frame is not None:
-        from ..safeio import atomic_output
+        from ..io.safeio import atomic_output
 
         with atomic_output(per_frame) as tmp:
             tmp.write_text(per_frame_csv(clips), encoding="utf-8")

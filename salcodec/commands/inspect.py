@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from ..qpinspect import qp_statistics
 
     if args.png:
-        from ..safeio import check_file_output
+        from ..io.safeio import check_file_output
 
         check_file_output(args.png, [args.file], args.overwrite)
     from ..progress import Progress

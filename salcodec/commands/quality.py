@@ -58,10 +58,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import SalcodecError
+    from ..io.safeio import check_file_output
     from ..progress import Progress
     from ..quality import measure
     from ..quality.weights import parse_weights
-    from ..safeio import check_file_output
 
     if args.max_frames is not None and args.max_frames < 1:
         raise SalcodecError(f"--max-frames must be >= 1, got {args.max_frames}")
@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
         sys.stdout.flush()
     else:
-        from ..safeio import atomic_output
+        from ..io.safeio import atomic_output
 
         with atomic_output(out) as tmp:
             tmp.write_text(text, encoding="utf-8")

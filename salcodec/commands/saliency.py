@@ -45,7 +45,7 @@ def overlay(rgb: np.ndarray, saliency: np.ndarray, alpha: float = 0.5) -> np.nda
 
 
 def _image(args, model) -> int:
-    from ..safeio import atomic_output
+    from ..io.safeio import atomic_output
 
     bgr = cv2.imread(str(args.input), cv2.IMREAD_COLOR)
     if bgr is None:
@@ -74,7 +74,7 @@ def _video(args, model) -> int:
     """Encode the overlay like ``encode`` does: atomic, audio and other streams copied."""
     import av
 
-    from ..decode import open_input, video_stream
+    from ..io.decode import open_input, video_stream
     from ..pipeline import encode_frames
 
     with open_input(args.input) as src:
@@ -90,7 +90,7 @@ def _video(args, model) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..safeio import check_file_output, check_output_path
+    from ..io.safeio import check_file_output, check_output_path
 
     args.input = Path(args.input)
     args.output = Path(args.output)

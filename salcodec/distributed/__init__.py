@@ -37,7 +37,7 @@ from pathlib import Path
 from ..encoder import StageStats
 from ..errors import SalcodecError
 from ..io.pipes import is_fifo, is_stdout, require_seekable
-from ..safeio import atomic_output, resolve_output
+from ..io.safeio import atomic_output, resolve_output
 from ..settings import EncodeSettings
 from .chunks import (
     CHUNK_SECONDS,

@@ -29,8 +29,8 @@ from fractions import Fraction
 
 import av
 
-from ..decode import open_input, video_stream
 from ..errors import InputError
+from ..io.decode import open_input, video_stream
 
 #: Default chunk length (seconds of video per task).
 CHUNK_SECONDS = 10.0

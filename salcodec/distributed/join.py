@@ -18,10 +18,10 @@ from fractions import Fraction
 
 import av
 
-from ..conform import conform_frame
-from ..decode import open_input, video_stream
 from ..errors import SalcodecError
+from ..io.conform import conform_frame
 from ..io.containers import muxer_options
+from ..io.decode import open_input, video_stream
 from ..io.metadata import carry_video
 from ..settings import EncodeSettings
 from ..transcode import add_output_streams, count_video_packets

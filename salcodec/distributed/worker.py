@@ -30,10 +30,10 @@ from fractions import Fraction
 import av
 
 from ..codecs.x264 import add_h264_stream
-from ..conform import conform_frame
-from ..decode import ffmpeg_cause, open_input, video_stream
 from ..encoder import SaliencyEncoder
 from ..errors import InputError
+from ..io.conform import conform_frame
+from ..io.decode import ffmpeg_cause, open_input, video_stream
 from ..io.metadata import carry_video
 from ..settings import EncodeSettings
 from .chunks import Chunk
@@ -182,7 +182,7 @@ def scan_cuts(input: str, chunk: Chunk) -> list[int]:
     compared with the previous frame's. Decoding starts at the keyframe
     before the chunk, so its first frame is compared with the one before.
     """
-    from ..conform import even_size, frame_planes
+    from ..io.conform import even_size, frame_planes
     from ..scenecut import SceneCutDetector, yuv_thumbnail
 
     src = open_input(input)

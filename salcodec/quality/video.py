@@ -24,9 +24,9 @@ from dataclasses import asdict, dataclass, field
 import av
 import numpy as np
 
-from ..conform import NATIVE_FORMATS, even_size, frame_planes
-from ..decode import open_input, video_stream
 from ..errors import InputError, SalcodecError
+from ..io.conform import NATIVE_FORMATS, even_size, frame_planes
+from ..io.decode import open_input, video_stream
 
 #: Pixel formats whose planes are read as stored (8-bit 4:2:0).
 
@@ -124,7 +124,7 @@ def is_even_padding(ref: tuple[int, int], dist: tuple[int, int]) -> bool:
     """True when ``dist`` is the odd size ``ref`` padded to even by the encoder.
 
     4:2:0 H.264 needs even dimensions, so an odd-sized input is encoded one
-    pixel larger (see :func:`salcodec.conform.even_size`): the picture is the
+    pixel larger (see :func:`salcodec.io.conform.even_size`): the picture is the
     top-left ``ref`` part, the extra row/column is padding.
     """
     return dist != ref and dist == even_size(*ref)

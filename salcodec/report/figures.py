@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..safeio import write_atomic
+from ..io.safeio import write_atomic
 
 #: Weighted metrics (scored with an importance map) and their unweighted twins.
 TWINS = {"wpsnr": "psnr", "wssim": "ssim", "wxpsnr": "xpsnr"}

@@ -22,9 +22,9 @@ import av
 import cv2
 import numpy as np
 
-from ..conform import conform_frame, even_size, frame_planes
-from ..decode import open_input, video_stream
 from ..errors import SalcodecError
+from ..io.conform import conform_frame, even_size, frame_planes
+from ..io.decode import open_input, video_stream
 from ..mapfile import MapReader
 from ..mapper import OffsetMapper
 from ..qpinspect import frame_qp

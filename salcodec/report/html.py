@@ -19,8 +19,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..io.safeio import write_atomic
 from ..qpinspect import qp_heatmap
-from ..safeio import write_atomic
 from .figures import TWINS, plot_perframe, plot_rd
 from .frames import CRITERIA, FramePick, Shown, crop_boxes
 

@@ -242,7 +242,7 @@ def is_gaze_header(header: Iterable[str]) -> bool:
 
 def clip_size(path: str | Path) -> tuple[int, int]:
     """(width, height) of a video's first video stream; InputError if unreadable."""
-    from ..decode import open_input, video_stream
+    from ..io.decode import open_input, video_stream
 
     with open_input(path) as container:
         cc_ = video_stream(container, path).codec_context

@@ -99,7 +99,7 @@ def iter_rgb(path: str | Path, limit: int | None = None) -> Iterator[np.ndarray]
     """Decode a video frame by frame as RGB uint8 (streaming: one frame in memory)."""
     import av
 
-    from ..decode import ffmpeg_cause, open_input, video_stream
+    from ..io.decode import ffmpeg_cause, open_input, video_stream
 
     with open_input(path) as container:
         stream = video_stream(container, path)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import av
 
-from .errors import InputError
-from .io.pipes import input_url, is_pipe_input, is_stdin, pipe_hint, require_seekable
+from ..errors import InputError
+from .pipes import input_url, is_pipe_input, is_stdin, pipe_hint, require_seekable
 
 
 def check_input_path(path: str | os.PathLike, allow_pipe: bool = False) -> Path:

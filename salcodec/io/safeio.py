@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import SalcodecError
-from .io.containers import EXTENSIONS, output_format
-from .io.pipes import is_fifo, is_stdout
+from ..errors import SalcodecError
+from .containers import EXTENSIONS, output_format
+from .pipes import is_fifo, is_stdout
 
 #: Output extensions and their muxers (kept under its old name).
 CONTAINERS = EXTENSIONS
