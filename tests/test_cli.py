@@ -169,7 +169,7 @@ def test_ctrl_c_leaves_no_partial_output(tmp_path):
 
 def test_unwritable_output_folder_is_a_one_line_error(tmp_path, monkeypatch):
     import salcodec
-    from salcodec import safeio
+    from salcodec.io import safeio
 
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
