@@ -30,6 +30,7 @@ from .progress import Progress
 from .settings import EncodeSettings
 from .transcode import (
     EncodeResult,
+    Muxing,
     _check_count,
     _check_export,
     count_video_packets,
@@ -190,7 +191,7 @@ def _run(job: _FrameMux, dst, fmt: str, name: str) -> None:
         raise SalcodecError(f"{name}: cannot write to {where} ({ffmpeg_cause(exc)})") from None
 
 
-class _FrameMux:
+class _FrameMux(Muxing):
     """One pass: frames through the saliency stage into ``dst``, copied packets interleaved."""
 
     def __init__(self, frames: Iterator, src, streams, source: str, rate: Fraction,
@@ -288,20 +289,10 @@ class _FrameMux:
                 packet.stream = copies[packet.stream.index]
                 yield when, packet
 
-    def _mux_video(self, dst, packets) -> None:
-        for p in packets:
-            if p.size:
-                self.video_packets += 1
-                self.bytes += p.size
-        self._mux(dst, packets)
-
     def _mux(self, dst, packets) -> None:
         if isinstance(packets, av.Packet) and packets.size:
-            self.bytes += packets.size
-        try:
-            dst.mux(packets)
-        except av.error.FFmpegError as exc:
-            raise OSError(exc.errno, ffmpeg_cause(exc), self.url) from None
+            self.bytes += packets.size  # a copied packet: counted like the video's
+        super()._mux(dst, packets)
 
 
 def _check_frame(frame, index: int) -> None:

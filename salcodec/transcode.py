@@ -212,7 +212,30 @@ def _run(src, vin, input, url: str, target: OutputTarget, settings: EncodeSettin
                             f"({ffmpeg_cause(exc)})") from None
 
 
-class _Transcode:
+class Muxing:
+    """Muxes into the output at ``self.url``, counting video packets and bytes."""
+
+    url: str
+    video_packets: int
+    bytes: int
+
+    def _mux_video(self, dst, packets) -> None:
+        for p in packets:
+            if p.size:
+                self.video_packets += 1
+                self.bytes += p.size
+        self._mux(dst, packets)
+
+    def _mux(self, dst, packets) -> None:
+        # A write error names the output, so encode() reports it as such rather
+        # than as a corrupt input (the decode errors around it are the input's).
+        try:
+            dst.mux(packets)
+        except av.error.FFmpegError as exc:
+            raise OSError(exc.errno, ffmpeg_cause(exc), self.url) from None
+
+
+class _Transcode(Muxing):
     """One pass: demux, decode, saliency stage, mux; copies and metadata carried."""
 
     def __init__(self, src, vin, input, url: str, target: OutputTarget,
@@ -246,21 +269,6 @@ class _Transcode:
             if stage is not None:
                 stage.close()
             dst.close()
-
-    def _mux_video(self, dst, packets) -> None:
-        for p in packets:
-            if p.size:
-                self.video_packets += 1
-                self.bytes += p.size
-        self._mux(dst, packets)
-
-    def _mux(self, dst, packets) -> None:
-        # A write error names the output, so encode() reports it as such rather
-        # than as a corrupt input (the decode errors around it are the input's).
-        try:
-            dst.mux(packets)
-        except av.error.FFmpegError as exc:
-            raise OSError(exc.errno, ffmpeg_cause(exc), self.url) from None
 
     def _loop(self, dst, vout, stage, copies) -> None:
         vin, input = self.vin, self.input

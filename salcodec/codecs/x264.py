@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ctypes
-import threading
+import functools
 import warnings
 from fractions import Fraction
 
@@ -54,16 +54,9 @@ def check_x264_params(params: dict[str, str]) -> None:
             )
 
 
-_parser_lock = threading.Lock()
-_parser_lib: list = []
-
-
 def _x264_parser():
     """A function ``(key, value) -> x264_param_parse's code`` on fresh defaults, or None."""
-    with _parser_lock:
-        if not _parser_lib:
-            _parser_lib.append(_load_x264())
-    lib = _parser_lib[0]
+    lib = _load_x264()
     if lib is None:
         return None
 
@@ -80,6 +73,7 @@ def _x264_parser():
     return parse
 
 
+@functools.cache  # one library handle per process (loading twice would be harmless)
 def _load_x264():
     path = bundled_library("x264")
     if not path:

@@ -13,7 +13,7 @@ together with ``cutree=0``; ``aq-strength=0`` alone and ``tune=psnr`` keep them.
 from __future__ import annotations
 
 import ctypes
-import threading
+import functools
 import warnings
 
 from ..errors import SalcodecError, SalcodecWarning
@@ -60,16 +60,9 @@ def check_x265_params(params: dict[str, str]) -> None:
             raise SalcodecError(f"--params: invalid value {value!r} for x265 parameter {key!r}")
 
 
-_parser_lock = threading.Lock()
-_parser_lib: list = []
-
-
 def _x265_parser():
     """A function ``(key, value) -> x265_param_parse's code`` on fresh defaults, or None."""
-    with _parser_lock:
-        if not _parser_lib:
-            _parser_lib.append(_load_x265())
-    lib = _parser_lib[0]
+    lib = _load_x265()
     if lib is None:
         return None
 
@@ -86,6 +79,7 @@ def _x265_parser():
     return parse
 
 
+@functools.cache  # one library handle per process (loading twice would be harmless)
 def _load_x265():
     path = bundled_library("x265")
     if not path:

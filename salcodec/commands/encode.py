@@ -139,12 +139,7 @@ def run(args: argparse.Namespace) -> int:
     result = encode(args.input, args.output, settings_from_args(args),
                     overwrite=args.overwrite, progress=args.progress, format=args.format,
                     report_qp=args.json or shown, export_map=args.export_map)
-    if args.json:
-        json.dump(result.as_dict(), sys.stdout, indent=2)
-        sys.stdout.write("\n")
-    else:
-        print(summary_line(result), file=sys.stderr)
-    return 0
+    return _print_result(result, args.json)
 
 
 def run_batch_args(args: argparse.Namespace) -> int:
@@ -238,7 +233,12 @@ def run_distributed(args: argparse.Namespace) -> int:
                                 resume=args.resume, overwrite=args.overwrite,
                                 progress=args.progress, format=args.format,
                                 export_map=args.export_map, tls=_tls(args))
-    if args.json:
+    return _print_result(result, args.json)
+
+
+def _print_result(result, as_json: bool) -> int:
+    """The result as JSON on stdout, or its summary line on stderr."""
+    if as_json:
         json.dump(result.as_dict(), sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
