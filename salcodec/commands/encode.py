@@ -76,7 +76,7 @@ def add_encode_options(p: argparse.ArgumentParser, crf: bool = True) -> None:
     p.add_argument("--x264-params", default=None, metavar="K=V:...",
                    help="the x264 spelling of --params (libx264 only)")
     p.add_argument("--model", default="default",
-                   choices=["default", *available_models()],
+                   choices=sorted({"default", *available_models()}),
                    help=f"saliency model (default: {DEFAULT_MODEL})")
     p.add_argument("--strength", type=float, default=DEFAULT_STRENGTH,
                    help=f"QP offset per standard deviation of saliency ({DEFAULT_STRENGTH:g})")
