@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -377,6 +378,14 @@ def _counts_ticks(stream) -> bool:
     """
     nominal, real = stream.average_rate, stream.guessed_rate
     return bool(nominal and real and nominal > 2 * real)
+
+
+def timed_frames(src, vin, input) -> Iterator[av.VideoFrame]:
+    """Every frame of ``vin`` in presentation order, timed by :class:`BestEffortClock`."""
+    clock = BestEffortClock(vin, input)
+    for packet in src.demux(vin):
+        yield from clock.push_all(packet.decode())
+    yield from clock.flush()
 
 
 class BestEffortClock:

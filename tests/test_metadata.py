@@ -232,6 +232,19 @@ def test_packed_bframe_avi_encodes_with_best_effort_timestamps(tmp_path):
     np.testing.assert_allclose(np.diff(got), 1 / 30, atol=1e-3)  # a steady 30 fps
 
 
+def test_saliency_overlay_of_a_packed_bframe_avi_is_timed_like_encode(tmp_path):
+    from salcodec.cli import main
+
+    src = packed_bframe_avi(tmp_path / "divx.avi")
+    out = tmp_path / "overlay.mkv"
+    assert main(["saliency", str(src), str(out), "--model", "lc"]) == 0
+    assert count_video_packets(out) == 20
+    with av.open(str(out)) as c:
+        v = c.streams.video[0]
+        got = [float(f.pts * v.time_base) for f in c.decode(v)]
+    np.testing.assert_allclose(np.diff(got), 1 / 30, atol=1e-3)
+
+
 def test_raw_h264_without_timestamps_gets_frame_rate_timing(tmp_path):
     src = tmp_path / "raw.h264"
     with av.open(str(src), "w", format="h264") as out:

@@ -59,11 +59,13 @@ def _image(args, model) -> int:
     return 0
 
 
-def _overlays(src, vin, model, alpha: float):
-    """The input's frames with the heat map drawn over them, timestamps kept."""
+def _overlays(src, vin, input, model, alpha: float):
+    """The input's frames with the heat map drawn over them, timed as ``encode`` times them."""
     import av
 
-    for frame in src.decode(vin):
+    from ..transcode import timed_frames
+
+    for frame in timed_frames(src, vin, input):
         rgb = frame.to_ndarray(format="rgb24")
         out = av.VideoFrame.from_ndarray(overlay(rgb, model(rgb), alpha), format="rgb24")
         out.pts, out.time_base = frame.pts, frame.time_base
@@ -81,7 +83,7 @@ def _video(args, model) -> int:
         vin = video_stream(src, args.input)
         vin.thread_type = "AUTO"
         try:
-            encode_frames(_overlays(src, vin, model, args.alpha), args.output,
+            encode_frames(_overlays(src, vin, args.input, model, args.alpha), args.output,
                           saliency=False, crf=20, preset="veryfast", copy_from=args.input,
                           overwrite=args.overwrite, progress=args.progress)
         except av.error.FFmpegError as exc:
