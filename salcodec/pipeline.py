@@ -23,7 +23,7 @@ from .errors import SalcodecError
 from .io.conform import conform_frame, even_size
 from .io.containers import check_codec_fits, muxer_options
 from .io.copies import add_copies
-from .io.decode import ffmpeg_cause, open_input
+from .io.decode import open_input
 from .io.metadata import carry_container, carry_frame
 from .io.safeio import atomic_output, resolve_output
 from .progress import Progress
@@ -36,6 +36,7 @@ from .transcode import (
     count_video_packets,
     shift_packet,
     start_shift,
+    write_error,
 )
 
 #: Frame rate assumed when neither ``rate`` nor the copy source's video gives one.
@@ -136,7 +137,9 @@ def encode_frames(frames: Iterable[av.VideoFrame],
         job.sar = sample_aspect_ratio
         if isinstance(output, av.container.OutputContainer):
             name = output.name
-            _run(job, output, output.format.name, name)
+            fmt = output.format.name.split(",")[0]
+            check_codec_fits(settings.codec, fmt, name)
+            _run(job, output, fmt, name)
             frames_out, nbytes = job.video_packets, job.bytes
             if frames_out != job.frames_in:
                 raise SalcodecError(f"{name}: {frames_out} video packets muxed for "
@@ -185,10 +188,10 @@ def _run(job: _FrameMux, dst, fmt: str, name: str) -> None:
     try:
         job.run(dst, fmt, name)
     except (av.error.FFmpegError, OSError) as exc:
-        if getattr(exc, "filename", None) != dst.name:
+        error = write_error(exc, dst.name, name)
+        if error is None:
             raise
-        where = "stdout" if dst.name == "pipe:1" else name
-        raise SalcodecError(f"{name}: cannot write to {where} ({ffmpeg_cause(exc)})") from None
+        raise error from None
 
 
 class _FrameMux(Muxing):

@@ -146,7 +146,7 @@ def encode(input: str | os.PathLike, output: str | os.PathLike,
             run = _run(src, vin, input, target.url, target, settings, progress,
                        export_map=export_map)
             frames_out, nbytes = run.video_packets, run.bytes
-            check_unchanged(input, state)
+            check_unchanged(input, state, pipe=True)
             _check_count(target, frames_out, run.frames_in)
         else:
             with atomic_output(target.path) as tmp:
@@ -205,12 +205,21 @@ def _run(src, vin, input, url: str, target: OutputTarget, settings: EncodeSettin
         return _Transcode(src, vin, input, url, target, settings, progress, masks,
                           export_map).run()
     except (av.error.FFmpegError, OSError) as exc:
-        if getattr(exc, "filename", None) != url:
+        error = write_error(exc, url, target.name)
+        if error is None:
             raise
-        # The muxer failed (disk full, I/O error, reader gone), not the input.
-        where = "stdout" if url == "pipe:1" else target.name
-        raise SalcodecError(f"{target.name}: cannot write to {where} "
-                            f"({ffmpeg_cause(exc)})") from None
+        raise error from None
+
+
+def write_error(exc: Exception, url: str, name: str) -> SalcodecError | None:
+    """One line for a muxer failure at ``url`` (disk full, I/O error, reader gone).
+
+    None when ``exc`` is not the output's (then it is the input's, reported as such).
+    """
+    if getattr(exc, "filename", None) != url:
+        return None
+    where = "stdout" if url == "pipe:1" else name
+    return SalcodecError(f"{name}: cannot write to {where} ({ffmpeg_cause(exc)})")
 
 
 class Muxing:

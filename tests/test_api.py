@@ -65,6 +65,13 @@ def test_ndarray_frames_into_a_container_you_own(tmp_path):
     assert np.allclose(np.diff(pts), 1 / 24, atol=1e-3) and len(pts) == 12
 
 
+def test_a_container_you_own_that_cannot_hold_the_codec_is_one_error(tmp_path):
+    with av.open(str(tmp_path / "own.webm"), "w") as out:
+        gen = (av.VideoFrame.from_ndarray(a, format="rgb24") for a in carphone_arrays(2))
+        with pytest.raises(salcodec.SalcodecError, match="webm cannot hold H.264"):
+            encode_frames(gen, out, rate=24, model="lc")
+
+
 def test_decoded_frames_keep_their_timestamps_and_rate(tmp_path):
     out = tmp_path / "o.mp4"
     with av.open(str(CARPHONE)) as c:

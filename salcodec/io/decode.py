@@ -74,20 +74,23 @@ def file_state(path: str | os.PathLike) -> tuple[int, int] | None:
     return (st.st_size, st.st_mtime_ns) if stat.S_ISREG(st.st_mode) else None
 
 
-def check_unchanged(path: str | os.PathLike, before: tuple[int, int] | None) -> None:
+def check_unchanged(path: str | os.PathLike, before: tuple[int, int] | None,
+                    pipe: bool = False) -> None:
     """One-line error when a file was truncated, grew or was rewritten while it was read.
 
     FFmpeg reads a file cut short as a clean end of file (Matroska and MPEG-TS
     list no frame count to check against), so without this an input
-    truncated mid-read would give a shorter output and success.
+    truncated mid-read would give a shorter output and success. ``pipe``:
+    the output went to a pipe, so it was already written, not discarded.
     """
     if before is None:
         return
     after = file_state(path)
     if after != before:
         now = "gone" if after is None else f"{after[0]:,} bytes"
+        what = "the stream written is incomplete" if pipe else "output discarded"
         raise InputError(f"{path}: the file changed while it was read ({before[0]:,} bytes, "
-                         f"now {now}); output discarded: encode it again once it is complete")
+                         f"now {now}); {what}: encode it again once it is complete")
 
 
 def video_stream(container: av.container.InputContainer, path: str | os.PathLike):
