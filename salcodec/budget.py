@@ -1,9 +1,9 @@
-"""Bit-budget control: shift the offset map so the saliency arm costs what x264 costs.
+"""Bit-budget control: shift the offset map so the saliency arm costs what the plain encoder costs.
 
 Zero-mean QP offsets are not zero-mean bits (FACTS.md: at one CRF the size
 moved -3% to +29%). Size falls smoothly, about exponentially, with a constant
 QP bias added to every offset, so a few sample encodes find the bias at which
-the saliency arm's size matches plain x264 at the same CRF: a secant search on
+the saliency arm's size matches the plain encoder at the same CRF: a secant search on
 ``log(size ratio)`` over a lossless sample of the video.
 """
 

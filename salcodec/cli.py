@@ -25,7 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
     parser = argparse.ArgumentParser(
-        prog="salcodec", description="Saliency-guided H.264 compression."
+        prog="salcodec",
+        description="Saliency-guided video compression (libx264, libx265, libvpx-vp9).",
     )
     parser.add_argument("--version", action="version", version=f"salcodec {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

@@ -17,7 +17,7 @@ for it (about one to two full encodes):
   each window's first frame is an I-frame only because the sample cuts there,
   so those frames stand for the full encode's I-frames (the first, and one per
   ``keyint``) and the other frames for the rest.
-* Only plain x264 and the settings' strength are compared unless strengths
+* Only the plain encoder and the settings' strength are compared unless strengths
   are given. The user's :class:`~salcodec.settings.EncodeSettings` are passed
   through unchanged (``with_``/``baseline``), whatever their budget.
 """
@@ -235,7 +235,7 @@ def encode_command(input: str | os.PathLike, output: str, settings: EncodeSettin
     """A copy-pasteable ``salcodec encode`` line for ``settings``.
 
     ``--crf`` and ``--preset`` always; other options only where they differ
-    from the defaults; saliency options are left out for plain x264.
+    from the defaults; saliency options are left out for the plain encoder.
     """
     default = EncodeSettings()
     flags = {"params": "--params"}

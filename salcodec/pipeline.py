@@ -1,4 +1,4 @@
-"""``salcodec.encode_frames``: any iterable of PyAV frames in, a saliency-guided H.264 out.
+"""``salcodec.encode_frames``: any iterable of PyAV frames in, a saliency-guided encode out.
 
 For pipelines that make their own frames (a filter graph, a generator, frames
 from several files): the frames are encoded by :class:`SaliencyEncoder` and
@@ -52,7 +52,7 @@ def encode_frames(frames: Iterable[av.VideoFrame],
                   streams: Iterable[av.stream.Stream] | None = None, overwrite: bool = False,
                   format: str | None = None, progress: bool | None = None,
                   export_map: str | os.PathLike | None = None, **changes) -> EncodeResult:
-    """Encode ``frames`` to H.264 with saliency-guided QP offsets and mux them into ``output``.
+    """Encode ``frames`` with saliency-guided QP offsets and mux them into ``output``.
 
     Parameters
     ----------
@@ -76,7 +76,7 @@ def encode_frames(frames: Iterable[av.VideoFrame],
         As for :func:`salcodec.encode`; ``**changes`` override its fields.
         ``budget="size"`` is refused (it samples a file).
     rate : Fraction or int, optional
-        Nominal frame rate for libx264's rate control and for frames without
+        Nominal frame rate for the encoder's rate control and for frames without
         timestamps. Default: the copy source's video rate, else 25.
     time_base : Fraction, optional
         The video stream's time base. Default: the first frame's, else

@@ -90,7 +90,7 @@ def encode(input: str | os.PathLike, output: str | os.PathLike,
     budget : {"attended", "size", "zero-mean"}, optional
         Shorthand for ``settings.budget`` (see :class:`EncodeSettings`):
         ``"size"`` first calibrates a QP bias on a sample of the video so the
-        output's size matches plain libx264 at the same settings (see
+        output's size matches the plain encoder at the same settings (see
         :mod:`salcodec.budget`); it needs a seekable input.
     report_qp : bool
         Decode the output afterwards and report the mean QP the encoder

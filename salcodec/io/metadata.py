@@ -71,10 +71,10 @@ def carry_frame(frame: av.VideoFrame, conformed: av.VideoFrame, vout, fmt: str,
         check_rotation_fits(fmt, frame.rotation, input)
         vout.set_display_matrix(matrix)
     if frame.interlaced_frame:
-        # libx264 applies no ROI offsets to interlaced frames: coded progressive instead.
+        # FFmpeg's libx264 applies no ROI offsets to interlaced frames: all are coded progressive.
         warnings.warn(f"{input}: interlaced video is coded as "
-                      "progressive frames, the two fields woven as stored (libx264 applies "
-                      "no saliency offsets to interlaced coding); deinterlace it first "
+                      "progressive frames, the two fields woven as stored (FFmpeg's "
+                      "libx264 applies no saliency offsets to interlaced coding); deinterlace it first "
                       "(e.g. FFmpeg's bwdif filter) for progressive displays",
                       SalcodecWarning, stacklevel=2)
     cc = vout.codec_context
