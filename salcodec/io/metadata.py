@@ -72,10 +72,10 @@ def carry_frame(frame: av.VideoFrame, conformed: av.VideoFrame, vout, fmt: str,
         vout.set_display_matrix(matrix)
     if frame.interlaced_frame:
         # FFmpeg's libx264 applies no ROI offsets to interlaced frames: all are coded progressive.
-        warnings.warn(f"{input}: interlaced video is coded as "
-                      "progressive frames, the two fields woven as stored (FFmpeg's "
-                      "libx264 applies no saliency offsets to interlaced coding); deinterlace it first "
-                      "(e.g. FFmpeg's bwdif filter) for progressive displays",
+        warnings.warn(f"{input}: interlaced video is coded as progressive frames, the two "
+                      "fields woven as stored (FFmpeg's libx264 applies no saliency offsets "
+                      "to interlaced coding); deinterlace it first (e.g. FFmpeg's bwdif "
+                      "filter) for progressive displays",
                       SalcodecWarning, stacklevel=2)
     cc = vout.codec_context
     cc.color_primaries = frame.color_primaries
