@@ -1,11 +1,12 @@
 """Frame-level stage: decoded frames in, encoder packets with saliency ROI out.
 
-The saliency of frame N is computed in a worker thread while libx264 encodes
-earlier frames (OpenCV and numba kernels release the GIL), through a bounded
+The saliency of frame N is computed in a worker thread while the encoder encodes
+earlier frames (OpenCV releases the GIL, and so do the numba kernels of the
+models that use them; the default model needs none), through a bounded
 queue of ``lookahead`` frames, so memory stays constant in the video's length.
 The model runs at a cadence (:mod:`salcodec.mapper`), so the worker's load is
 bursty: a few light frames, then one analysis, and now and then a detector
-frame; the queue is deep enough that libx264 never waits for such a burst.
+frame; the queue is deep enough that the encoder never waits for such a burst.
 Everything the worker hands back (offsets, ROI records, their statistics)
 depends on the frames alone, never on timing, so the output is deterministic.
 """
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 import av
 import numpy as np
 
-from .codecs import codec_names, roi
+from .codecs import PIX_FMTS, codec_names, get_codec, roi
 from .errors import SalcodecError
 from .io.conform import conform_frame, eight_bit
 from .mapfile import MapWriter
@@ -112,7 +113,10 @@ class SaliencyEncoder:
     stream : av.VideoStream
         A libx264, libx265 or libvpx-vp9 output stream (see
         :func:`salcodec.codecs.add_video_stream`); the offsets are written on
-        that encoder's scale and within its limits.
+        that encoder's scale and within its limits. With saliency on, its
+        pixel format must be one of :data:`salcodec.codecs.PIX_FMTS` (4:2:0,
+        the formats that carry ROI); the statistics and ``export_map`` record
+        the offsets the encoder is sent (merged to 7 levels for libvpx-vp9).
     model, strength, clamp, smoothing, bias, anchor, sharpness
         See :class:`OffsetMapper`.
     enabled : bool
@@ -148,6 +152,11 @@ class SaliencyEncoder:
         self.width, self.height = stream.codec_context.width, stream.codec_context.height
         self.pix_fmt = stream.codec_context.pix_fmt or "yuv420p"
         self.enabled = enabled and strength > 0
+        if self.enabled and self.pix_fmt not in PIX_FMTS:
+            raise SalcodecError(f"SaliencyEncoder: a {codec} stream in {self.pix_fmt} cannot "
+                                f"carry ROI; use {' or '.join(PIX_FMTS)} (or saliency off)")
+        self._levels = get_codec(codec).levels
+        self._sent: tuple = (None, None)  # (offsets, what the encoder got for them)
         self.stats = StageStats()
         self.lookahead = max(1, lookahead)
         self._pending: deque[tuple[av.VideoFrame, Future[FrameOffsets] | None]] = deque()
@@ -225,14 +234,27 @@ class SaliencyEncoder:
         frame, job = self._pending.popleft()
         if job is not None:
             r = job.result()
-            self.stats.add(r.offsets, roi.attach_payload(frame, r.payload))
+            offsets = self._sent_offsets(r.offsets)
+            self.stats.add(offsets, roi.attach_payload(frame, r.payload))
             self.stats.scene_cuts += r.cut
             if self._export is not None:
                 self._export.write(frame.pts, frame.time_base or self.stream.time_base,
-                                   r.offsets, r.importance)
+                                   offsets, r.importance)
         else:
             self.stats.frames += 1
         return self.stream.encode(frame)
+
+    def _sent_offsets(self, offsets: np.ndarray) -> np.ndarray:
+        """The offsets the payload carries: merged to the encoder's level limit
+        (:func:`salcodec.regions.limit_levels`, as :func:`~salcodec.regions.payload_for`
+        does), one array per analysis like ``offsets`` (frames between analyses share it)."""
+        if self._levels is None:
+            return offsets
+        if self._sent[0] is not offsets:
+            from .regions import limit_levels
+
+            self._sent = (offsets, limit_levels(offsets, self._levels))
+        return self._sent[1]
 
     def __enter__(self) -> SaliencyEncoder:
         return self

@@ -9,10 +9,12 @@ the path of models that do not need it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import av
 import numpy as np
 
-from .codecs.roi import ROI_PIX_FMTS, X264_QP_RANGE, attach_payload, roi_records
+from .codecs.roi import X264_QP_RANGE, attach_payload, roi_records
 from .mbmap import MB_SIZE, macroblock_grid
 
 
@@ -75,18 +77,36 @@ def limit_levels(offsets: np.ndarray, levels: int) -> np.ndarray:
     """Whole-step offsets with at most ``levels`` distinct non-zero values.
 
     For encoders with few quantiser segments (libvpx-vp9 keeps 7 beside the
-    zero one and skips the rest): when there are more, each non-zero offset
-    moves to the nearest of ``levels`` values spread over their quantiles, so
-    the order of blocks by offset is kept; zero stays zero.
+    zero one and skips the rest): when there are more, the levels are shared
+    between the negative and the positive offsets by their block counts (at
+    least one each where both occur), each sign's levels are spread over the
+    quantiles of its own offsets, and every offset moves to the nearest level
+    of its own sign. So the order of blocks by offset is kept, no offset
+    changes sign (a block asked to lose quality never gains it, nor the
+    reverse), and zero stays zero.
     """
     q = np.rint(np.asarray(offsets, dtype=np.float64))
-    values = np.unique(q[q != 0])
-    if len(values) <= levels:
+    if len(np.unique(q[q != 0])) <= levels:
         return q
-    reps = np.unique(np.rint(np.quantile(q[q != 0], np.linspace(0, 1, levels))))
-    reps = reps[reps != 0]
-    nearest = reps[np.abs(q[..., None] - reps).argmin(axis=-1)]
-    return np.where(q != 0, nearest, 0.0)
+    neg, pos = q[q < 0], q[q > 0]
+    d_neg, d_pos = len(np.unique(neg)), len(np.unique(pos))
+    if levels < (d_neg > 0) + (d_pos > 0):
+        raise ValueError(f"{levels} level(s) cannot keep both signs of the offsets")
+    n_pos = 0
+    if d_pos:
+        n_pos = round(levels * len(pos) / (len(pos) + len(neg)))
+        n_pos = max(1, min(n_pos, levels - (d_neg > 0), d_pos))
+    n_neg = min(levels - n_pos, d_neg)
+    n_pos = min(levels - n_neg, d_pos)  # levels the negatives cannot use
+    out = np.zeros_like(q)
+    for side, n in ((q < 0, n_neg), (q > 0, n_pos)):
+        if not n:
+            continue
+        # Quantiles of whole numbers of one sign, rounded, stay whole and of that sign.
+        at = np.linspace(0, 1, n) if n > 1 else [0.5]  # one level: the median
+        reps = np.unique(np.rint(np.quantile(q[side], at)))
+        out[side] = reps[np.abs(q[side][:, None] - reps).argmin(axis=1)]
+    return out
 
 
 def roi_payload(offsets: np.ndarray, width: int, height: int, block: int = MB_SIZE, *,
@@ -108,8 +128,13 @@ def roi_payload(offsets: np.ndarray, width: int, height: int, block: int = MB_SI
     return roi_records(rects, values, qp_range, truncates) if len(rects) else b""
 
 
-def payload_for(codec: str, pix_fmt: str = "yuv420p"):
-    """``roi_payload`` bound to an encoder's scale and limits: ``(offsets, w, h) -> bytes``."""
+def payload_for(codec: str, pix_fmt: str = "yuv420p") -> Callable[..., bytes]:
+    """``roi_payload`` bound to an encoder's scale and limits: ``(offsets, w, h) -> bytes``.
+
+    With a level limit (libvpx-vp9) the records carry :func:`limit_levels` of
+    the offsets, not the offsets themselves (what
+    :class:`salcodec.encoder.SaliencyEncoder` records for such an encoder).
+    """
     from functools import partial
 
     from .codecs import get_codec
@@ -138,9 +163,12 @@ def attach_roi(frame: av.VideoFrame, offsets: np.ndarray, block: int = MB_SIZE,
         Block size in pixels.
     codec : str
         The encoder the frame goes to (its scale and limits).
+
+    Raises
+    ------
+    ValueError
+        The frame is not 4:2:0 (:data:`salcodec.codecs.PIX_FMTS`; checked by
+        :func:`salcodec.codecs.roi.avframe_pointer`).
     """
-    if frame.format.name not in ROI_PIX_FMTS:
-        raise ValueError(f"ROI needs a {' or '.join(ROI_PIX_FMTS)} frame, "
-                         f"got {frame.format.name}")
     payload = payload_for(codec, frame.format.name)
     return attach_payload(frame, payload(offsets, frame.width, frame.height, block))

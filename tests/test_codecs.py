@@ -57,6 +57,9 @@ def left_map(tmp_path_factory):
     ({**VP9, "preset": "4"}, "only at realtime speed 5 or above"),
     ({**VP9, "params": "deadline=good"}, "only one in which libvpx applies ROI"),
     ({**VP9, "params": "aq-mode=3"}, "only with aq-mode=0"),
+    # FFmpeg knows libvpx's aq-mode by that spelling only: aq_mode is refused, not passed.
+    ({**VP9, "params": "aq_mode=3"}, "unknown libvpx-vp9 option"),
+    ({**VP9, "preset": "12"}, r"5\.\.9 \(-9\.\.9 with --no-saliency\)"),
     ({**VP9, "params": "foo=1"}, "unknown libvpx-vp9 option"),
     ({**VP9, "params": "row-mt=abc"}, "libvpx-vp9 refuses row-mt=abc"),
     ({**VP9, "crf": 30.5}, "whole-number --crf"),
@@ -74,6 +77,33 @@ def test_plain_arms_may_use_what_saliency_may_not():
     assert EncodeSettings(**{**VP9, "preset": "2"}, saliency=False).preset == "2"
     opts = get_codec("libx265").options(28, "medium", "aq-mode=0", False)
     assert "aq-mode=0" in opts["x265-params"]
+
+
+def test_vp9_params_are_ffmpeg_avoptions_taken_as_typed():
+    # keyint_min is FFmpeg's spelling; rewriting _ to - made it an unknown keyint-min.
+    vp9 = get_codec("libvpx-vp9")
+    assert vp9.options(40, "8", "keyint_min=10:lag-in-frames=0", True)["keyint_min"] == "10"
+    assert EncodeSettings(**VP9, params="keyint_min=10").params == "keyint_min=10"
+    # x264 and x265 still read both spellings as one.
+    assert "aq-mode=1" in get_codec("libx265").options(28, "medium", "aq_mode=1", True)[
+        "x265-params"]
+
+
+def test_vp9_baseline_gets_aq_mode_0_too_unless_given():
+    # libvpx's default aq-mode is not 0 (its output differs), so the plain arm gets
+    # the saliency arm's aq-mode=0 and a comparison measures the ROI alone.
+    vp9 = get_codec("libvpx-vp9")
+    assert vp9.options(40, "8", None, False)["aq-mode"] == "0"
+    assert vp9.options(40, "2", "aq-mode=3", False)["aq-mode"] == "3"
+
+
+def test_option_defaults_are_salcodecs_crf():
+    from salcodec.codecs.vp9 import vp9_options
+    from salcodec.codecs.x264 import x264_options
+    from salcodec.codecs.x265 import x265_options
+
+    assert x264_options()["crf"] == x265_options()["crf"] == vp9_options()["crf"] == "23"
+    assert EncodeSettings().crf == 23
 
 
 def test_options_per_codec():
@@ -141,6 +171,58 @@ def test_vp9_offsets_keep_at_most_seven_levels_in_order():
     payload = roi_payload(offsets, 176, 144, qp_range=63, levels=7, truncates=True)
     levels = np.frombuffer(payload, dtype=roi.ROI_DTYPE)["qoffset_num"]
     assert len(np.unique(levels)) <= 7
+
+
+def test_level_limit_keeps_every_offsets_sign():
+    # Many negative levels, two lone positives: +1 was merged into -1 (nearest of
+    # the representatives -1 and +6), so a block asked to lose quality gained it.
+    offsets = np.array([-1] * 20 + [-2] * 10 + [-3] * 8 + [-4] * 6 + [-5] * 5 + [-6] * 4
+                       + [-7] * 3 + [-8] * 2 + [1, 6], float).reshape(2, 30)
+    limited = limit_levels(offsets, 7)
+    assert (np.sign(limited) == np.sign(offsets)).all()
+    assert len(np.unique(limited[limited != 0])) <= 7
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        x = rng.integers(-12, 13, size=(6, 8)) * rng.integers(0, 2, size=(6, 8))
+        y = limit_levels(x, 7)
+        assert (np.sign(y) == np.sign(x)).all() and len(np.unique(y[y != 0])) <= 7
+        order = np.argsort(x.ravel(), kind="stable")
+        assert (np.diff(y.ravel()[order]) >= 0).all()
+
+
+def test_vp9_stats_and_sidecar_record_the_merged_offsets_sent(tmp_path):
+    from fractions import Fraction
+
+    from salcodec.codecs import add_video_stream
+    from salcodec.encoder import SaliencyEncoder
+    from salcodec.mapfile import MapReader
+    from salcodec.saliency import SaliencyModel
+
+    class Ramp(SaliencyModel):  # 10 non-zero offset levels here, more than VP9's 7
+        name = "ramp"
+
+        def compute(self, rgb):
+            return np.tile(np.linspace(0, 1, rgb.shape[1], dtype=np.float32),
+                           (rgb.shape[0], 1))
+
+    side = tmp_path / "m.jsonl"
+    with av.open(str(tmp_path / "v.webm"), "w") as c:
+        s = add_video_stream(c, "libvpx-vp9", 176, 144, Fraction(25), None, crf=40,
+                             preset="8")
+        with SaliencyEncoder(s, model=Ramp(), strength=10, clamp=20, smoothing=0,
+                             cadence=1, export_map=side) as enc:
+            for i, f in enumerate(frames(CARPHONE, 3)):
+                f.pts = i
+                c.mux(enc.encode(f))
+            c.mux(enc.flush())
+    hist = enc.stats.as_dict()["qp_offset_histogram"]
+    assert 0 < len([k for k in hist if k != "0"]) <= 7
+    records = list(MapReader(side, 176, 144))
+    assert len(records) == 3
+    for rec in records:
+        sent = rec.offsets[rec.offsets != 0]
+        assert 0 < len(np.unique(sent)) <= 7
+        np.testing.assert_array_equal(limit_levels(rec.offsets, 7), rec.offsets)
 
 
 # --- proof that the offsets arrive -------------------------------------------------------

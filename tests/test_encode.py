@@ -5,8 +5,10 @@ import numpy as np
 import pytest
 
 import salcodec
+from salcodec.codecs import PIX_FMTS
 from salcodec.codecs.x264 import add_h264_stream
 from salcodec.encoder import SaliencyEncoder
+from salcodec.errors import SalcodecError
 from salcodec.mapper import OffsetMapper
 from salcodec.qpinspect import iter_qp_maps, qp_statistics
 from salcodec.saliency import SaliencyModel
@@ -225,3 +227,14 @@ def test_frames_from_ndarray_without_time_base_are_encoded_with_offsets(tmp_path
     np.testing.assert_allclose(np.diff(pts), 1 / 25, atol=1e-6)
     assert stage.stats.regions > 0
     assert qp_statistics(out)[0]["mean_std_qp"] > 1  # the offsets reached the encoder
+
+
+def test_stream_that_cannot_carry_roi_is_refused_at_construction(tmp_path):
+    # A libx264 stream made by hand in 4:4:4: refused up front with the formats that
+    # work, not with a ValueError from the ROI bridge inside the stage.
+    with av.open(str(tmp_path / "444.mkv"), "w") as c:
+        s = c.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 176, 144, "yuv444p"
+        with pytest.raises(SalcodecError, match=" or ".join(PIX_FMTS)):
+            SaliencyEncoder(s, model=Stripes())
+        SaliencyEncoder(s, model=Stripes(), enabled=False).close()  # no ROI: fine

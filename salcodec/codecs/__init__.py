@@ -19,8 +19,13 @@ import av
 
 from ..errors import SalcodecError
 
-#: 4:2:0 formats salcodec can hand an encoder with ROI attached (8 and 10 bit).
+#: 4:2:0 formats salcodec can hand an encoder with ROI attached (8 and 10 bit); the
+#: one list, which the ROI bridge (:mod:`salcodec.codecs.roi`) checks frames against.
 PIX_FMTS = ("yuv420p", "yuv420p10le")
+
+#: x264's preset names, which x265 shares (libvpx-vp9 maps them to speeds).
+PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
+           "slower", "veryslow", "placebo")
 
 #: Encoders FFmpeg has that salcodec refuses, with the reason.
 REFUSED = {
@@ -37,10 +42,14 @@ class Codec:
     ----------
     name : str
         FFmpeg's encoder name, what ``--codec`` takes.
+    label : str
+        The format's name for messages (H.264, HEVC, VP9).
     decoded : str
         The name of the codec a decoder sees in the output (h264, hevc, vp9).
     crf_max : int
-        Largest ``--crf``; ``crf_integer`` when the encoder takes whole numbers only.
+        Largest ``--crf``.
+    crf_integer : bool
+        The encoder takes whole-number CRFs only (libvpx-vp9).
     levels : int or None
         Distinct non-zero offsets the encoder keeps per frame (libvpx-vp9: 7
         segments beside the zero one); None = no limit.
@@ -58,6 +67,11 @@ class Codec:
     roi_drops : str
         For ``--help``/README: what makes this encoder drop ROI and what
         salcodec does about it.
+    dash_params : bool
+        The encoder's own parameter parser reads ``_`` in a key as ``-``
+        (x264, x265), so :func:`parse_params` writes every key with dashes and
+        the checks see one spelling; False keeps keys as typed (FFmpeg's
+        AVOptions, e.g. libvpx-vp9's ``aq-mode`` beside ``keyint_min``).
     """
 
     name: str
@@ -71,6 +85,15 @@ class Codec:
     containers: frozenset[str]
     options: Callable[..., dict[str, str]]
     roi_drops: str
+    dash_params: bool = False
+
+    def check_crf(self, crf: float) -> None:
+        """Refuse a ``--crf`` outside this encoder's range (or fractional where it takes none)."""
+        if not 0 <= crf <= self.crf_max:
+            raise SalcodecError(f"--crf must be within 0..{self.crf_max} for {self.name}, "
+                                f"got {crf:g}")
+        if self.crf_integer and crf != int(crf):
+            raise SalcodecError(f"{self.name} takes a whole-number --crf, got {crf:g}")
 
     def qp_range(self, pix_fmt: str = "yuv420p") -> int:
         """The scale FFmpeg multiplies ``qoffset`` with: the QP range at this bit depth.
@@ -92,11 +115,7 @@ class Codec:
 
     def check(self, crf: float, pix_fmt: str) -> None:
         """Refuse a CRF or pixel format this encoder cannot take."""
-        if not 0 <= crf <= self.crf_max:
-            raise SalcodecError(f"--crf must be within 0..{self.crf_max} for {self.name}, "
-                                f"got {crf:g}")
-        if self.crf_integer and crf != int(crf):
-            raise SalcodecError(f"{self.name} takes a whole-number --crf, got {crf:g}")
+        self.check_crf(crf)
         allowed = self.pix_fmts()
         if pix_fmt not in allowed:
             why = ("salcodec writes 4:2:0 (8-bit yuv420p or 10-bit yuv420p10le)"
@@ -128,6 +147,7 @@ def codecs() -> dict[str, Codec]:
 
 
 def codec_names() -> tuple[str, ...]:
+    """The FFmpeg names of the encoders salcodec drives (what ``--codec`` takes)."""
     return tuple(codecs())
 
 
@@ -142,19 +162,32 @@ def get_codec(name: str) -> Codec:
                         f"{', '.join(known)}")
 
 
-def parse_params(text: str | None) -> dict[str, str]:
-    """Parse ``K=V:K=V`` into a dict; a bare key means ``1``; ``_`` is read as ``-``.
+def parse_params(text: str | None, dashes: bool = False) -> dict[str, str]:
+    """Parse ``K=V:K=V`` into a dict; a bare key means ``1``.
 
-    x264 and x265 read ``aq_mode`` and ``aq-mode`` alike, and so do FFmpeg's
-    libvpx options, so the checks see every spelling in one form.
+    With ``dashes`` (:attr:`Codec.dash_params`: x264 and x265, whose parsers
+    read ``aq_mode`` and ``aq-mode`` alike) every ``_`` in a key is written
+    ``-``, so the checks see every spelling in one form. Without it keys are
+    kept as typed: FFmpeg's AVOptions (libvpx-vp9) are matched exactly, and
+    ``keyint_min`` is not ``keyint-min``.
     """
     params: dict[str, str] = {}
     for item in (text or "").split(":"):
         if not item:
             continue
         key, _, value = item.partition("=")
-        params[key.strip().replace("_", "-")] = value.strip() if _ else "1"
+        key = key.strip()
+        params[key.replace("_", "-") if dashes else key] = value.strip() if _ else "1"
     return params
+
+
+def refuse_conflicts(params: dict[str, str], conflicts: dict[str, str],
+                     flag: str = "--params") -> None:
+    """Refuse a parameter that would override salcodec's own setting, saying what to do."""
+    for key, value in params.items():
+        if key in conflicts:
+            raise SalcodecError(f"{flag} {key}={value} conflicts with salcodec's own "
+                                f"setting; {conflicts[key]}")
 
 
 def number(text: str, key: str, codec: str) -> float:
@@ -169,22 +202,32 @@ def bundled_library(stem: str) -> str | None:
     """Path of the shared library ``lib<stem>`` that PyAV's wheel bundles (or the system's).
 
     The encoders' own parameter parsers are called through it (ctypes), so a
-    parameter is checked by the library that will read it.
+    parameter is checked by the library that will read it; the ROI bridge
+    loads PyAV's libavutil the same way. None when there is none.
     """
     import ctypes.util
     import glob
     from pathlib import Path
 
     pkg = Path(av.__file__).resolve().parent
-    found = sorted(glob.glob(str(pkg.parent / "av.libs" / f"lib{stem}*.so*")))
-    found += sorted(glob.glob(str(pkg / ".dylibs" / f"lib{stem}*.dylib")))
-    return found[0] if found else ctypes.util.find_library(stem)
+    patterns = [
+        pkg.parent / "av.libs" / f"lib{stem}*.so*",  # Linux wheels (auditwheel)
+        pkg / ".dylibs" / f"lib{stem}*.dylib",  # macOS wheels (delocate)
+        pkg.parent / "av.libs" / f"{stem}*.dll",  # Windows wheels (delvewheel)
+        pkg.parent / "av.libs" / f"lib{stem}*.dll",
+    ]
+    for pattern in patterns:
+        found = sorted(glob.glob(str(pattern)))
+        if found:
+            return found[0]
+    # PyAV built against a system FFmpeg: the system library is the one it uses.
+    return ctypes.util.find_library(stem)
 
 
 def add_video_stream(container: av.container.OutputContainer, codec: str, width: int,
                      height: int, rate: Fraction | None, time_base: Fraction | None, *,
                      crf: float = 23, preset: str = "medium", params: str | None = None,
-                     roi_enabled: bool = True, pix_fmt: str = "yuv420p"):
+                     roi_enabled: bool = True, pix_fmt: str = "yuv420p") -> av.VideoStream:
     """Add a ``codec`` stream (4:2:0, even size) to an output container you own.
 
     The options come from the codec's module, checked so ROI is not dropped;
@@ -217,5 +260,5 @@ def add_video_stream(container: av.container.OutputContainer, codec: str, width:
     return stream
 
 
-__all__ = ["PIX_FMTS", "REFUSED", "Codec", "add_video_stream", "bundled_library", "codec_names",
-           "codecs", "get_codec", "number", "parse_params"]
+__all__ = ["PIX_FMTS", "PRESETS", "REFUSED", "Codec", "add_video_stream", "bundled_library",
+           "codec_names", "codecs", "get_codec", "number", "parse_params", "refuse_conflicts"]

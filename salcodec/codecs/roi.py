@@ -14,15 +14,15 @@ project, kept small on purpose:
 When any check fails, :class:`~salcodec.errors.RoiBridgeError` names the PyAV
 version. The supported PyAV versions are pinned in pyproject.toml.
 
-It imports nothing else of salcodec but its errors: offset maps become records
+It imports nothing else of salcodec but its errors and, from the codec registry
+(:mod:`salcodec.codecs`), the list of 4:2:0 formats and the bundled-library
+finder: offset maps become records
 in :mod:`salcodec.regions`, which calls into this module, never the reverse.
 """
 
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
-import glob
 import os
 import threading
 from pathlib import Path
@@ -31,6 +31,7 @@ import av
 import numpy as np
 
 from ..errors import RoiBridgeError
+from . import PIX_FMTS, bundled_library
 
 AV_FRAME_DATA_REGIONS_OF_INTEREST = 18
 #: libx264 maps qoffset in [-1, 1] to QP by multiplying with 51 (8-bit).
@@ -45,8 +46,6 @@ assert ROI_DTYPE.itemsize == 28
 
 # AVFrame offsets (libavutil 57-60): data[8] at 0, width/height at 104/108, format at 116.
 _AVFRAME_WIDTH, _AVFRAME_HEIGHT, _AVFRAME_FORMAT = 104, 108, 116
-#: Pixel formats a frame may have to carry ROI (what salcodec hands its encoders).
-ROI_PIX_FMTS = ("yuv420p", "yuv420p10le")
 
 
 class _AvUtil:
@@ -68,7 +67,7 @@ class _AvUtil:
         lib.av_frame_side_data_name.argtypes = [ctypes.c_int]
         lib.av_get_pix_fmt.restype = ctypes.c_int
         lib.av_get_pix_fmt.argtypes = [ctypes.c_char_p]
-        self.pix_fmts = {name: lib.av_get_pix_fmt(name.encode()) for name in ROI_PIX_FMTS}
+        self.pix_fmts = {name: lib.av_get_pix_fmt(name.encode()) for name in PIX_FMTS}
         name = lib.av_frame_side_data_name(AV_FRAME_DATA_REGIONS_OF_INTEREST)
         if name != b"Regions Of Interest":
             raise _error(f"side-data type {AV_FRAME_DATA_REGIONS_OF_INTEREST} is {name!r}")
@@ -85,21 +84,11 @@ def _error(cause: str) -> RoiBridgeError:
 
 
 def _find_libavutil() -> str:
-    pkg = Path(av.__file__).resolve().parent
-    patterns = [
-        str(pkg.parent / "av.libs" / "libavutil*.so*"),  # Linux wheels (auditwheel)
-        str(pkg / ".dylibs" / "libavutil*.dylib"),  # macOS wheels (delocate)
-        str(pkg.parent / "av.libs" / "avutil*.dll"),  # Windows wheels (delvewheel)
-    ]
-    for pattern in patterns:
-        found = sorted(glob.glob(pattern))
-        if found:
-            return found[0]
-    # PyAV built against a system FFmpeg: the system library is the one it uses.
-    system = ctypes.util.find_library("avutil")
-    if system:
-        return system
-    raise _error(f"no libavutil found beside PyAV in {pkg}")
+    """PyAV's libavutil (its wheel's, else the system's), or a loud :func:`_error`."""
+    path = bundled_library("avutil")
+    if path:
+        return path
+    raise _error(f"no libavutil found beside PyAV in {Path(av.__file__).resolve().parent}")
 
 
 _avutil: _AvUtil | None = None
@@ -175,8 +164,8 @@ def avframe_pointer(frame: av.VideoFrame) -> int:
     pointer-sized slot of the object is probed safely) and verified on every call.
     """
     global _frame_ptr_offset
-    if frame.format.name not in ROI_PIX_FMTS:
-        raise ValueError(f"ROI needs a {' or '.join(ROI_PIX_FMTS)} frame, "
+    if frame.format.name not in PIX_FMTS:
+        raise ValueError(f"ROI needs a {' or '.join(PIX_FMTS)} frame, "
                          f"got {frame.format.name}")
     base = id(frame)
     size = type(frame).__basicsize__

@@ -13,10 +13,14 @@ with and without a -15 region; at realtime speed 5 and 8 the region's decoded
 q index falls from 146 to 98.
 
 So salcodec always encodes VP9 in realtime mode at speed 5..9 with
-``aq-mode=0``, constant quality (``crf`` with ``b=0``), and ``--preset`` picks
+``aq-mode=0`` (in both arms of a comparison unless ``--params`` sets it:
+libvpx's own default is not 0, measured: its output differs from
+``aq-mode=0``'s), constant quality (``crf`` with ``b=0``), and ``--preset`` picks
 the speed: a number 5..9, or an x264 preset name (medium and slower = 5,
 fast = 6, faster = 7, veryfast = 8, superfast and ultrafast = 9). Slower
-speeds, or another mode, are accepted only with ``--no-saliency``.
+speeds (0..4), or another mode, are accepted only with ``--no-saliency``.
+``--params`` keys are FFmpeg's libvpx-vp9 AVOptions, taken as typed
+(``aq-mode``, ``lag-in-frames``, ``keyint_min``).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from fractions import Fraction
 import av
 
 from ..errors import SalcodecError
-from . import Codec, number, parse_params
+from . import Codec, number, parse_params, refuse_conflicts
 
 #: x264 preset names and the libvpx realtime speed (cpu-used) each stands for.
 SPEEDS = {"placebo": 5, "veryslow": 5, "slower": 5, "slow": 5, "medium": 5, "fast": 6,
@@ -57,7 +61,8 @@ def speed(preset: str, roi_enabled: bool = True) -> int:
         raise SalcodecError(f"unknown VP9 preset {preset!r}; give a realtime speed 5..9 or one "
                             f"of {', '.join(SPEEDS)}") from None
     if not -9 <= value <= 9:
-        raise SalcodecError(f"VP9 speed (--preset) must be within 5..9, got {value}")
+        raise SalcodecError(f"VP9 speed (--preset) must be within 5..9 (-9..9 with "
+                            f"--no-saliency), got {value}")
     if roi_enabled and value < ROI_MIN_SPEED:
         raise SalcodecError(f"VP9 --preset {value}: libvpx applies ROI only at realtime speed "
                             f"{ROI_MIN_SPEED} or above and would drop the saliency offsets; use "
@@ -71,10 +76,7 @@ def check_vp9_params(params: dict[str, str], roi_enabled: bool = True) -> None:
     The names and values are checked by FFmpeg itself: a small encoder is
     opened with them (cached per parameter set).
     """
-    for key, value in params.items():
-        if key in CONFLICTS:
-            raise SalcodecError(f"--params {key}={value} conflicts with salcodec's own "
-                                f"setting; {CONFLICTS[key]}")
+    refuse_conflicts(params, CONFLICTS)
     if roi_enabled and "aq-mode" in params and number(params["aq-mode"], "aq-mode", "VP9") > 0:
         raise SalcodecError(f"VP9 aq-mode={params['aq-mode']}: FFmpeg hands libvpx the ROI map "
                             "only with aq-mode=0, so the saliency offsets would be dropped; "
@@ -103,18 +105,23 @@ def _ffmpeg_check(items: tuple[tuple[str, str], ...]) -> str | None:
     return None
 
 
-def vp9_options(crf: float = 32, preset: str = "medium", params: str | None = None,
+def vp9_options(crf: float = 23, preset: str = "medium", params: str | None = None,
                 roi_enabled: bool = True) -> dict[str, str]:
-    """libvpx-vp9 AVOptions for PyAV: realtime, speed >= 5, aq-mode 0, constant quality."""
-    if not 0 <= crf <= 63 or crf != int(crf):
-        raise SalcodecError(f"--crf must be a whole number within 0..63 for libvpx-vp9, "
-                            f"got {crf:g}")
+    """libvpx-vp9 AVOptions for PyAV: realtime, speed >= 5, aq-mode 0, constant quality.
+
+    ``crf`` defaults to 23, salcodec's default for every encoder
+    (:class:`salcodec.settings.EncodeSettings`). ``aq-mode=0`` is set for the
+    baseline too (``roi_enabled=False``) unless ``params`` gives one, so a
+    comparison of the two arms measures the ROI alone.
+    """
+    CODEC.check_crf(crf)
     cpu_used = speed(preset, roi_enabled)
-    given = parse_params(params)
+    given = parse_params(params, CODEC.dash_params)
     check_vp9_params(given, roi_enabled)
-    opts = {"crf": str(int(crf)), "b": "0", "deadline": "realtime", "cpu-used": str(cpu_used)}
-    if roi_enabled:
-        opts["aq-mode"] = "0"  # libvpx's segments are the ROI's; cyclic refresh would take them
+    opts = {"crf": str(int(crf)), "b": "0", "deadline": "realtime", "cpu-used": str(cpu_used),
+            # The ROI needs libvpx's segments (cyclic refresh would take them), and
+            # libvpx's default is not 0: the baseline gets the same.
+            "aq-mode": "0"}
     opts.update(given)
     return opts
 

@@ -10,11 +10,15 @@ from fractions import Fraction
 import av
 
 from ..errors import SalcodecError, SalcodecWarning
-from . import Codec, add_video_stream, bundled_library, number, parse_params
-
-PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
-           "slower", "veryslow", "placebo")
-
+from . import (
+    PRESETS,
+    Codec,
+    add_video_stream,
+    bundled_library,
+    number,
+    parse_params,
+    refuse_conflicts,
+)
 
 #: x264 parameters that would override salcodec's own settings, with what to do instead.
 CONFLICTS = {
@@ -35,12 +39,7 @@ def check_x264_params(params: dict[str, str]) -> None:
     checked here with libx264's own parser (``x264_param_parse``, from the
     library PyAV's wheel bundles), so the answer is x264's.
     """
-    for key, value in params.items():
-        if key in CONFLICTS:
-            raise SalcodecError(
-                f"--x264-params {key}={value} conflicts with salcodec's own setting; "
-                f"{CONFLICTS[key]}"
-            )
+    refuse_conflicts(params, CONFLICTS, "--x264-params")
     parse = _x264_parser()
     if parse is None:  # no libx264 found beside PyAV: FFmpeg will still warn
         return
@@ -105,9 +104,8 @@ def x264_options(crf: float = 23, preset: str = "medium", x264_params: str | Non
     """
     if preset not in PRESETS:
         raise SalcodecError(f"unknown x264 preset {preset!r}; choose from {', '.join(PRESETS)}")
-    if not 0 <= crf <= 51:
-        raise SalcodecError(f"--crf must be within 0..51 for libx264, got {crf:g}")
-    params = parse_params(x264_params)
+    CODEC.check_crf(crf)
+    params = parse_params(x264_params, CODEC.dash_params)
     check_x264_params(params)
     if roi_enabled:
         aq_mode = params.get("aq-mode")
@@ -137,7 +135,7 @@ def x264_options(crf: float = 23, preset: str = "medium", x264_params: str | Non
 def add_h264_stream(container: av.container.OutputContainer, width: int, height: int,
                     rate: Fraction | None, time_base: Fraction | None, *, crf: float = 23,
                     preset: str = "medium", x264_params: str | None = None,
-                    roi_enabled: bool = True, pix_fmt: str = "yuv420p"):
+                    roi_enabled: bool = True, pix_fmt: str = "yuv420p") -> av.VideoStream:
     """Add a libx264 stream (even size) to an output container you own.
 
     The H.264 spelling of :func:`salcodec.codecs.add_video_stream`.
@@ -151,7 +149,7 @@ CODEC = Codec(
     name="libx264", label="H.264", decoded="h264", crf_max=51, crf_integer=False, levels=None,
     truncates=False, qp_export=None, containers=frozenset(
         {"mp4", "mov", "matroska", "mpegts", "nut"}),
-    options=x264_options,
+    options=x264_options, dash_params=True,
     roi_drops="aq-mode=0 (refused; preset ultrafast gets aq-mode=1 with a warning), "
               "aq-strength=0 without MB-tree (refused)",
 )

@@ -17,10 +17,7 @@ import functools
 import warnings
 
 from ..errors import SalcodecError, SalcodecWarning
-from . import Codec, bundled_library, number, parse_params
-
-PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
-           "slower", "veryslow", "placebo")
+from . import PRESETS, Codec, bundled_library, number, parse_params, refuse_conflicts
 
 #: Presets whose defaults switch AQ off, which drops the offsets (measured).
 AQ_OFF_PRESETS = ("ultrafast", "superfast")
@@ -45,10 +42,7 @@ def check_x265_params(params: dict[str, str]) -> None:
     so each pair is checked here with x265's own ``x265_param_parse`` (from the
     library PyAV's wheel bundles).
     """
-    for key, value in params.items():
-        if key in CONFLICTS:
-            raise SalcodecError(f"--params {key}={value} conflicts with salcodec's own "
-                                f"setting; {CONFLICTS[key]}")
+    refuse_conflicts(params, CONFLICTS)
     parse = _x265_parser()
     if parse is None:  # no libx265 found beside PyAV: FFmpeg will still warn
         return
@@ -99,20 +93,20 @@ def _load_x265():
     return lib
 
 
-def x265_options(crf: float = 28, preset: str = "medium", params: str | None = None,
+def x265_options(crf: float = 23, preset: str = "medium", params: str | None = None,
                  roi_enabled: bool = True) -> dict[str, str]:
     """libx265 AVOptions for PyAV, checked so that ROI offsets are not silently dropped.
 
     ``aq-mode=0`` and ``aq-strength=0`` with ``cutree=0`` are refused; the
     ultrafast and superfast presets, whose AQ is off, get ``aq-mode=1`` with a
     warning. x265's own log goes to stderr, so it is limited to errors unless
-    ``log-level`` is given.
+    ``log-level`` is given. ``crf`` defaults to 23, salcodec's default for
+    every encoder (:class:`salcodec.settings.EncodeSettings`), not x265's 28.
     """
     if preset not in PRESETS:
         raise SalcodecError(f"unknown x265 preset {preset!r}; choose from {', '.join(PRESETS)}")
-    if not 0 <= crf <= 51:
-        raise SalcodecError(f"--crf must be within 0..51 for libx265, got {crf:g}")
-    given = parse_params(params)
+    CODEC.check_crf(crf)
+    given = parse_params(params, CODEC.dash_params)
     check_x265_params(given)
     if roi_enabled:
         aq_mode = given.get("aq-mode")
@@ -143,7 +137,7 @@ CODEC = Codec(
     qp_export="FFmpeg's HEVC decoder exports no per-block QP (export_side_data=venc_params "
               "does for H.264 and VP9)",
     containers=frozenset({"mp4", "mov", "matroska", "mpegts", "nut"}),
-    options=x265_options,
+    options=x265_options, dash_params=True,
     roi_drops="aq-mode=0 (refused; presets ultrafast and superfast get aq-mode=1 with a "
               "warning), tune (refused: grain turns AQ off), aq-strength=0 with cutree=0 "
               "(refused)",

@@ -15,8 +15,6 @@ EXTENSIONS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska",
 FORMATS = {"matroska": "matroska", "mkv": "matroska", "mp4": "mp4", "m4v": "mp4", "mov": "mov",
            "mpegts": "mpegts", "ts": "mpegts", "nut": "nut", "webm": "webm"}
 
-_NOT_YET: dict[str, str] = {}
-
 #: Streams MP4/MOV/MPEG-TS hold by their specifications. FFmpeg's mp4 muxer also
 #: accepts e.g. Vorbis, which players then refuse: a file that looks fine and
 #: plays silent, so these containers are checked against this list.
@@ -56,8 +54,6 @@ def output_format(name: str | os.PathLike, fmt: str | None = None) -> str:
     """
     if fmt is not None:
         key = fmt.lower()
-        if key in _NOT_YET:
-            raise SalcodecError(f"-f {fmt}: {_NOT_YET[key]}")
         if key not in FORMATS:
             raise SalcodecError(f"-f {fmt}: unknown output format; use one of "
                                 f"{', '.join(sorted(set(FORMATS.values())))}")
@@ -65,8 +61,6 @@ def output_format(name: str | os.PathLike, fmt: str | None = None) -> str:
     suffix = Path(str(name)).suffix.lower()
     if suffix in EXTENSIONS:
         return EXTENSIONS[suffix]
-    if suffix[1:] in _NOT_YET:
-        raise SalcodecError(f"{name}: {_NOT_YET[suffix[1:]]}")
     what = f"unsupported output extension {suffix!r}" if suffix else "no extension"
     raise SalcodecError(f"{name}: {what}; use one of {', '.join(sorted(EXTENSIONS))} "
                         f"or name the format with -f (matroska, mp4, mov, mpegts, nut, webm)")
