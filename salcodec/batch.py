@@ -144,7 +144,13 @@ def run_batch(items: list[BatchItem], settings: EncodeSettings, *, overwrite: bo
                                    os.path.abspath(item.output), settings, overwrite,
                                    report_qp): item for item in todo}
         for future in as_completed(futures):
-            finish(futures[future], future.result())
+            item = futures[future]
+            try:
+                outcome = future.result()
+            except Exception as exc:  # KilledWorker, a result that did not deserialise
+                outcome = ("failed", f"{item.input}: failed on the cluster "
+                           f"({type(exc).__name__}: {exc})", {})
+            finish(item, outcome)
         return items
     if jobs == 1 or len(todo) <= 1:
         for item in todo:

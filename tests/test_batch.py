@@ -70,3 +70,32 @@ def test_single_encode_still_takes_exactly_two_paths(folder, tmp_path):
     proc = salcodec("encode", folder / "a.mp4", folder / "sub" / "b.avi", tmp_path / "x.mkv")
     assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1
     assert "use --out-dir DIR for several inputs" in proc.stderr
+
+
+def test_a_cluster_failure_fails_its_file_and_keeps_the_summary(tmp_path):
+    """An executor's future that raises (Dask's KilledWorker, a result that does not
+    deserialise) marks its file failed; the other files and the summary are kept."""
+    from concurrent.futures import Executor, Future
+
+    from salcodec.batch import BatchItem, run_batch, summary_table
+    from salcodec.settings import EncodeSettings
+
+    class KilledWorker(Exception):
+        pass
+
+    class Flaky(Executor):
+        def submit(self, fn, *args, **kwargs):
+            f = Future()
+            if args[0].endswith("bad.mp4"):
+                f.set_exception(KilledWorker("worker lost twice"))
+            else:
+                f.set_result(("done", None, {"frames_out": 2}))
+            return f
+
+    items = [BatchItem(str(tmp_path / n), str(tmp_path / "out" / n))
+             for n in ("good.mp4", "bad.mp4")]
+    run_batch(items, EncodeSettings(), executor=Flaky())
+    assert [i.status for i in items] == ["done", "failed"]
+    assert items[1].error == (f"{items[1].input}: failed on the cluster "
+                              "(KilledWorker: worker lost twice)")
+    assert summary_table(items).splitlines()[-1] == "1 done, 0 skipped, 1 failed"

@@ -133,10 +133,11 @@ def test_scan_finds_the_cuts_the_encoder_sees(cut_clip):
 
 
 def test_warm_up_in_step_with_the_schedule_inside_a_long_shot(work):
-    """A chunk 120 frames into one shot: its warm-up starts at frame 30, a whole number
-    of schedule periods (30 frames) after the shot's start and >= 90 frames before the
-    chunk, and its maps equal the single-process ones; started off the schedule (frame
-    35), they do not."""
+    """A chunk 180 frames into one shot: its warm-up starts at frame 90, a whole number
+    of schedule periods (90 frames: faces every 30, text every 90 from frame 45, the
+    learned map every 15) after the shot's start and >= 90 frames before the chunk, and
+    its maps equal the single-process ones; started off the schedule (frame 125), they
+    do not."""
     import zlib
     from dataclasses import replace
 
@@ -150,12 +151,12 @@ def test_warm_up_in_step_with_the_schedule_inside_a_long_shot(work):
 
     src = work / "pingpong.mp4"
     car = list(frames(CARPHONE, 120))
-    with av.open(str(src), "w") as out:  # carphone forth and back: one 8 s shot
+    with av.open(str(src), "w") as out:  # carphone forth, back and forth: one 12 s shot
         s = out.add_stream("libx264", rate=30)
         s.width, s.height, s.pix_fmt = 176, 144, "yuv420p"
         s.time_base = s.codec_context.time_base = TB
         s.options = {"g": "30", "keyint_min": "30", "preset": "veryfast"}
-        for i, f in enumerate(car + car[::-1]):
+        for i, f in enumerate(car + car[::-1] + car):
             g = f.reformat(format="yuv420p")
             g.pts, g.time_base = i * 512, TB
             out.mux(s.encode(g))
@@ -164,17 +165,26 @@ def test_warm_up_in_step_with_the_schedule_inside_a_long_shot(work):
     encode(src, work / "pingpong-single.mkv", progress=False, export_map=side)
     ref = [json.loads(x)["offsets"] for x in map_frames(side)[1:]]
     settings = EncodeSettings()
-    plan = plan_chunks(src, 4.0)
+    plan = plan_chunks(src, 6.0)
     period = schedule_period(settings)
-    assert period == 30 and warm_frames(plan, 3.0, period) == 90
+    assert period == 90 and warm_frames(plan, 3.0, period) == 90
     chunk = align_warm_up(plan, [], period, 90).chunks[1]
-    assert (chunk.start // 512, chunk.warm_from // 512) == (120, 30)
-    for warm_from, equal in ((chunk.warm_from, True), (35 * 512, False)):
+    assert (chunk.start // 512, chunk.warm_from // 512) == (180, 90)
+    for warm_from, equal in ((chunk.warm_from, True), (125 * 512, False)):
         r = encode_chunk(str(src), replace(chunk, warm_from=warm_from), settings,
                          x264_threads=1, export_map=True)
         got = [json.loads(x)["offsets"]
                for x in zlib.decompress(r.map_lines).decode().splitlines()[1:]]
-        assert (got == ref[120:]) is equal
+        assert (got == ref[180:]) is equal
+
+
+def test_schedule_period_counts_every_network():
+    """The text detector's interval (90) is in the period, not only faces' and the
+    learned map's (30, 15); intervals round up to the cadence (3)."""
+    from salcodec.distributed.chunks import schedule_period
+
+    assert schedule_period(EncodeSettings()) == 90
+    assert schedule_period(EncodeSettings(model="lc")) == 3  # no networks: the cadence
 
 
 def test_resume_reuses_verified_chunks_without_a_cluster(work, cut_clip, single):
@@ -218,7 +228,81 @@ def test_cli_refusals(work, cut_clip):
                           "--resume goes with --distributed")
     assert_one_line_error(salcodec("encode", cut_clip, work / "x.mkv", "--distributed",
                                    "tcp://127.0.0.1:9", "--tls-cert", "c.pem"), "tls://")
-    assert not (work / "x.mkv").exists()
+    # Options of --distributed without it, --jobs with it: refused, not ignored.
+    for opt in (["--chunk-seconds", "2"], ["--warm-seconds", "1"], ["--tls-ca-file", "a.pem"],
+                ["--tls-cert", "c.pem"], ["--tls-key", "k.pem"]):
+        assert_one_line_error(salcodec("encode", cut_clip, work / "x.mkv", *opt),
+                              opt[0], "goes with --distributed")
+    assert_one_line_error(salcodec("encode", cut_clip, work / "x.mkv", "--distributed",
+                                   "tcp://127.0.0.1:9", "--jobs", "2"), "--jobs")
+    # A container the codec cannot go into: one line before any chunk is planned.
+    started = time.monotonic()
+    assert_one_line_error(salcodec("encode", cut_clip, work / "x.webm", "--distributed",
+                                   "tcp://127.0.0.1:9"), "x.webm: webm cannot hold")
+    assert time.monotonic() - started < 60
+    assert not (work / "x.mkv").exists() and not (work / "x.webm").exists()
+
+
+def test_map_has_one_header_and_follows_the_video(work, cut_clip, monkeypatch):
+    """_write_map: one header even when the first chunk has no frame lines; the map is
+    written only once the video is in place, and an old one is removed on failure."""
+    import zlib
+
+    import salcodec.distributed as dist
+    import salcodec.distributed.join as join
+    from salcodec.distributed.worker import ChunkResult
+
+    def result(i, lines):
+        return ChunkResult(i, len(lines) - 1, 0, 0, "1/30", b"", b"", {},
+                           zlib.compress("".join(x + "\n" for x in lines).encode()))
+
+    head = json.dumps({"version": 1})
+    frame = json.dumps({"frame": 0, "pts": 0})
+    side = work / "header.map.jsonl"
+    dist._write_map(side, [result(0, [head]), result(1, [head, frame, frame])])
+    lines = map_frames(side)
+    assert lines[0] == head and len(lines) == 3
+    assert [json.loads(x)["frame"] for x in lines[1:]] == [0, 1]
+
+    def failing_join(*args):
+        raise SalcodecError("join failed")
+
+    monkeypatch.setattr(dist, "_run_chunks",
+                        lambda *a, **k: [result(0, [head, frame])])
+    monkeypatch.setattr(join, "join_chunks", failing_join)
+    side.write_text("old map\n")
+    with pytest.raises(SalcodecError, match="join failed"):
+        dist.encode_distributed(cut_clip, work / "failed.mkv", EncodeSettings(),
+                                chunk_seconds=1.0, overwrite=True, progress=False,
+                                export_map=side)
+    assert not side.exists() and not (work / "failed.mkv").exists()
+
+
+def test_negative_start_is_moved_to_zero_as_in_one_process(work):
+    """An input starting before 0 (MPEG-TS): the chunks' video starts at 0, as a
+    single-process encode's does (transcode.start_shift), with the same spacing."""
+    from salcodec.distributed import encode_distributed
+    from salcodec.distributed.chunks import plan_chunks
+    from salcodec.distributed.resume import WorkDir
+    from salcodec.distributed.worker import encode_chunk
+
+    from .test_extremes import write_negative_start
+
+    src = work / "neg.ts"
+    write_negative_start(src, count=12)
+    settings = EncodeSettings(saliency=False, preset="ultrafast")
+    one = work / "neg-single.mp4"
+    encode(src, one, settings, progress=False)
+    plan = plan_chunks(os.path.abspath(src), 1.0)
+    wd = work / "neg-chunks"
+    store = WorkDir(wd, plan.fingerprint(settings.as_dict(), {"export_map": False}))
+    for c in plan.chunks:
+        store.save(encode_chunk(plan.input, c, settings, x264_threads=1))
+    out = work / "neg-dist.mp4"
+    encode_distributed(src, out, settings, address="tcp://127.0.0.1:9", chunk_seconds=1.0,
+                       resume=wd, progress=False)
+    got, want = video_pts_seconds(out), video_pts_seconds(one)
+    assert got[0] >= 0 and got == pytest.approx(want, abs=2e-3)
 
 
 def test_plain_encode_does_not_import_dask():

@@ -9,6 +9,7 @@ import sys
 from ..qpmap import DEFAULT_CLAMP, DEFAULT_STRENGTH
 from ..saliency import DEFAULT_MODEL, available_models
 from ..settings import BUDGET_ALIASES, BUDGETS
+from .options import add_overwrite, add_progress, show_progress
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="batch: encode every INPUT (folders: their videos, recursively) into "
                    "DIR, names mirrored; existing outputs skipped unless -y; a summary table "
                    "on stderr (JSON lines on stdout with --json); exit 1 if any file failed")
-    p.add_argument("--jobs", type=int, default=1, metavar="N",
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
                    help="batch: files encoded at once (1)")
     p.add_argument("-f", "--format", default=None, metavar="FORMAT",
                    help="output container when the name has no extension: matroska, mp4 "
@@ -38,14 +39,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--export-map", default=None, metavar="FILE",
                    help="write each frame's per-macroblock importance and QP offsets, with its "
                    "pts, to FILE (JSON lines, see docs/mapfile.md)")
-    ow = p.add_mutually_exclusive_group()
-    ow.add_argument("-y", dest="overwrite", action="store_true", help="overwrite OUTPUT")
-    ow.add_argument("-n", dest="overwrite", action="store_false",
-                    help="never overwrite OUTPUT (default)")
+    add_overwrite(p)
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout "
                    "(refused when the video goes to stdout)")
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                   help="progress on stderr (default: when stderr is a terminal)")
+    add_progress(p)
     add_distributed_options(p)
     p.set_defaults(func=run)
 
@@ -129,13 +126,12 @@ def run(args: argparse.Namespace) -> int:
     args.input, args.output = args.paths
     if args.distributed is not None:
         return run_distributed(args)
-    if args.resume is not None:
-        raise SalcodecError(f"{args.resume}: --resume goes with --distributed")
+    _refuse_distributed_options(args)
     if args.json and is_stdout(args.output):
         # stdout carries the video; JSON mixed into it would corrupt the stream.
         raise SalcodecError(f"{args.output}: --json prints on stdout, which carries the video; "
                             "write the video to a file or a FIFO, or drop --json")
-    shown = args.progress if args.progress is not None else sys.stderr.isatty()
+    shown = show_progress(args)
     result = encode(args.input, args.output, settings_from_args(args),
                     overwrite=args.overwrite, progress=args.progress, format=args.format,
                     report_qp=args.json or shown, export_map=args.export_map)
@@ -156,6 +152,15 @@ def run_batch_args(args: argparse.Namespace) -> int:
     if args.resume is not None:
         raise SalcodecError(f"{args.resume}: --resume is for one video in chunks; a batch "
                             "skips the outputs that exist already")
+    if args.distributed is None:
+        _refuse_distributed_options(args)
+    else:
+        _refuse_jobs(args)
+        for flag, given in (("--chunk-seconds", args.chunk_seconds is not None),
+                            ("--warm-seconds", args.warm_seconds is not None)):
+            if given:
+                raise SalcodecError(f"{flag} is for one video in chunks; a batch with "
+                                    "--distributed sends whole files")
     settings = settings_from_args(args)  # bad settings: one line before any file
     items = plan_batch(args.paths, args.out_dir, settings.codec)
 
@@ -171,7 +176,7 @@ def run_batch_args(args: argparse.Namespace) -> int:
         encode_batch_distributed(items, settings, address=_address(args), tls=_tls(args),
                                  overwrite=args.overwrite, on_done=done)
     else:
-        run_batch(items, settings, overwrite=args.overwrite, jobs=args.jobs,
+        run_batch(items, settings, overwrite=args.overwrite, jobs=_given(args.jobs, 1),
                   report_qp=False, on_done=done)
     print(summary_table(items), file=sys.stderr)
     return 1 if any(i.status == "failed" for i in items) else 0
@@ -200,9 +205,9 @@ def add_distributed_options(p: argparse.ArgumentParser) -> None:
                    "or tls://host:port). Workers read INPUT at its path. With --out-dir: one "
                    "task per file (paths shared by the workers). A Dask scheduler runs code on "
                    "its workers: never expose it to an untrusted network")
-    g.add_argument("--chunk-seconds", type=float, default=10.0, metavar="S",
+    g.add_argument("--chunk-seconds", type=float, default=None, metavar="S",
                    help="seconds of video per chunk, cut at keyframes (10)")
-    g.add_argument("--warm-seconds", type=float, default=3.0, metavar="S",
+    g.add_argument("--warm-seconds", type=float, default=None, metavar="S",
                    help="saliency warm-up before each chunk, analysed but not encoded, so "
                    "maps at a boundary match a single-process encode (3; at least 90 frames)")
     g.add_argument("--resume", default=None, metavar="WORKDIR",
@@ -223,17 +228,45 @@ def _tls(args: argparse.Namespace):
     return TLSFiles(args.tls_ca_file, args.tls_cert, args.tls_key)
 
 
+def _refuse_distributed_options(args: argparse.Namespace) -> None:
+    """One line for an option of ``--distributed`` given without it (else ignored)."""
+    from ..errors import SalcodecError
+
+    if args.resume is not None:
+        raise SalcodecError(f"{args.resume}: --resume goes with --distributed")
+    for flag, value in (("--chunk-seconds", args.chunk_seconds),
+                        ("--warm-seconds", args.warm_seconds),
+                        ("--tls-ca-file", args.tls_ca_file), ("--tls-cert", args.tls_cert),
+                        ("--tls-key", args.tls_key)):
+        if value is not None:
+            raise SalcodecError(f"{flag} goes with --distributed")
+
+
+def _refuse_jobs(args: argparse.Namespace) -> None:
+    from ..errors import SalcodecError
+
+    if args.jobs is not None:
+        raise SalcodecError("--jobs is for local processes; with --distributed the cluster's "
+                            "workers run the files")
+
+
 def run_distributed(args: argparse.Namespace) -> int:
     """``encode INPUT OUTPUT --distributed``: chunks on Dask (see :mod:`salcodec.distributed`)."""
-    from ..distributed import encode_distributed
+    from ..distributed import CHUNK_SECONDS, WARM_SECONDS, encode_distributed
 
+    _refuse_jobs(args)
     result = encode_distributed(args.input, args.output, settings_from_args(args),
-                                address=_address(args), chunk_seconds=args.chunk_seconds,
-                                warm_seconds=args.warm_seconds,
+                                address=_address(args),
+                                chunk_seconds=_given(args.chunk_seconds, CHUNK_SECONDS),
+                                warm_seconds=_given(args.warm_seconds, WARM_SECONDS),
                                 resume=args.resume, overwrite=args.overwrite,
                                 progress=args.progress, format=args.format,
                                 export_map=args.export_map, tls=_tls(args))
     return _print_result(result, args.json)
+
+
+def _given(value, default):
+    return default if value is None else value
 
 
 def _print_result(result, as_json: bool) -> int:

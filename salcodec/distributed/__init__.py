@@ -36,6 +36,7 @@ from pathlib import Path
 
 from ..encoder import StageStats
 from ..errors import SalcodecError
+from ..io.containers import check_codec_fits
 from ..io.pipes import is_fifo, is_stdout, require_seekable
 from ..io.safeio import atomic_output, resolve_output
 from ..settings import EncodeSettings
@@ -114,6 +115,7 @@ def encode_distributed(input: str | os.PathLike, output: str | os.PathLike,
     if export_map is not None:
         _check_export(export_map, settings, overwrite)
     target = resolve_output(output, [Path(input)], overwrite, format)
+    check_codec_fits(settings.codec, target.format, target.name)
     input = os.path.abspath(input)  # workers may run elsewhere, in another directory
     timing = {}
     plan = plan_chunks(input, chunk_seconds, warm_seconds)
@@ -142,10 +144,16 @@ def encode_distributed(input: str | os.PathLike, output: str | os.PathLike,
         with atomic_output(target.path) as tmp:
             frames, nbytes, copied, size = join_chunks(input, tmp, target.format, settings, plan,
                                                  results, target.name)
-            if export_map is not None:
-                _write_map(export_map, results)
+        # The map only once the video is in place (as transcode.encode): a map
+        # beside no video, or beside an older one, would describe other frames.
+        if export_map is not None:
+            _write_map(export_map, results)
         timing["join_s"] = round(time.monotonic() - joined, 3)
         ok = True
+    except BaseException:
+        if export_map is not None and os.path.isfile(export_map):
+            os.remove(export_map)  # a map of the old output, or none, not a partial one
+        raise
     finally:
         if ok or work.temporary:
             work.remove()
@@ -273,25 +281,26 @@ def merge_stats(parts) -> StageStats:
 
 
 def _write_map(path, results: list[ChunkResult]) -> None:
-    """The whole video's sidecar from the chunks' lines, frames renumbered."""
-    tmp = f"{path}.partial"
+    """The whole video's sidecar from the chunks' lines, frames renumbered.
+
+    One header (the first chunk's), then every chunk's frame lines; written
+    through a temporary file and renamed (:func:`salcodec.io.safeio.atomic_output`).
+    """
     n = 0
-    try:
-        with open(tmp, "w", encoding="utf-8") as out:
-            for r in results:
-                lines = zlib.decompress(r.map_lines).decode().splitlines()
-                if n == 0:
-                    out.write(lines[0] + "\n")
-                for line in lines[1:]:
-                    rec = json.loads(line)
-                    rec["frame"] = n
-                    n += 1
-                    out.write(json.dumps(rec, separators=(",", ":")) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    header = False
+    with atomic_output(Path(path)) as tmp, open(tmp, "w", encoding="utf-8") as out:
+        for r in results:
+            lines = zlib.decompress(r.map_lines).decode().splitlines()
+            if not lines:
+                continue
+            if not header:
+                out.write(lines[0] + "\n")
+                header = True
+            for line in lines[1:]:
+                rec = json.loads(line)
+                rec["frame"] = n
+                n += 1
+                out.write(json.dumps(rec, separators=(",", ":")) + "\n")
 
 
 def encode_batch_distributed(items, settings: EncodeSettings, *, address: str | None = None,

@@ -9,7 +9,7 @@ time lies in ``[start, end)``.
 The warm-up (see :mod:`.worker`) runs the saliency analysis, without
 encoding, from frame ``warm_from`` up to the chunk. The analysis keeps a
 schedule counted from the last scene cut (the model every ``cadence`` frames,
-detectors every 15 or 30), so :func:`align_warm_up` starts each warm-up a
+its networks every 15, 30 or 90), so :func:`align_warm_up` starts each warm-up a
 whole number of schedule periods after the last cut before the chunk (the
 cuts come from a scan of the frames: :func:`salcodec.distributed.worker.scan_cuts`)
 and at least :func:`warm_frames` before it: the schedule then runs in step
@@ -35,7 +35,7 @@ from ..io.decode import open_input, video_stream
 #: Default chunk length (seconds of video per task).
 CHUNK_SECONDS = 10.0
 #: Default warm-up before each chunk (seconds of video analysed, not encoded; at least
-#: three schedule periods, see :func:`warm_frames`).
+#: one schedule period, see :func:`warm_frames`).
 WARM_SECONDS = 3.0
 
 
@@ -156,12 +156,19 @@ def plan_chunks(input: str | os.PathLike, chunk_seconds: float = CHUNK_SECONDS,
 
 
 def schedule_period(settings) -> int:
-    """Frames after which the saliency analysis's schedule repeats within a shot.
+    """Video frames after which the saliency analysis's schedule repeats within a shot.
 
-    The mapper analyses every ``cadence`` frames; the default model runs its
-    detectors every ``detect_interval`` and its learned map every
-    ``gaze_interval`` frames, counted in analysed frames. The least common
-    multiple of those periods (30 for the defaults).
+    The mapper analyses a shot's first frame and every ``cadence``-th frame
+    after it; the default model (:class:`salcodec.saliency.fusion.DefaultModel`)
+    counts its networks' intervals in video frames (each call advances them by
+    its ``frame_step``, the cadence), so a network with interval ``i`` runs every
+    ``cadence * ceil(i / cadence)`` frames: faces every ``detect_interval``,
+    text every ``text_interval`` and the learned map every ``gaze_interval``,
+    text and the learned map first at half an interval after the shot's first
+    frame. A warm-up starts with a fresh model, which runs all of them on its
+    first frame as on a shot's, so its schedule is the whole-video one
+    whenever it starts a common multiple of these periods after the cut:
+    their least common multiple (90 for the defaults: 30, 90 and 15).
     """
     from ..mapper import DEFAULT_CADENCE
     from ..saliency import model_class
@@ -172,8 +179,11 @@ def schedule_period(settings) -> int:
         model = model_class(settings.model)
     except ValueError:
         return period
-    for name in ("detect_interval", "gaze_interval"):
-        interval = _default_arg(model, name)
+    detect = _default_arg(model, "detect_interval")
+    text = _default_arg(model, "text_interval")
+    if text is None and detect is not None:
+        text = detect  # DefaultModel: text_interval=None means detect_interval
+    for interval in (detect, text if detect else None, _default_arg(model, "gaze_interval")):
         if interval:
             period = math.lcm(period, cadence * -(-int(interval) // cadence))
     return period
@@ -190,16 +200,19 @@ def _default_arg(cls, name: str):
 
 
 def warm_frames(plan: ChunkPlan, warm_seconds: float, period: int) -> int:
-    """Frames of warm-up: ``warm_seconds``, and at least three schedule periods.
+    """Frames of warm-up: ``warm_seconds``, and at least one schedule period.
 
-    About one period brings every detector's schedule in step with the
-    whole-video encode; the rest lets the smoothing forget the start: the
-    default model keeps 0.7 of its previous map per analysis (every third
-    frame), so after three periods (30 analyses) 2e-5 of the start is left,
-    below what moves a whole-QP offset in practice (measured:
-    benchmarks/distributed.py; at two periods a few frames still differed).
+    A warm-up started in step (:func:`align_warm_up`) has every network's
+    result equal to the whole-video encode's once each has run after the
+    start: by half a period (the text detector's first run, 45 frames at the
+    defaults). The rest lets the smoothing forget the start: the default
+    model keeps ``smoothing ** frame_step`` of its previous map per analysis,
+    0.7 per video frame, and the mapper ``--smoothing`` (0.6) per frame, so
+    after another 45 frames 1e-7 of the start is left, below what moves a
+    whole-QP offset (the tests compare the maps with a single-process
+    encode's).
     """
-    return max(round(warm_seconds * plan.rate), 3 * period)
+    return max(round(warm_seconds * plan.rate), period)
 
 
 def align_warm_up(plan: ChunkPlan, cuts: list[int], period: int, warm: int) -> ChunkPlan:

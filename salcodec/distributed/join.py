@@ -6,8 +6,10 @@ copies, tags, chapters, rotation and colour), so the only difference is where
 the video packets come from. The output's libx264 stream is opened with the
 job's settings and never fed: its SPS/PPS (extradata) must equal every
 chunk's byte for byte, or the join is refused. Chunks keep the input's
-timestamps, so their packets are muxed unshifted; decode timestamps must
-increase across chunk boundaries and the frame count must equal the input's.
+timestamps (moved, like every stream here, to start at 0 where the input
+starts before it: :func:`salcodec.transcode.start_shift`), so their packets
+are muxed as they are; decode timestamps must increase across chunk
+boundaries and the frame count must equal the input's.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from ..io.containers import muxer_options
 from ..io.decode import open_input, video_stream
 from ..io.metadata import carry_video
 from ..settings import EncodeSettings
-from ..transcode import add_output_streams, count_video_packets
+from ..transcode import add_output_streams, count_video_packets, shift_packet, start_shift
 from .chunks import ChunkPlan
 from .worker import GLOBAL_HEADER, ChunkResult, unpack_packets
 
@@ -63,15 +65,15 @@ def join_chunks(input: str, output: str | os.PathLike, fmt: str, settings: Encod
         vout, copies = add_output_streams(src, vin, input, dst, fmt, settings)
         size = (vout.width, vout.height)
         vout.codec_context.flags |= GLOBAL_HEADER  # SPS/PPS out of band, as in the chunks
-        carry_video(vin, first, conform_frame(first, vout.width, vout.height), vout, fmt,
-                    input)
+        carry_video(vin, first, conform_frame(first, vout.width, vout.height,
+                                              vout.codec_context.pix_fmt), vout, fmt, input)
         dst.start_encoding()
         if bytes(vout.codec_context.extradata or b"") != results[0].extradata:
             raise SalcodecError(f"{name}: the chunks' SPS/PPS differ from this machine's "
                                 "libx264 with the same settings; output discarded")
         tb = Fraction(results[0].time_base)
         video = _video_packets(results, vout, tb, name)
-        others = _copied_packets(src, copies)
+        others = _copied_packets(src, copies, start_shift(src))
         merged = heapq.merge(video, others, key=lambda item: item[0])
         frames = nbytes = 0
         for _, is_video, packet in merged:
@@ -114,12 +116,14 @@ def _video_packets(results, vout, tb: Fraction, name: str):
             yield (dts * tb, True, p)
 
 
-def _copied_packets(src, copies):
+def _copied_packets(src, copies, shift: Fraction):
+    """The other streams' packets, moved by ``shift`` seconds as the chunks' video was."""
     if not copies:
         return
     for packet in src.demux([src.streams[i] for i in copies]):
         if packet.dts is None:
             continue  # the demuxer's flush packets
+        shift_packet(packet, shift)
         when = packet.dts * packet.time_base
         packet.stream = copies[packet.stream.index]
         yield (when, False, packet)

@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 
 from ..errors import SalcodecError
+from ..io.safeio import write_atomic as _write_atomic
 from .worker import ChunkResult
 
 
@@ -105,13 +106,3 @@ class WorkDir:
         with contextlib.suppress(OSError):
             self.path.rmdir()  # only if now empty
 
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise

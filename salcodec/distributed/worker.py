@@ -36,6 +36,7 @@ from ..io.conform import conform_frame
 from ..io.decode import ffmpeg_cause, open_input, video_stream
 from ..io.metadata import carry_video
 from ..settings import EncodeSettings
+from ..transcode import start_shift
 from .chunks import Chunk
 
 #: Dask event topic the tasks report progress on.
@@ -129,11 +130,15 @@ def encode_chunk(input: str, chunk: Chunk, settings: EncodeSettings, *,
         stage = SaliencyEncoder(vout, **settings.stage_options(), export_map=side)
         packets, frames, warm, first, last = [], 0, 0, None, None
         tagged = False
+        # A file starting before zero is moved to start at 0, as a whole-video
+        # encode does (transcode.start_shift); the join shifts the copied streams alike.
+        shift = start_shift(src)
         for frame in _frames(src, vin, input, chunk):
             if not tagged:
                 # The colour tags and aspect ratio go into the SPS (VUI): set them as
                 # the join does, from the frames, so every chunk's SPS is the output's.
-                carry_video(vin, frame, conform_frame(frame, vout.width, vout.height), vout,
+                carry_video(vin, frame, conform_frame(frame, vout.width, vout.height,
+                                                     vout.codec_context.pix_fmt), vout,
                             "matroska", input)
                 tagged = True
             if frame.pts < chunk.warm_from:
@@ -142,10 +147,12 @@ def encode_chunk(input: str, chunk: Chunk, settings: EncodeSettings, *,
                 stage.warm(frame)
                 warm += 1
                 continue
+            first = frame.pts if first is None else first
+            last = frame.pts  # the input's: the join checks them against the plan
+            if shift:
+                frame.pts += round(shift / frame.time_base)
             packets += stage.encode(frame)
             frames += 1
-            first = frame.pts if first is None else first
-            last = frame.pts
             if frames % 25 == 0:
                 report(frames)
         packets += stage.flush()
