@@ -1,13 +1,19 @@
 """Frames worth looking at, chosen in one streaming pass over source and two encodes.
 
-The source and the two matched encodes are decoded in lockstep, once. Per
-frame only small things are kept (bits, mean QP, type); the encoder's own
-saliency map is read from the map sidecar the encode exported (per-macroblock
-importance, :mod:`salcodec.mapfile`), or, without one, recomputed exactly as
-the encoder did (same mapper, same cadence and cut resets: the saliency model
-again, most of the pass's time); and for each criterion (highest saliency
-contrast, first scene cut, most motion) only the best frame so far is held in
-full, so memory is flat in the video's length.
+The source is decoded once; the two matched encodes are not decoded in the
+pass: their bits per frame are their packet sizes and their picture types
+come from the first slice header of each packet (what FFmpeg's decoder
+reports), a few ms per file. Per frame only small things are kept (bits,
+type); the encoder's own saliency map is read from the map sidecar the
+encode exported (per-macroblock importance, :mod:`salcodec.mapfile`; parsed
+only for the frames that can be picked), or, without one, recomputed exactly
+as the encoder did (same mapper, same cadence and cut resets: the saliency
+model again, most of the pass's time); and for each criterion (highest
+saliency contrast, first scene cut, most motion) only the best frame so far
+is held, by reference, so memory is flat in the video's length. At the end
+the picks alone are converted to RGB, and each encode is decoded once more
+up to its last pick, skipping the frames nothing refers to, for their
+pictures and realised QP maps.
 """
 
 from __future__ import annotations
@@ -86,8 +92,9 @@ class _Recorder(OffsetMapper):
         self.last_map = super()._model(rgb)
         return self.last_map
 
-    def step(self, frame: av.VideoFrame, thumb: np.ndarray) -> tuple[bool, np.ndarray]:
-        """(cut, saliency map) of the next conformed frame, the model rerun."""
+    def step(self, frame: av.VideoFrame, thumb: np.ndarray,
+             need: bool = True) -> tuple[bool, np.ndarray]:
+        """(cut, saliency map) of the next conformed frame, the model rerun (always)."""
         return self.job(frame).cut, self.last_map
 
 
@@ -104,7 +111,17 @@ class _Sidecar:
         self.records = iter(self.reader)
         self.cuts = SceneCutDetector()
 
-    def step(self, frame: av.VideoFrame, thumb: np.ndarray) -> tuple[bool, np.ndarray]:
+    def step(self, frame: av.VideoFrame, thumb: np.ndarray,
+             need: bool = True) -> tuple[bool, np.ndarray | None]:
+        """(cut, saliency map) of the next frame; the map is parsed only if ``need`` or a cut.
+
+        Parsing a 720p record costs about 2 ms: B-frames, never ranked, skip it.
+        """
+        cut = self.cuts.update(thumb)
+        if not (need or cut):
+            if not self.reader.skip():
+                raise SalcodecError(f"{self.reader.path}: the map ends before the video")
+            return cut, None
         rec = next(self.records, None)
         if rec is None:
             raise SalcodecError(f"{self.reader.path}: the map ends before the video")
@@ -113,7 +130,7 @@ class _Sidecar:
         else:  # offsets given from outside: lower offset = more important
             lo, hi = float(rec.offsets.min()), float(rec.offsets.max())
             sal = (hi - rec.offsets) / (hi - lo) if hi > lo else np.zeros_like(rec.offsets)
-        return self.cuts.update(thumb), sal.astype(np.float32)
+        return cut, sal.astype(np.float32)
 
     def close(self) -> None:
         self.reader.close()
@@ -171,7 +188,8 @@ def _coded_frames(path: str | os.PathLike) -> Iterator[tuple]:
     """(frame, picture type, bits) of each frame of an H.264 file, in display order.
 
     The frames carry their QP map (read it with :func:`frame_qp`: at 720p that
-    costs several ms, so only for the frames kept).
+    costs several ms, so only for the frames kept). The fallback of
+    :func:`_coded_index`: every frame decoded.
     """
     from ..qpinspect import pict_type
 
@@ -187,6 +205,114 @@ def _coded_frames(path: str | os.PathLike) -> Iterator[tuple]:
             for frame in packet.decode():
                 yield frame, pict_type(frame), 8 * sizes.pop(frame.pts, 0)
                 index += 1
+
+
+#: H.264 slice_type (mod 5) as FFmpeg's pict_type names it (:data:`qpinspect._PICT_TYPES`).
+_SLICE_TYPES = ("P", "B", "I", "SP", "SI")
+
+
+def _ue(bits: str, pos: int) -> tuple[int, int]:
+    """One Exp-Golomb ue(v) from a string of '0'/'1' at ``pos``: (value, next pos)."""
+    zeros = bits.index("1", pos) - pos
+    end = pos + 2 * zeros + 1
+    if end > len(bits):
+        raise ValueError("truncated")
+    return int(bits[pos + zeros:end], 2) - 1, end
+
+
+def _nal_units(data: bytes, length_size: int | None) -> Iterator[bytes]:
+    if length_size:  # AVCC / ISO BMFF: each NAL unit after its big-endian length
+        pos = 0
+        while pos + length_size <= len(data):
+            n = int.from_bytes(data[pos:pos + length_size], "big")
+            pos += length_size
+            yield data[pos:pos + n]
+            pos += n
+    else:  # Annex B: start codes
+        for nal in data.split(b"\x00\x00\x01"):
+            if nal.rstrip(b"\x00"):
+                yield nal
+
+
+def slice_picture_type(data: bytes, length_size: int | None) -> str | None:
+    """The picture type of one H.264 access unit, from its first slice header.
+
+    FFmpeg's decoder takes a picture's type from its first slice: the same
+    answer without decoding. None when the packet holds no slice.
+    """
+    for nal in _nal_units(data, length_size):
+        if nal and nal[0] & 0x1F in (1, 5):
+            head = nal[1:24].replace(b"\x00\x00\x03", b"\x00\x00")  # emulation prevention
+            bits = "".join(f"{b:08b}" for b in head)
+            _, pos = _ue(bits, 0)  # first_mb_in_slice
+            return _SLICE_TYPES[_ue(bits, pos)[0] % 5]
+    return None
+
+
+def _coded_index(path: str | os.PathLike) -> list[tuple[int, str, int]] | None:
+    """(pts, picture type, bits) of each frame of an H.264 file in display order, undecoded.
+
+    Read from the packets alone (sizes; types from the slice headers), a few
+    ms for a 10 s clip. None where that cannot be done exactly (not H.264, a
+    packet without timestamp or slice): then the frames are decoded.
+    """
+    with open_input(path) as c:
+        st = video_stream(c, path)
+        ctx = st.codec_context
+        if ctx.name != "h264":
+            return None
+        extra = ctx.extradata
+        length_size = (extra[4] & 3) + 1 if extra and extra[0] == 1 and len(extra) > 4 else None
+        rows = []
+        try:
+            for packet in c.demux(st):
+                if not packet.size:
+                    continue
+                kind = slice_picture_type(bytes(packet), length_size)
+                if kind is None or packet.pts is None:
+                    return None
+                rows.append((int(packet.pts), kind, 8 * packet.size))
+        except (ValueError, IndexError):
+            return None
+    rows.sort()
+    if len({r[0] for r in rows}) != len(rows):
+        return None
+    return rows
+
+
+def _decode_kept(path: str | os.PathLike, wanted: dict[int, int]) -> dict[int, tuple]:
+    """{index: (RGB, QP map)} of the frames with pts in ``wanted`` ({pts: index}).
+
+    One decode from the start to the last frame wanted, skipping the frames
+    no other frame refers to (FFmpeg's skip_frame=nonref) unless wanted: the
+    frames wanted come out bit-exact, at about half the cost of decoding all.
+    Single-threaded, so that the skip applies packet by packet.
+    """
+    out: dict[int, tuple] = {}
+    left = dict(wanted)
+    if not left:
+        return out
+    with open_input(path) as c:
+        st = video_stream(c, path)
+        st.thread_type = "NONE"
+        ctx = st.codec_context
+        ctx.options = {"export_side_data": "venc_params"}
+
+        def take(frames):
+            for frame in frames:
+                index = left.pop(frame.pts, None)
+                if index is not None:
+                    out[index] = (frame.to_ndarray(format="rgb24"), frame_qp(frame, path, index))
+
+        for packet in c.demux(st):
+            if packet.size:
+                ctx.skip_frame = "DEFAULT" if packet.pts in left else "NONREF"
+            take(packet.decode())
+            if not left:
+                break
+    if left:
+        raise SalcodecError(f"{path}: frames {sorted(left.values())} did not decode")
+    return out
 
 
 def _source_frames(path: str | os.PathLike) -> Iterator:
@@ -219,11 +345,23 @@ def pick_frames(source: str | os.PathLike, plain: str | os.PathLike, salient: st
     types: list[list[str]] = [[], []]
     cuts: list[int] = []
     best: dict[str, tuple[float, int]] = {}
-    held: dict[int, Shown] = {}
+    # Per candidate frame, what it takes to draw it later: the source frame and, for an
+    # encode read undecoded, nothing (decoded at the end, that frame only); pictures are
+    # converted to RGB and QP maps read for the final picks alone.
+    held: dict[int, dict] = {}
     recorder = None
     prev = None
+    coded = [plain, salient]
+    index_of = [_coded_index(p) for p in coded]  # None: that encode is decoded in the pass
+
+    def undecoded(rows):
+        for _pts, kind, nbits in rows:
+            yield None, kind, nbits
+
     with ExitStack() as stack:
-        iters = [_source_frames(source), _coded_frames(plain), _coded_frames(salient)]
+        iters = [_source_frames(source)] + [
+            _coded_frames(p) if rows is None else undecoded(rows)
+            for p, rows in zip(coded, index_of, strict=True)]
         for it in iters:
             stack.callback(it.close)
         for index, (frame, a, b) in enumerate(zip(*iters, strict=False)):
@@ -238,7 +376,8 @@ def pick_frames(source: str | os.PathLike, plain: str | os.PathLike, salient: st
                     recorder = _Recorder(w, h, **opts)
             conformed = conform_frame(frame, w, h)
             small = yuv_thumbnail(*frame_planes(conformed))
-            cut, sal = recorder.step(conformed, small)
+            ranked = b[1] in RANKED_TYPES
+            cut, sal = recorder.step(conformed, small, need=ranked)
             thumb = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32)
             motion = 0.0 if prev is None or cut else float(np.abs(thumb - prev).mean())
             prev = thumb
@@ -247,8 +386,8 @@ def pick_frames(source: str | os.PathLike, plain: str | os.PathLike, salient: st
                 types[k].append(kind)
             if cut:
                 cuts.append(index)
-            contrast = saliency_contrast(sal)
-            ranked = b[1] in RANKED_TYPES
+            # Needed (and the map read) only where a frame can win: ranked, or a cut.
+            contrast = -1.0 if sal is None else saliency_contrast(sal)
             scores = {"salient": contrast if ranked else -1.0,
                       "motion": motion if index and ranked else -1.0,
                       "cut": 1.0 if cut and "cut" not in best else -1.0}
@@ -260,18 +399,32 @@ def pick_frames(source: str | os.PathLike, plain: str | os.PathLike, salient: st
                         v[1] != old[1] for v in best.values()):
                     held.pop(old[1], None)  # no criterion holds that frame any more
             if won and index not in held:
-                held[index] = Shown(
-                    index, [], conformed.to_ndarray(format="rgb24"),
-                    [f.to_ndarray(format="rgb24") for f, *_ in (a, b)],
-                    [frame_qp(f, p, index) for (f, *_), p in ((a, plain), (b, salient))],
-                    [a[1], b[1]], [a[2], b[2]], np.array(sal, dtype=np.float32))
+                # References only (no copy, no conversion): a few frames at most.
+                held[index] = {"source": conformed, "coded": [a[0], b[0]],
+                               "types": [a[1], b[1]], "bits": [a[2], b[2]],
+                               "saliency": np.array(sal, dtype=np.float32), "score": {}}
             if index in held:
-                held[index].score.update(saliency_contrast=round(contrast, 4),
-                                         motion=round(motion, 3), cut=bool(cut))
+                held[index]["score"].update(saliency_contrast=round(contrast, 4),
+                                            motion=round(motion, 3), cut=bool(cut))
+    picked = sorted({best[c][1] for c in CRITERIA if c in best})
+    pictures: dict[int, list] = {i: [None, None] for i in picked}
+    qps: dict[int, list] = {i: [None, None] for i in picked}
+    for k, (path, rows) in enumerate(zip(coded, index_of, strict=True)):
+        if rows is None:  # decoded in the pass: the frames are held
+            for i in picked:
+                f = held[i]["coded"][k]
+                pictures[i][k], qps[i][k] = f.to_ndarray(format="rgb24"), frame_qp(f, path, i)
+        else:
+            for i, (rgb, qp) in _decode_kept(path, {rows[i][0]: i for i in picked}).items():
+                pictures[i][k], qps[i][k] = rgb, qp
+    frames = {i: Shown(i, [], held[i]["source"].to_ndarray(format="rgb24"), pictures[i],
+                       qps[i], held[i]["types"], held[i]["bits"], held[i]["saliency"],
+                       held[i]["score"]) for i in picked}
+    held.clear()
     shown = []
     for c in CRITERIA:
         if c in best:
-            f = held[best[c][1]]
+            f = frames[best[c][1]]
             f.reasons.append(c)
             if f not in shown:
                 shown.append(f)
