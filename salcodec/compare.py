@@ -17,6 +17,7 @@ import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 from . import bdrate
 from .bitstream import video_payload_bytes
@@ -311,5 +312,6 @@ def summary_lines(report: dict) -> list[str]:
     return lines
 
 
-def print_summary(report: dict, file=sys.stdout) -> None:
-    print("\n".join(summary_lines(report)), file=file)
+def print_summary(report: dict, file: TextIO | None = None) -> None:
+    """The summary lines on ``file`` (default: the current ``sys.stdout``, looked up per call)."""
+    print("\n".join(summary_lines(report)), file=file or sys.stdout)
