@@ -103,7 +103,8 @@ def plot_rd(report: dict, path: str | Path | None = None) -> bytes:
     for ax in list(axes.flat)[len(metrics):]:
         ax.axis("off")
     axes[0][0].legend(fontsize=8, loc="upper left")
-    fig.suptitle(f"{Path(report['input']).name}: RD curves vs plain x264 "
+    plain = report["arms"][0]["name"] if report.get("arms") else "x264"
+    fig.suptitle(f"{Path(report['input']).name}: RD curves vs plain {plain} "
                  "(BD-rate pchip; negative = fewer bytes at equal quality)", fontsize=9)
     # Fixed margins: tight_layout measures every label and costs more than the drawing.
     fig.subplots_adjust(left=0.07, right=0.98, bottom=0.14 / rows, top=1 - 0.13 / rows,
