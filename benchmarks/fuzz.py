@@ -315,8 +315,14 @@ def problems(run: Run) -> list[str]:
 
 
 def decoded_frames(path: Path) -> int:
-    """Frames of the first video stream, decoded to the end (raises on a broken file)."""
-    with av.open(str(path)) as c:
+    """Frames of the first video stream, decoded to the end (raises on a broken file).
+
+    Opened as salcodec reads its own outputs (:func:`salcodec.io.decode.open_input`:
+    a tiny MPEG-TS is read as mpegts when FFmpeg's probe gives up on it).
+    """
+    from salcodec.io.decode import open_input
+
+    with open_input(path) as c:
         return sum(1 for _ in c.decode(video=0))
 
 

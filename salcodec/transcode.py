@@ -472,7 +472,7 @@ class BestEffortClock:
 
 def count_video_packets(path: str | os.PathLike) -> int:
     """Video frames in a file, counted by demuxing (no decode)."""
-    with av.open(str(path)) as c:
+    with open_input(path) as c:
         stream = c.streams.video[0]
         return sum(1 for p in c.demux(stream) if p.size > 0)
 

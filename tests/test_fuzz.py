@@ -90,3 +90,15 @@ def test_regression_unknown_video_codec_is_one_line_in_quality(corpus, tmp_path)
     assert found.findings == []
     assert [r["rc"] for r in found.runs] == [1, 1, 1]
     assert "unknown codec" in found.runs[1]["stderr_tail"]
+
+
+def test_regression_tiny_mpegts_output_is_read_back(corpus, tmp_path):
+    """Fuzz case 3:19 (an FFV1 clip cut to 2 small frames): the MPEG-TS output of
+    1,880 bytes was too short for FFmpeg's format probe, so the frame-count check
+    raised EOFError with a traceback; the output is now read back as mpegts."""
+    seeds, layouts = corpus
+    src, data, done = fuzz.make_case(seeds, layouts, 3, 19)
+    assert src.name == "ffv1_odd.mkv"
+    found = fuzz.run_case(src, data, done, "3:19", tmp_path, timeout=120)
+    assert found.findings == []
+    assert found.runs[0]["rc"] == 0, found.runs[0]["stderr_tail"]

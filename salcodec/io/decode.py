@@ -9,6 +9,7 @@ from pathlib import Path
 import av
 
 from ..errors import InputError
+from .containers import EXTENSIONS
 from .pipes import input_url, is_pipe_input, is_stdin, pipe_hint, require_seekable
 
 
@@ -57,6 +58,14 @@ def open_input(path: str | os.PathLike, allow_pipe: bool = False) -> av.containe
     try:
         return av.open(input_url(path) if pipe else str(p), mode="r", timeout=timeout)
     except av.error.FFmpegError as exc:
+        # FFmpeg's probe gives up on an MPEG-TS of a few packets (a two-frame
+        # clip) that it reads fine when told the format: try the extension's.
+        fmt = None if pipe else EXTENSIONS.get(p.suffix.lower())
+        if fmt is not None:
+            try:
+                return av.open(str(p), mode="r", format=fmt, timeout=timeout)
+            except av.error.FFmpegError:
+                pass
         raise InputError(f"{path}: not a readable media file ({ffmpeg_cause(exc)})"
                          f"{pipe_hint(path)}") from None
     except (UnicodeDecodeError, ValueError) as exc:
