@@ -10,6 +10,7 @@ configuration (``distributed.comm.tls.*``).
 from __future__ import annotations
 
 import os
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -68,10 +69,14 @@ def connect(address: str | None = None, tls: TLSFiles | None = None,
         if tls.given():
             raise SalcodecError("--tls-* options are for a remote scheduler "
                                 "(--distributed tls://host:port)")
-        cluster = distributed.LocalCluster(
-            n_workers=n_workers or local_workers(), threads_per_worker=1, processes=True,
-            host="127.0.0.1", dashboard_address=dashboard, scheduler_port=0,
-            silence_logs=40)
+        with warnings.catch_warnings():
+            # The scheduler's HTTP routes (health, metrics; no dashboard unless
+            # asked) try port 8787 first and warn when it is taken: not the user's business.
+            warnings.filterwarnings("ignore", message="Port 8787 is already in use")
+            cluster = distributed.LocalCluster(
+                n_workers=n_workers or local_workers(), threads_per_worker=1, processes=True,
+                host="127.0.0.1", dashboard_address=dashboard, scheduler_port=0,
+                silence_logs=40)
         try:
             with distributed.Client(cluster) as client:
                 yield client, True
