@@ -190,6 +190,50 @@ def refuse_conflicts(params: dict[str, str], conflicts: dict[str, str],
                                 f"setting; {conflicts[key]}")
 
 
+def check_parsed(params: dict[str, str], parse: Callable[[str, str], int] | None,
+                 flag: str, encoder: str) -> None:
+    """Refuse what the encoder's own parser rejects: -1 an unknown key, < -1 a bad value.
+
+    ``parse`` is x264's or x265's ``*_param_parse`` on fresh defaults (None when
+    the library was not found: FFmpeg will still warn).
+    """
+    if parse is None:
+        return
+    for key, value in params.items():
+        code = parse(key, value)
+        if code == -1:
+            raise SalcodecError(f"{flag}: unknown {encoder} parameter {key!r}")
+        if code < 0:
+            raise SalcodecError(f"{flag}: invalid value {value!r} for {encoder} parameter "
+                                f"{key!r}")
+
+
+def bundled_cdll(stem: str, signatures: dict, optional: dict | None = None):
+    """PyAV's bundled ``lib<stem>`` through ctypes with these function signatures, or None.
+
+    ``signatures`` maps a function name to ``(argtypes, restype)``; a library
+    without one of them (or none found) gives None. ``optional`` functions are
+    declared only where the library has them.
+    """
+    import ctypes
+
+    path = bundled_library(stem)
+    if not path:
+        return None
+    try:
+        lib = ctypes.CDLL(path)
+        for name, (argtypes, restype) in signatures.items():
+            fn = getattr(lib, name)
+            fn.argtypes, fn.restype = argtypes, restype
+    except (OSError, AttributeError):
+        return None
+    for name, (argtypes, restype) in (optional or {}).items():
+        if hasattr(lib, name):
+            fn = getattr(lib, name)
+            fn.argtypes, fn.restype = argtypes, restype
+    return lib
+
+
 def number(text: str, key: str, codec: str) -> float:
     """A parameter's value as a number, or a one-line error naming it."""
     try:

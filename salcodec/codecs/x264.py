@@ -14,7 +14,8 @@ from . import (
     PRESETS,
     Codec,
     add_video_stream,
-    bundled_library,
+    bundled_cdll,
+    check_parsed,
     number,
     parse_params,
     refuse_conflicts,
@@ -40,17 +41,7 @@ def check_x264_params(params: dict[str, str]) -> None:
     library PyAV's wheel bundles), so the answer is x264's.
     """
     refuse_conflicts(params, CONFLICTS, "--x264-params")
-    parse = _x264_parser()
-    if parse is None:  # no libx264 found beside PyAV: FFmpeg will still warn
-        return
-    for key, value in params.items():
-        code = parse(key, value)
-        if code == -1:
-            raise SalcodecError(f"--x264-params: unknown x264 parameter {key!r}")
-        if code < 0:
-            raise SalcodecError(
-                f"--x264-params: invalid value {value!r} for x264 parameter {key!r}"
-            )
+    check_parsed(params, _x264_parser(), "--x264-params", "x264")
 
 
 def _x264_parser():
@@ -74,21 +65,10 @@ def _x264_parser():
 
 @functools.cache  # one library handle per process (loading twice would be harmless)
 def _load_x264():
-    path = bundled_library("x264")
-    if not path:
-        return None
-    try:
-        lib = ctypes.CDLL(path)
-        lib.x264_param_default.argtypes = [ctypes.c_void_p]
-        lib.x264_param_default.restype = None
-        lib.x264_param_parse.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p]
-        lib.x264_param_parse.restype = ctypes.c_int
-    except (OSError, AttributeError):
-        return None
-    if hasattr(lib, "x264_param_cleanup"):
-        lib.x264_param_cleanup.argtypes = [ctypes.c_void_p]
-        lib.x264_param_cleanup.restype = None
-    return lib
+    ptr, text = ctypes.c_void_p, ctypes.c_char_p
+    return bundled_cdll("x264", {"x264_param_default": ([ptr], None),
+                                 "x264_param_parse": ([ptr, text, text], ctypes.c_int)},
+                        optional={"x264_param_cleanup": ([ptr], None)})
 
 
 def x264_options(crf: float = 23, preset: str = "medium", x264_params: str | None = None,

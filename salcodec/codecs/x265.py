@@ -17,7 +17,15 @@ import functools
 import warnings
 
 from ..errors import SalcodecError, SalcodecWarning
-from . import PRESETS, Codec, bundled_library, number, parse_params, refuse_conflicts
+from . import (
+    PRESETS,
+    Codec,
+    bundled_cdll,
+    check_parsed,
+    number,
+    parse_params,
+    refuse_conflicts,
+)
 
 #: Presets whose defaults switch AQ off, which drops the offsets (measured).
 AQ_OFF_PRESETS = ("ultrafast", "superfast")
@@ -43,15 +51,7 @@ def check_x265_params(params: dict[str, str]) -> None:
     library PyAV's wheel bundles).
     """
     refuse_conflicts(params, CONFLICTS)
-    parse = _x265_parser()
-    if parse is None:  # no libx265 found beside PyAV: FFmpeg will still warn
-        return
-    for key, value in params.items():
-        code = parse(key, value)
-        if code == -1:
-            raise SalcodecError(f"--params: unknown x265 parameter {key!r}")
-        if code < 0:
-            raise SalcodecError(f"--params: invalid value {value!r} for x265 parameter {key!r}")
+    check_parsed(params, _x265_parser(), "--params", "x265")
 
 
 def _x265_parser():
@@ -75,22 +75,11 @@ def _x265_parser():
 
 @functools.cache  # one library handle per process (loading twice would be harmless)
 def _load_x265():
-    path = bundled_library("x265")
-    if not path:
-        return None
-    try:
-        lib = ctypes.CDLL(path)
-        lib.x265_param_alloc.argtypes = []
-        lib.x265_param_alloc.restype = ctypes.c_void_p
-        lib.x265_param_free.argtypes = [ctypes.c_void_p]
-        lib.x265_param_free.restype = None
-        lib.x265_param_default.argtypes = [ctypes.c_void_p]
-        lib.x265_param_default.restype = None
-        lib.x265_param_parse.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p]
-        lib.x265_param_parse.restype = ctypes.c_int
-    except (OSError, AttributeError):
-        return None
-    return lib
+    ptr, text = ctypes.c_void_p, ctypes.c_char_p
+    return bundled_cdll("x265", {
+        "x265_param_alloc": ([], ptr), "x265_param_free": ([ptr], None),
+        "x265_param_default": ([ptr], None),
+        "x265_param_parse": ([ptr, text, text], ctypes.c_int)})
 
 
 def x265_options(crf: float = 23, preset: str = "medium", params: str | None = None,
