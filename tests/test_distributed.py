@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 
@@ -322,15 +323,18 @@ def _dask(*args) -> list[str]:
     return [str(exe), *args] if exe.exists() else [sys.executable, "-m", "dask", *args]
 
 
-@pytest.fixture(scope="module")
-def cluster(work):
-    """``dask scheduler`` and two ``dask worker`` processes (no nanny, one thread each)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
-    sfile = work / "scheduler.json"
-    logs = open(work / "dask.log", "w")  # noqa: SIM115 (open for the fixture's life)
-    procs = [subprocess.Popen(_dask("scheduler", "--host", "127.0.0.1", "--port", "0",
-                                    "--no-dashboard", "--scheduler-file", str(sfile)),
-                              env=env, stdout=logs, stderr=logs, cwd=work)]
+@contextmanager
+def dask_processes(folder: Path, scheme: str, workers: int, flags=(), env=None):
+    """``dask scheduler`` on 127.0.0.1 and ``workers`` ``dask worker`` processes (no nanny,
+    one thread each) with ``flags``; yields (address, processes), all stopped after."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    sfile = folder / "scheduler.json"
+    logs = open(folder / "dask.log", "w")  # noqa: SIM115 (closed below)
+    protocol = ["--protocol", scheme] if scheme != "tcp" else []
+    procs = [subprocess.Popen(_dask("scheduler", *protocol, "--host", "127.0.0.1", "--port",
+                                    "0", "--no-dashboard", "--scheduler-file", str(sfile),
+                                    *flags),
+                              env=env, stdout=logs, stderr=logs, cwd=folder)]
     try:
         deadline = time.monotonic() + 60
         address = None
@@ -340,13 +344,12 @@ def cluster(work):
             except (OSError, ValueError, KeyError):
                 time.sleep(0.2)
         assert address, "dask scheduler did not start"
-        assert address.startswith("tcp://127.0.0.1:")
-        for _ in range(2):
+        assert address.startswith(f"{scheme}://127.0.0.1:")
+        for _ in range(workers):
             procs.append(subprocess.Popen(
                 _dask("worker", address, "--nthreads", "1", "--no-nanny", "--no-dashboard",
-                      "--host", "127.0.0.1"), env=env, stdout=logs, stderr=logs, cwd=work))
-        with distributed.Client(address, timeout="30s") as client:
-            client.wait_for_workers(2, timeout=60)
+                      "--host", "127.0.0.1", *flags), env=env, stdout=logs, stderr=logs,
+                cwd=folder))
         yield address, procs
     finally:
         for p in reversed(procs):
@@ -358,6 +361,16 @@ def cluster(work):
             except subprocess.TimeoutExpired:
                 p.kill()
         logs.close()
+
+
+@pytest.fixture(scope="module")
+def cluster(work):
+    """``dask scheduler`` and two ``dask worker`` processes (no nanny, one thread each)."""
+    with dask_processes(work, "tcp", 2,
+                        env={"DASK_DISTRIBUTED__WORKER__DAEMON": "False"}) as (address, procs):
+        with distributed.Client(address, timeout="30s") as client:
+            client.wait_for_workers(2, timeout=60)
+        yield address, procs
 
 
 def test_batch_whole_files_over_the_scheduler(work, cluster):
@@ -429,7 +442,6 @@ def test_local_cluster(work, cut_clip, monkeypatch):
     """The embedded LocalCluster: loopback only, no dashboard; one chunked encode."""
     import urllib.error
     import urllib.request
-    from contextlib import contextmanager
 
     import salcodec.distributed as dist
 
@@ -474,34 +486,9 @@ def test_tls_scheduler_with_certificates_from_flags(work, cut_clip):
                     "-addext", "subjectAltName=IP:127.0.0.1"], check=True,
                    capture_output=True)
     flags = ["--tls-ca-file", str(cert), "--tls-cert", str(cert), "--tls-key", str(key)]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    sfile = tls / "scheduler.json"
-    logs = open(tls / "dask.log", "w")  # noqa: SIM115 (closed below)
-    procs = [subprocess.Popen(_dask("scheduler", "--protocol", "tls", "--host", "127.0.0.1",
-                                    "--port", "0", "--no-dashboard", "--scheduler-file",
-                                    str(sfile), *flags), env=env, stdout=logs, stderr=logs)]
-    try:
-        deadline, address = time.monotonic() + 60, None
-        while address is None and time.monotonic() < deadline:
-            try:
-                address = json.loads(sfile.read_text())["address"]
-            except (OSError, ValueError, KeyError):
-                time.sleep(0.2)
-        assert address and address.startswith("tls://127.0.0.1:")
-        procs.append(subprocess.Popen(
-            _dask("worker", address, "--nthreads", "1", "--no-nanny", "--no-dashboard",
-                  "--host", "127.0.0.1", *flags), env=env, stdout=logs, stderr=logs))
+    with dask_processes(tls, "tls", 1, flags) as (address, _):
         out = tls / "tls.mp4"
         proc = salcodec("encode", cut_clip, out, "--distributed", address, "--chunk-seconds",
                         "2", *flags, timeout=300)
         assert proc.returncode == 0, proc.stderr
         check_output(out, cut_clip)
-    finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        logs.close()
