@@ -155,8 +155,6 @@ class SaliencyEncoder:
         if self.enabled and self.pix_fmt not in PIX_FMTS:
             raise SalcodecError(f"SaliencyEncoder: a {codec} stream in {self.pix_fmt} cannot "
                                 f"carry ROI; use {' or '.join(PIX_FMTS)} (or saliency off)")
-        self._levels = get_codec(codec).levels
-        self._sent: tuple = (None, None)  # (offsets, what the encoder got for them)
         self.stats = StageStats()
         self.lookahead = max(1, lookahead)
         self._pending: deque[tuple[av.VideoFrame, Future[FrameOffsets] | None]] = deque()
@@ -175,6 +173,7 @@ class SaliencyEncoder:
             from .regions import payload_for
 
             self._mapper.payload = payload_for(codec, self.pix_fmt)
+            self._mapper.levels = get_codec(codec).levels  # records what the encoder gets
             if export_map is not None:
                 self._export = MapWriter(export_map, self.width, self.height)
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="salcodec-saliency")
@@ -234,27 +233,14 @@ class SaliencyEncoder:
         frame, job = self._pending.popleft()
         if job is not None:
             r = job.result()
-            offsets = self._sent_offsets(r.offsets)
-            self.stats.add(offsets, roi.attach_payload(frame, r.payload))
+            self.stats.add(r.offsets, roi.attach_payload(frame, r.payload))
             self.stats.scene_cuts += r.cut
             if self._export is not None:
                 self._export.write(frame.pts, frame.time_base or self.stream.time_base,
-                                   offsets, r.importance)
+                                   r.offsets, r.importance)
         else:
             self.stats.frames += 1
         return self.stream.encode(frame)
-
-    def _sent_offsets(self, offsets: np.ndarray) -> np.ndarray:
-        """The offsets the payload carries: merged to the encoder's level limit
-        (:func:`salcodec.regions.limit_levels`, as :func:`~salcodec.regions.payload_for`
-        does), one array per analysis like ``offsets`` (frames between analyses share it)."""
-        if self._levels is None:
-            return offsets
-        if self._sent[0] is not offsets:
-            from .regions import limit_levels
-
-            self._sent = (offsets, limit_levels(offsets, self._levels))
-        return self._sent[1]
 
     def __enter__(self) -> SaliencyEncoder:
         return self

@@ -121,6 +121,9 @@ class OffsetMapper:
         #: ``(offsets, width, height) -> ROI bytes`` for the encoder fed (x264's
         #: scale unless the stage binds another: :func:`salcodec.regions.payload_for`).
         self.payload = None
+        #: The encoder's limit on distinct offsets per frame (libvpx-vp9: 7), or None.
+        #: The offsets returned are then the merged ones the encoder is sent.
+        self.levels: int | None = None
         self.model = (None if maps is not None
                       else get_model(model) if isinstance(model, str) else model)
         self._importance: np.ndarray | None = None
@@ -164,7 +167,6 @@ class OffsetMapper:
         frame and every ``cadence``-th frame after it, the frames between reuse
         the last analysis (same offsets, same payload object).
         """
-        from .regions import roi_payload
 
         cut = self.cuts.update(yuv_thumbnail(*frame_planes(frame)))
         self.frames += 1
@@ -188,13 +190,19 @@ class OffsetMapper:
         offsets = self._map(sal, cut, 1 if step is None else step, rgb)
         self._since_analysis = 1
         self.analyses += 1
-        self._last = FrameOffsets(offsets, (self.payload or roi_payload)(offsets, self.width,
-                                                                         self.height),
-                                  cut, True, self._importance)
+        self._last = self._analysed(offsets, cut, self._importance)
         return self._last
 
+    def _analysed(self, offsets: np.ndarray, cut: bool, importance) -> FrameOffsets:
+        """An analysis's result: the offsets as sent (merged to ``levels``) and their ROI bytes."""
+        from .regions import limit_levels, roi_payload
+
+        if self.levels is not None:
+            offsets = limit_levels(offsets, self.levels)
+        payload = (self.payload or roi_payload)(offsets, self.width, self.height)
+        return FrameOffsets(offsets, payload, cut, True, importance)
+
     def _external(self, frame: av.VideoFrame, cut: bool) -> FrameOffsets:
-        from .regions import roi_payload
 
         importance, given = self.maps.next(frame.pts)
         if given is not None:
@@ -203,9 +211,7 @@ class OffsetMapper:
             rgb = self.analysis_rgb(frame) if self.anchor == "attended" else None
             offsets = self._offsets(importance, cut, 1, rgb)
         self.analyses += 1
-        return FrameOffsets(offsets, (self.payload or roi_payload)(offsets, self.width,
-                                                                   self.height), cut, True,
-                            importance)
+        return self._analysed(offsets, cut, importance)
 
     def __call__(self, frame: av.VideoFrame) -> tuple[np.ndarray, bool]:
         """Offsets and cut flag of the next frame of the video (see :meth:`job`)."""
