@@ -132,13 +132,7 @@ def encode(input: str | os.PathLike, output: str | os.PathLike,
     masks = None
     try:
         vin = video_stream(src, input)
-        calibration = None
-        if budget == "size" and settings.saliency:
-            from .budget import calibrate_bias
-
-            calibration = calibrate_bias(
-                input, settings, lambda i, o, s: encode(i, o, s, overwrite=True).bytes)
-            settings = settings.with_(bias=calibration.bias)
+        settings, calibration = size_budget(input, settings)
         masks = MaskSpool() if (report_qp and settings.saliency and not target.pipe
                                 and spec.qp_export is None) else None
         if target.pipe:
@@ -181,6 +175,19 @@ def encode(input: str | os.PathLike, output: str | os.PathLike,
             {"note": spec.qp_export} if report_qp and settings.saliency and spec.qp_export
             else {}),
     )
+
+
+def size_budget(input, settings: EncodeSettings):
+    """``--budget size``: the settings with the QP bias at which the saliency arm's
+    size matches the plain encoder's (sample encodes, :func:`salcodec.budget.calibrate_bias`),
+    and that calibration; other budgets: the settings as given and None."""
+    if settings.budget != "size" or not settings.saliency:
+        return settings, None
+    from .budget import calibrate_bias
+
+    calibration = calibrate_bias(
+        input, settings, lambda i, o, s: encode(i, o, s, overwrite=True).bytes)
+    return settings.with_(bias=calibration.bias), calibration
 
 
 def _check_count(target: OutputTarget, frames_out: int, frames_in: int) -> None:

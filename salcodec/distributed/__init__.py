@@ -97,7 +97,7 @@ def encode_distributed(input: str | os.PathLike, output: str | os.PathLike,
         Extra tries of a chunk that raised; a chunk whose worker died is
         rescheduled by Dask on its own.
     """
-    from ..transcode import EncodeResult, _check_export
+    from ..transcode import EncodeResult, _check_export, size_budget
 
     started = time.monotonic()
     settings = (settings or EncodeSettings()).with_(**changes)
@@ -120,14 +120,7 @@ def encode_distributed(input: str | os.PathLike, output: str | os.PathLike,
     timing = {}
     plan = plan_chunks(input, chunk_seconds, warm_seconds)
     timing["plan_s"] = round(time.monotonic() - started, 3)
-    calibration = None
-    if settings.budget == "size" and settings.saliency:
-        from ..budget import calibrate_bias
-        from ..transcode import encode
-
-        calibration = calibrate_bias(
-            input, settings, lambda i, o, s: encode(i, o, s, overwrite=True).bytes)
-        settings = settings.with_(bias=calibration.bias)
+    settings, calibration = size_budget(input, settings)
     fingerprint = plan.fingerprint(settings.as_dict(), {"export_map": export_map is not None})
     work = WorkDir(resume, fingerprint)
     ok = False
