@@ -33,8 +33,8 @@ from .transcode import (
     Muxing,
     _check_count,
     _check_export,
+    copied_packets,
     count_video_packets,
-    shift_packet,
     start_shift,
     write_error,
 )
@@ -237,7 +237,7 @@ class _FrameMux(Muxing):
         step = max(1, round(1 / (self.rate * tb)))
         last = None
         stage = SaliencyEncoder(vout, **s.stage_options(), export_map=self.export_map)
-        demux = self._copied_packets(copies)
+        demux = copied_packets(self.src, copies, self.shift)
         bar = Progress(0, self.progress)
         try:
             pending = next(demux, None)
@@ -280,17 +280,6 @@ class _FrameMux(Muxing):
             raise SalcodecError(f"frame {self.frames_in}: pts {pts} does not increase (after "
                                 f"{last}, time base {tb}); give frames in presentation order")
         return pts
-
-    def _copied_packets(self, copies: dict) -> Iterator[tuple[Fraction, av.Packet]]:
-        """(decode time in seconds, packet retargeted to its copy), in file order."""
-        if not copies:
-            return
-        for packet in self.src.demux([self.src.streams[i] for i in copies]):
-            if packet.dts is not None:
-                shift_packet(packet, self.shift)
-                when = packet.dts * packet.time_base
-                packet.stream = copies[packet.stream.index]
-                yield when, packet
 
     def _mux(self, dst, packets) -> None:
         if isinstance(packets, av.Packet) and packets.size:

@@ -359,6 +359,19 @@ def shift_packet(packet, seconds: Fraction) -> None:
         packet.dts += ticks
 
 
+def copied_packets(src, copies: dict, shift: Fraction) -> Iterator[tuple[Fraction, av.Packet]]:
+    """(decode time in seconds, packet retargeted to its copy) of the streams in ``copies``
+    (input index -> output stream), in file order, moved by ``shift`` seconds."""
+    if not copies:
+        return
+    for packet in src.demux([src.streams[i] for i in copies]):
+        if packet.dts is None:
+            continue  # the demuxer's flush packets
+        shift_packet(packet, shift)
+        packet.stream = copies[packet.stream.index]
+        yield packet.dts * packet.time_base, packet
+
+
 def add_output_streams(src, vin, input, dst, fmt: str, settings: EncodeSettings):
     """The output's video stream and copies of the input's other streams, with metadata.
 

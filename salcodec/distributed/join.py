@@ -26,7 +26,7 @@ from ..io.containers import muxer_options
 from ..io.decode import open_input, video_stream
 from ..io.metadata import carry_video
 from ..settings import EncodeSettings
-from ..transcode import add_output_streams, count_video_packets, shift_packet, start_shift
+from ..transcode import add_output_streams, copied_packets, count_video_packets, start_shift
 from .chunks import ChunkPlan
 from .worker import GLOBAL_HEADER, ChunkResult, unpack_packets
 
@@ -73,7 +73,8 @@ def join_chunks(input: str, output: str | os.PathLike, fmt: str, settings: Encod
                                 "libx264 with the same settings; output discarded")
         tb = Fraction(results[0].time_base)
         video = _video_packets(results, vout, tb, name)
-        others = _copied_packets(src, copies, start_shift(src))
+        # The other streams, moved by the shift the chunks' video got.
+        others = ((when, False, p) for when, p in copied_packets(src, copies, start_shift(src)))
         merged = heapq.merge(video, others, key=lambda item: item[0])
         frames = nbytes = 0
         for _, is_video, packet in merged:
@@ -116,14 +117,3 @@ def _video_packets(results, vout, tb: Fraction, name: str):
             yield (dts * tb, True, p)
 
 
-def _copied_packets(src, copies, shift: Fraction):
-    """The other streams' packets, moved by ``shift`` seconds as the chunks' video was."""
-    if not copies:
-        return
-    for packet in src.demux([src.streams[i] for i in copies]):
-        if packet.dts is None:
-            continue  # the demuxer's flush packets
-        shift_packet(packet, shift)
-        when = packet.dts * packet.time_base
-        packet.stream = copies[packet.stream.index]
-        yield (when, False, packet)
