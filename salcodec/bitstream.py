@@ -40,11 +40,11 @@ def video_payload_bytes(path: str | os.PathLike) -> int:
     still clip of 1-2 kB they would be a large, equal-for-both-arms share that
     pulls BD-rates to zero. Codecs without NAL units (VP9) count whole packets.
     """
-    return sum(n for _, n in packet_payloads(path))
+    return sum(n for _, n, _ in packet_payloads(path))
 
 
-def packet_payloads(path: str | os.PathLike) -> list[tuple[int, int]]:
-    """``(pts, picture bytes)`` of each video packet in file order, SEI left out.
+def packet_payloads(path: str | os.PathLike) -> list[tuple[int, int, bool]]:
+    """``(pts, picture bytes, key frame)`` of each video packet in file order, SEI left out.
 
     A packet without pts gets its index.
     """
@@ -67,5 +67,6 @@ def packet_payloads(path: str | os.PathLike) -> list[tuple[int, int]]:
             else:
                 n = sum(len(u) for u in nal_units(bytes(packet), length_size)
                         if u and not is_sei(u[0]))
-            rows.append((packet.pts if packet.pts is not None else len(rows), n))
+            rows.append((packet.pts if packet.pts is not None else len(rows), n,
+                         bool(packet.is_keyframe)))
         return rows

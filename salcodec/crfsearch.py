@@ -35,7 +35,6 @@ from pathlib import Path
 
 import numpy as np
 
-from .bitstream import packet_payloads
 from .errors import SalcodecError
 from .quality.measure import PSNR_MAX_DB, score_frame, vmaf_error
 from .quality.video import FramePair, TimedFrame, VideoReader
@@ -43,6 +42,7 @@ from .quality.weights import parse_weights
 from .quality.xpsnr import XPSNR, block_size, block_weights, xpsnr_with_weights
 from .sampling import Sample, make_sample
 from .settings import EncodeSettings
+from .sizeproxy import FrameSizes
 
 #: Metrics a target may name (all higher-is-better, mean over frames).
 TARGET_METRICS = ("psnr", "psnr_yuv", "ssim", "xpsnr", "wpsnr", "wssim", "wxpsnr")
@@ -170,7 +170,7 @@ class SampleScorer:
                                            ys[i - 2] if i > 1 else None, fps=self.fps)
                              for i, y in enumerate(ys)]
 
-    def score(self, path: Path) -> tuple[np.ndarray, np.ndarray]:
+    def score(self, path: Path) -> tuple[np.ndarray, FrameSizes]:
         """Per-frame target metric and coded bytes (less SEI) of an encode of the sample."""
         meter = XPSNR(fps=self.fps) if self.metric in ("xpsnr", "wxpsnr") else None
         values = []
@@ -188,32 +188,32 @@ class SampleScorer:
                 rec = score_frame([self.metric], self.refs[i], tf.planes(), self.weights[i],
                                   meter)
                 values.append(rec[self.metric])
-        sizes = frame_bytes(path)
-        if len(values) != len(self.refs) or len(sizes) != len(self.refs):
+        sizes = FrameSizes.of_file(path)
+        if len(values) != len(self.refs) or len(sizes.bytes) != len(self.refs):
             raise SalcodecError(f"{path}: trial encode has {len(values)} frames, "
                                 f"expected {len(self.refs)}")
-        return np.array(values), np.array(sizes, dtype=np.float64)
+        return np.array(values), sizes
 
-    def predict(self, values: np.ndarray, sizes: np.ndarray) -> tuple[float, float]:
+    def predict(self, values: np.ndarray, sizes: FrameSizes) -> tuple[float, float]:
         """Mean quality and total bytes of the full encode, from one sample encode.
 
-        Window starts stand for the full encode's I-frames (its first frame and
-        one per ``keyint``), the other frames for the rest, each group by its
-        mean. A sample that is the whole video is returned as measured.
+        Bytes: scaled by the half-size proxy of the whole video where the
+        sample has one (:meth:`salcodec.sizeproxy.SizeProxy.predict`).
+        Quality, and bytes without a proxy: window starts stand for the full
+        encode's I-frames (its first frame and one per ``keyint``), the other
+        frames for the rest, each group by its mean. A sample that is the
+        whole video is returned as measured.
         """
         total = self.sample.source_frames
+        b = sizes.bytes
         if self.sample.windows == ((0, total),) or len(values) >= total:
-            return float(values.mean()), float(sizes.sum())
+            return float(values.mean()), float(b.sum())
         keys = min(total, 1 + (total - 1) // self.keyint)
         s, o = self.starts, ~self.starts
         q = (values[s].mean() * keys + values[o].mean() * (total - keys)) / total
-        b = sizes[s].mean() * keys + sizes[o].mean() * (total - keys)
-        return float(q), float(b)
-
-
-def frame_bytes(path: str | os.PathLike) -> list[int]:
-    """Coded bytes of each video frame in presentation order, less SEI NAL units."""
-    return [n for _, n in sorted(packet_payloads(path))]
+        if self.sample.proxy is not None:
+            return float(q), self.sample.proxy.predict(sizes)
+        return float(q), float(b[s].mean() * keys + b[o].mean() * (total - keys))
 
 
 def _keyint(settings: EncodeSettings) -> int:
@@ -339,10 +339,23 @@ def search_strength(run_trial, strength: float, target: float, metric: str,
     return cand, (sq, sb)
 
 
-def default_sample_plan(total: int, rate: float, count: int = 3, seconds: float = 1.0,
-                        share: float = 0.25, min_frames: int = 8) -> tuple[int, float]:
-    """Windows and window length (s) covering at most about ``share`` of the video."""
+#: Automatic window count: one per this many seconds of video, within WINDOWS.
+SECONDS_PER_WINDOW = 5.0
+WINDOWS = (3, 10)
+
+
+def default_sample_plan(total: int, rate: float, count: int | None = None,
+                        seconds: float = 1.0, share: float = 0.25,
+                        min_frames: int = 8) -> tuple[int, float]:
+    """Windows and window length (s) covering at most about ``share`` of the video.
+
+    ``count`` None: one window per ``SECONDS_PER_WINDOW`` of video, 3 to 10,
+    so a long video is seen in more places (three 1 s windows were 2% of a
+    2-minute clip, and its size prediction was off by a third).
+    """
     rate = rate or 25.0
+    if count is None:
+        count = min(WINDOWS[1], max(WINDOWS[0], round(total / rate / SECONDS_PER_WINDOW)))
     per_window = max(min_frames, min(round(seconds * rate), round(share * total / count)))
     return count, per_window / rate
 
@@ -350,7 +363,7 @@ def default_sample_plan(total: int, rate: float, count: int = 3, seconds: float 
 def crf_search(input: str | os.PathLike, target: str, *,
                strengths: tuple[float, ...] | None = None,
                settings: EncodeSettings | None = None, weights: str | None = None,
-               crf_range: tuple[float, float] = (10.0, 45.0), samples: int = 3,
+               crf_range: tuple[float, float] = (10.0, 45.0), samples: int | None = None,
                sample_seconds: float | None = None, max_trials: int = 4, log=None) -> dict:
     """Search the CRF per strength on a sample; return every candidate and the cheapest.
 
@@ -369,8 +382,8 @@ def crf_search(input: str | os.PathLike, target: str, *,
         Weight spec for the weighted targets (see :func:`salcodec.quality.parse_weights`).
     crf_range : (float, float)
         Allowed CRFs.
-    samples : int
-        Sample windows.
+    samples : int, optional
+        Sample windows; default one per 5 s of video, 3 to 10.
     sample_seconds : float, optional
         Window length; default: at most 1 s and a quarter of the video in all.
     max_trials : int
@@ -405,17 +418,18 @@ def crf_search(input: str | os.PathLike, target: str, *,
         raise SalcodecError(f"CRF range {lo:g}..{hi:g} must lie within 0..{codec.crf_max} "
                             f"for {codec.name}, low < high")
     crf_step = 1.0 if codec.crf_integer else 0.1
-    if samples < 1 or max_trials < 1:
+    if (samples is not None and samples < 1) or max_trials < 1:
         raise SalcodecError("--samples and the trial count must be at least 1")
-    if sample_seconds is None:
+    if sample_seconds is None or samples is None:
         with open_input(input) as src:
             vin = video_stream(src, input)
             rate = float(vin.average_rate or vin.guessed_rate or 25)
             total = expected_frames(vin) or 0
-        samples, sample_seconds = default_sample_plan(total or 10**6, rate, samples)
+        samples, seconds = default_sample_plan(total or 10**6, rate, samples)
+        sample_seconds = sample_seconds or seconds
     with tempfile.TemporaryDirectory(prefix="salcodec-crfsearch-") as tmp:
         sample = make_sample(input, Path(tmp) / "sample.mkv", count=samples,
-                             seconds=sample_seconds)
+                             seconds=sample_seconds, proxy=settings.baseline())
         scorer = SampleScorer(sample, metric, spec, keyint=_keyint(settings))
         log(f"sample: {sample.frames} frames in {len(sample.windows)} windows "
             f"({sample.fraction:.0%} of the video)")
@@ -432,7 +446,7 @@ def crf_search(input: str | os.PathLike, target: str, *,
                 values, sizes = scorer.score(out)
                 q, b = scorer.predict(values, sizes)
                 encodes += 1
-                t = Trial(crf=crf, quality=q, bytes=round(b), sample_bytes=int(sizes.sum()),
+                t = Trial(crf=crf, quality=q, bytes=round(b), sample_bytes=int(sizes.bytes.sum()),
                           seconds=round(time.perf_counter() - t0, 2))
                 log(f"strength {strength:g} CRF {crf:g}: {metric} {q:.4f}, "
                     f"predicted {t.bytes:,} bytes ({t.seconds:.1f} s)")

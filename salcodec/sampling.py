@@ -18,6 +18,8 @@ import av
 from .errors import InputError
 from .io.conform import conform_frame, even_size
 from .io.decode import expected_frames, ffmpeg_cause, open_input, video_stream
+from .settings import EncodeSettings
+from .sizeproxy import ProxyEncoder, SizeProxy
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ class Sample:
     windows: tuple[tuple[int, int], ...]
     frames: int
     source_frames: int
+    proxy: SizeProxy | None = None
 
     @property
     def fraction(self) -> float:
@@ -50,7 +53,7 @@ def plan_windows(total: int, count: int, length: int) -> list[tuple[int, int]]:
 
 
 def make_sample(input: str | os.PathLike, dest: str | os.PathLike, count: int = 4,
-                seconds: float = 1.5) -> Sample:
+                seconds: float = 1.5, proxy: EncodeSettings | None = None) -> Sample:
     """Write a lossless sample of ``input`` to ``dest`` (an .mkv path).
 
     Parameters
@@ -63,6 +66,10 @@ def make_sample(input: str | os.PathLike, dest: str | os.PathLike, count: int = 
         Number of windows.
     seconds : float
         Length of each window.
+    proxy : EncodeSettings, optional
+        The plain encoder's settings: then the whole video is decoded and
+        also encoded at half size, as a whole and as the windows, beside the
+        sample (:mod:`salcodec.sizeproxy`; ``Sample.proxy``).
     """
     with open_input(input) as src:
         vin = video_stream(src, input)
@@ -72,19 +79,32 @@ def make_sample(input: str | os.PathLike, dest: str | os.PathLike, count: int = 
         wanted = {i for start, n in windows for i in range(start, start + n)}
         width, height = even_size(vin.codec_context.width, vin.codec_context.height)
         last = max(wanted)
+        encoders = []
+        if proxy is not None and windows != [(0, total)]:  # a whole-video sample is exact
+            stem = Path(dest).with_suffix("")
+            encoders = [ProxyEncoder(f"{stem}-proxy-{name}.mkv", proxy, width, height, rate)
+                        for name in ("full", "windows")]
 
         def picked():
             for index, frame in enumerate(src.decode(vin)):
+                if encoders:
+                    encoders[0].add(frame)
                 if index in wanted:
+                    if encoders:
+                        encoders[1].add(frame)
                     yield conform_frame(frame, width, height)
-                elif index > last:
+                elif index > last and not encoders:
                     return
 
         try:
             written = write_lossless(dest, picked(), width, height, rate)
+            sizes = SizeProxy(*(e.finish() for e in encoders)) if encoders else None
         except av.error.FFmpegError as exc:
             raise InputError(f"{input}: corrupt video ({ffmpeg_cause(exc)})") from None
-    return Sample(Path(dest), str(input), tuple(windows), written, total)
+        finally:
+            for e in encoders:
+                e.close()
+    return Sample(Path(dest), str(input), tuple(windows), written, total, sizes)
 
 
 def write_lossless(dest: str | os.PathLike, frames: Iterable[av.VideoFrame], width: int,

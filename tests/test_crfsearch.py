@@ -20,7 +20,6 @@ from salcodec.crfsearch import (
     crf_search,
     default_sample_plan,
     encode_command,
-    frame_bytes,
     from_linear,
     parse_target,
     search_strength,
@@ -94,7 +93,9 @@ def test_search_strength_needs_few_trials_on_a_line():
 
 def test_sample_plan_is_a_quarter_at_most():
     assert default_sample_plan(225, 25.0) == (3, 19 / 25)
-    assert default_sample_plan(10_000, 25.0) == (3, 1.0)
+    assert default_sample_plan(10_000, 25.0) == (10, 1.0)  # one window per 5 s, at most 10
+    assert default_sample_plan(10_000, 25.0, 3) == (3, 1.0)
+    assert default_sample_plan(750, 25.0) == (6, 1.0)
     assert default_sample_plan(20, 25.0) == (3, 8 / 25)
 
 
@@ -121,12 +122,13 @@ def test_prediction_from_a_real_sample(tmp_path):
     assert scorer.starts.sum() == 3 and scorer.starts[0]
     out = tmp_path / "t.mkv"
     encode(sample.path, out, FAST.baseline().with_(crf=28), overwrite=True, progress=False)
-    values, sizes = scorer.score(out)
+    values, frames = scorer.score(out)
+    sizes = frames.bytes
     assert len(values) == len(sizes) == sample.frames
-    assert sizes.sum() == video_payload_bytes(out) == sum(frame_bytes(out))
+    assert sizes.sum() == video_payload_bytes(out)
     ref = measure(sample.path, out, ["psnr"]).values("psnr")
     np.testing.assert_allclose(values, ref, atol=1e-12)
-    q, b = scorer.predict(values, sizes)
+    q, b = scorer.predict(values, frames)
     n = sample.source_frames
     starts, rest = sizes[scorer.starts], sizes[~scorer.starts]
     assert b == pytest.approx(starts.mean() + rest.mean() * (n - 1))
