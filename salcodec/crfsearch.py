@@ -42,7 +42,7 @@ from .quality.weights import parse_weights
 from .quality.xpsnr import XPSNR, block_size, block_weights, xpsnr_with_weights
 from .sampling import Sample, make_sample
 from .settings import EncodeSettings
-from .sizeproxy import FrameSizes
+from .sizeproxy import SCALE, FrameSizes
 
 #: Metrics a target may name (all higher-is-better, mean over frames).
 TARGET_METRICS = ("psnr", "psnr_yuv", "ssim", "xpsnr", "wpsnr", "wssim", "wxpsnr")
@@ -471,7 +471,10 @@ def crf_search(input: str | os.PathLike, target: str, *,
         "input": str(input), "target": {"metric": metric, "value": value},
         "weights": str(spec) if spec else None,
         "sample": {"windows": [list(w) for w in sample.windows], "frames": sample.frames,
-                   "fraction_of_video": sample.fraction, "source_frames": sample.source_frames},
+                   "fraction_of_video": sample.fraction, "source_frames": sample.source_frames,
+                   # The sizes' source: None when the sample is the whole video.
+                   "size_proxy": ({"scale": SCALE, "crf": settings.crf, "codec": settings.codec}
+                                  if sample.proxy else None)},
         "settings": settings.as_dict(),
         "candidates": [asdict(c) for c in candidates],
         "best": asdict(best) if best else None,
