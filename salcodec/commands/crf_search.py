@@ -16,10 +16,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("crf-search", help="find CRF and strength reaching a quality target",
                        description="On a lossless sample of INPUT (a few short windows), find "
                        "for the plain encoder (--codec) and the saliency strength the largest "
-                       "CRF whose "
-                       "mean METRIC reaches VALUE, interpolating between two or three sample "
-                       "encodes; predict the full encode's size; print the cheapest as a "
-                       "salcodec encode command. Takes about one to two full encodes.")
+                       "CRF whose mean METRIC reaches VALUE, interpolating between two or three "
+                       "sample encodes; predict the full encode's size from a half-size encode "
+                       "of the whole video; print the cheapest as a salcodec encode command. "
+                       "Takes about two full encodes' time.")
     p.add_argument("input")
     p.add_argument("--target", required=True, metavar="METRIC=VALUE",
                    help="e.g. xpsnr=38, ssim=0.97, psnr=38, wpsnr=40 or wxpsnr=38 (with "
