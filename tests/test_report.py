@@ -454,6 +454,29 @@ def test_frame_sheet_holds_each_panel_in_place(tmp_path):
     assert (sheet[40:48] == 255).all() and (sheet[:40, 64:72] == 255).all()
 
 
+def test_kept_frames_decoded_from_the_idr_before_them_are_bit_exact(tmp_path, monkeypatch):
+    from salcodec.report import frames
+    from salcodec.transcode import encode
+
+    path = tmp_path / "k12.mp4"
+    encode(CARPHONE, path, FAST.with_(crf=30, params="keyint=12:min-keyint=12"), progress=False)
+    rows = frames._coded_index(path)
+    idr = [r[0] for r in rows if r[3]]
+    assert len(idr) >= 8 and idr[0] == rows[0][0]
+    picks = [3, 25, 26, 57, len(rows) - 1]  # same GOP twice, then further ones
+    wanted = {rows[i][0]: i for i in picks}
+    landed = []
+    chain = frames._chain
+    monkeypatch.setattr(frames, "_chain", lambda first, rest: landed.append(first.pts) or
+                        chain(first, rest))
+    seeking = frames._decode_kept(path, wanted, idr)
+    assert landed == [idr[2], idr[4], idr[-1]]  # a seek per GOP after the first
+    whole = frames._decode_kept(path, wanted)  # from the start, no index
+    for i in picks:
+        assert np.array_equal(seeking[i][0], whole[i][0])
+        assert np.array_equal(seeking[i][1], whole[i][1])
+
+
 def test_sidecar_importance_text():
     from salcodec.report.frames import _importance_text
 
