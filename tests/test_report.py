@@ -486,6 +486,17 @@ def test_sidecar_importance_text():
     assert _importance_text('{"frame": 3, "offsets": [1]}') is None
 
 
+def test_linear_tick_labels_say_their_values():
+    from salcodec.report.axes import linear_ticks, tick_label
+
+    for lo, hi in ((27.3, 40.2), (0.88, 0.985), (33.1, 41.7), (-3.0, 2.0), (100, 2600)):
+        t = linear_ticks(lo, hi, most=6)
+        assert 2 <= len(t) <= 6 and all(lo <= v <= hi for v in t)
+        labels = [tick_label(v, t[1] - t[0]) for v in t]
+        assert [float(x.replace(",", "")) for x in labels] == pytest.approx(t)
+        assert len({len(x.split(".")[-1]) for x in labels if "." in x}) <= 1  # same decimals
+
+
 def test_crops_sit_on_the_peak_and_away_from_it():
     sal = np.zeros((36, 44), np.float32)
     sal[4:10, 30:38] = 1.0  # a salient patch, top right

@@ -58,13 +58,13 @@ def linear_ticks(lo: float, hi: float, most: int = 6) -> list[float]:
 
 
 def tick_label(v: float, step: float | None = None) -> str:
-    """A plain tick label: thousands separated, decimals only as many as the step needs."""
-    if step is not None and step < 1:
-        digits = max(0, -math.floor(math.log10(step) + 1e-9))
-        if step * 10 ** digits % 1 > 1e-6:  # 2.5, 0.25 ...
+    """A plain tick label: thousands separated; with ``step``, as many decimals as it has."""
+    if step is not None:
+        digits = 0
+        while digits < 6 and abs(step * 10 ** digits - round(step * 10 ** digits)) > 1e-6:
             digits += 1
-        return f"{v:.{digits}f}"
-    return f"{v:,.0f}" if abs(v) >= 10 or v == int(v) else f"{v:g}"
+        return f"{v:,.{digits}f}"
+    return f"{v:,.0f}" if abs(v) >= 10 else f"{v:g}"
 
 
 class Axes:
