@@ -362,6 +362,141 @@ def test_rd_ticks_are_few_and_plain():
         assert t == sorted(t)
 
 
+def _fake_report(metrics=("psnr", "ssim", "wpsnr"), circular=False) -> dict:
+    arms = []
+    for k, (name, scale) in enumerate((("x264", 1.0), ("salcodec s=2", 0.85))):
+        pts = [{"crf": c, "bytes": int(scale * b),
+                "metrics": {m: (40 - c / 4 - k if "psnr" in m else 0.99 - c / 1000)
+                            for m in metrics}}
+               for c, b in ((18, 1_540_000), (23, 1_010_000), (28, 620_000), (33, 380_000))]
+        arms.append({"name": name, "points": pts, "settings": {}})
+    bd = {m: {"pchip": -12.345 if m != "ssim" else None, "low_overlap": m == "wpsnr"}
+          for m in metrics}
+    return {"input": "/data/clip.mp4", "metrics": list(metrics), "arms": arms,
+            "evaluation_weights": {"spec": "model:spectral", "circular": circular},
+            "bd_rate": {"salcodec s=2": bd}}
+
+
+def _texts(canvas):
+    return [i for i in canvas.items if i[0] == "text"]
+
+
+def test_rd_figure_is_readable_without_a_plotting_library():
+    import cv2
+
+    from salcodec.report import rd_figure
+    from salcodec.report.canvas import text_width
+
+    c = rd_figure(_fake_report())
+    texts = _texts(c)
+    words = [t[3] for t in texts]
+    # BD-rates printed on each panel, the legend, the weighting named.
+    assert words.count("salcodec s=2: BD-rate -12.3%") == 1  # psnr
+    assert "salcodec s=2: BD-rate n/a" in words  # ssim: no value
+    assert "salcodec s=2: BD-rate -12.3% (low overlap)" in words  # wpsnr
+    assert {"x264", "salcodec s=2"} <= set(words)
+    assert "wpsnr (weighted by model:spectral)" in words
+    # x tick labels (centred, one row per panel): plain numbers that do not touch.
+    rows: dict[float, list] = {}
+    for t in texts:
+        if t[6] == "middle" and t[3].replace(",", "").isdigit():
+            rows.setdefault(t[2], []).append((t[1], text_width(t[3], t[4])))
+    assert len(rows) == 1 and all(len(r) >= 3 for r in rows.values())
+    for r in rows.values():
+        spans = sorted((x - w / 2, x + w / 2) for x, w in r)
+        assert all(a[1] + 4 <= b[0] for a, b in zip(spans, spans[1:], strict=False))
+    # Both renderings: SVG text in the page, a PNG of the canvas's size.
+    svg = c.svg("RD curves")
+    assert svg.startswith("<svg") and "BD-rate -12.3%" in svg and "<script" not in svg
+    png = cv2.imdecode(np.frombuffer(c.png(), np.uint8), cv2.IMREAD_COLOR)
+    assert png.shape[:2] == (c.height, c.width)
+    assert len(np.unique(png.reshape(-1, 3), axis=0)) > 20  # curves drawn, not a blank
+    circular = [t[3] for t in _texts(rd_figure(_fake_report(circular=True)))]
+    assert "wpsnr (weighted by model:spectral) CIRCULAR" in circular
+
+
+def test_perframe_figure_of_a_long_video_stays_small_and_keeps_spikes():
+    from salcodec.report import perframe_figure
+    from salcodec.report.figures import _envelope
+
+    n = 200_000  # about 2 h at 25 fps
+    rng = np.random.default_rng(1)
+    psnr = [rng.normal(38, 0.5, n), rng.normal(36, 0.5, n)]
+    psnr[1][123_456] = 20.0  # one bad frame
+    bits = [rng.integers(1000, 90_000, n), rng.integers(1000, 90_000, n)]
+    series = {"arms": ["x264", "salcodec s=2"], "metrics": {"psnr": psnr}, "bits": bits,
+              "cuts": [5000], "picked": {100: ["salient"]}}
+    svg = perframe_figure(series).svg()
+    assert len(svg) < 300_000
+    x, y = _envelope(psnr[1], 1000)
+    assert len(x) == 2000 and y.min() == 20.0 and y.max() == psnr[1].max()
+    assert 123_000 <= x[np.argmin(y)] <= 124_000
+    short = np.arange(10.0)
+    assert np.array_equal(_envelope(short, 1000)[1], short)
+
+
+def test_frame_sheet_holds_each_panel_in_place(tmp_path):
+    import cv2
+
+    from salcodec.report.html import _sheet
+
+    rng = np.random.default_rng(2)
+    full = [rng.integers(0, 255, (40, 64, 3), dtype=np.uint8) for _ in range(3)]
+    crops = [rng.integers(0, 255, (8, 8, 3), dtype=np.uint8) for _ in range(6)]
+    maps = [rng.integers(0, 255, (40, 64, 3), dtype=np.uint8) for _ in range(3)]
+    _sheet(tmp_path / "s.png", full, crops[:3], crops[3:], maps, zoom=3)
+    sheet = cv2.cvtColor(cv2.imread(str(tmp_path / "s.png")), cv2.COLOR_BGR2RGB)
+    assert sheet.shape == (40 + 24 + 24 + 40 + 4 * 8, 3 * (64 + 8), 3)
+    assert np.array_equal(sheet[:40, 72:136], full[1])
+    assert np.array_equal(sheet[48:72, 32:56], crops[1].repeat(3, 0).repeat(3, 1))
+    assert np.array_equal(sheet[80:104, 0:24], crops[3].repeat(3, 0).repeat(3, 1))
+    assert np.array_equal(sheet[112:152, 144:208], maps[2])
+    assert (sheet[40:48] == 255).all() and (sheet[:40, 64:72] == 255).all()
+
+
+def test_kept_frames_decoded_from_the_idr_before_them_are_bit_exact(tmp_path, monkeypatch):
+    from salcodec.report import frames
+    from salcodec.transcode import encode
+
+    path = tmp_path / "k12.mp4"
+    encode(CARPHONE, path, FAST.with_(crf=30, params="keyint=12:min-keyint=12"), progress=False)
+    rows = frames._coded_index(path)
+    idr = [r[0] for r in rows if r[3]]
+    assert len(idr) >= 8 and idr[0] == rows[0][0]
+    picks = [3, 25, 26, 57, len(rows) - 1]  # same GOP twice, then further ones
+    wanted = {rows[i][0]: i for i in picks}
+    landed = []
+    chain = frames._chain
+    monkeypatch.setattr(frames, "_chain", lambda first, rest: landed.append(first.pts) or
+                        chain(first, rest))
+    seeking = frames._decode_kept(path, wanted, idr)
+    assert landed == [idr[2], idr[4], idr[-1]]  # a seek per GOP after the first
+    whole = frames._decode_kept(path, wanted)  # from the start, no index
+    for i in picks:
+        assert np.array_equal(seeking[i][0], whole[i][0])
+        assert np.array_equal(seeking[i][1], whole[i][1])
+
+
+def test_sidecar_importance_text():
+    from salcodec.report.frames import _importance_text
+
+    line = '{"frame": 3, "pts": 6, "importance": [0.1, 0.25], "offsets": [-1, 0]}\n'
+    assert _importance_text(line) == "[0.1, 0.25"
+    assert _importance_text('{"frame": 3, "importance": null, "offsets": [1]}') is None
+    assert _importance_text('{"frame": 3, "offsets": [1]}') is None
+
+
+def test_linear_tick_labels_say_their_values():
+    from salcodec.report.axes import linear_ticks, tick_label
+
+    for lo, hi in ((27.3, 40.2), (0.88, 0.985), (33.1, 41.7), (-3.0, 2.0), (100, 2600)):
+        t = linear_ticks(lo, hi, most=6)
+        assert 2 <= len(t) <= 6 and all(lo <= v <= hi for v in t)
+        labels = [tick_label(v, t[1] - t[0]) for v in t]
+        assert [float(x.replace(",", "")) for x in labels] == pytest.approx(t)
+        assert len({len(x.split(".")[-1]) for x in labels if "." in x}) <= 1  # same decimals
+
+
 def test_crops_sit_on_the_peak_and_away_from_it():
     sal = np.zeros((36, 44), np.float32)
     sal[4:10, 30:38] = 1.0  # a salient patch, top right

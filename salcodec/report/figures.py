@@ -1,184 +1,224 @@
-"""Matplotlib figures of a comparison: RD curves, per-frame quality and bits, QP maps.
+"""The comparison's figures: RD curves, per-frame quality and bits, QP maps.
 
-Every function returns the PNG bytes (what the HTML page inlines) and writes
-them to ``path`` when one is given (what people who script read).
+Each figure is laid out once on a :class:`~salcodec.report.canvas.Canvas`:
+the page inlines it as SVG, and the ``plot_*`` functions write it as PNG for
+people who script (``rd.png``, ``perframe.png``, ``inspect --png``), with no
+plotting library to import.
 """
 
 from __future__ import annotations
 
-import io
 import math
 from pathlib import Path
 
 import numpy as np
 
 from ..io.safeio import write_atomic
+from .axes import COLOURS, Axes, linear_ticks, log_ticks, tick_label
+from .canvas import Canvas, text_width
 
 #: Weighted metrics (scored with an importance map) and their unweighted twins.
 TWINS = {"wpsnr": "psnr", "wssim": "ssim", "wxpsnr": "xpsnr"}
 UNITS = {"psnr": "dB", "wpsnr": "dB", "xpsnr": "dB", "wxpsnr": "dB"}
+#: The log-axis ticks of the RD curves' byte axis (kept under its first name).
+rd_ticks = log_ticks
 
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _png(fig, path: str | Path | None, dpi: int = 90) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    _plt().close(fig)
-    data = buf.getvalue()
+def _write(canvas: Canvas, path: str | Path | None) -> bytes:
+    data = canvas.png()
     if path is not None:
         write_atomic(path, data)
     return data
 
 
-def rd_ticks(lo: float, hi: float) -> list[float]:
-    """Few, readable tick values for a log axis spanning ``[lo, hi]`` (lo > 0).
-
-    Prefers the 1-2-5 series; adds 3, 4, 6, 8 ... only when fewer than three
-    of those fall in range, and never more than seven ticks, so the labels
-    (plain numbers, no ``2x10^2``) do not run into each other.
-    """
-    if not (0 < lo <= hi and math.isfinite(hi)):
-        raise ValueError(f"need 0 < lo <= hi, got {lo}, {hi}")
-    decades = range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 1)
-    for mantissas in ((1, 2, 5), (1, 2, 3, 5, 7), (1, 1.5, 2, 3, 4, 5, 6, 8)):
-        ticks = sorted(m * 10.0 ** d for d in decades for m in mantissas)
-        ticks = [t for t in ticks if lo <= t <= hi]
-        if len(ticks) >= 3:
-            break
-    while len(ticks) > 7:
-        ticks = ticks[::2]
-    if len(ticks) < 2:  # a very narrow span: its ends, rounded to 2 significant digits
-        ticks = sorted({float(f"{lo:.2g}"), float(f"{hi:.2g}")})
-    return ticks
+def fit(text: str, size: float, width: float) -> str:
+    """``text`` shortened in the middle (``...``) until it fits ``width`` px."""
+    if text_width(text, size) <= width:
+        return text
+    keep = len(text)
+    while keep > 8:
+        keep -= 2
+        short = text[:keep // 2] + "..." + text[len(text) - keep // 2:]
+        if text_width(short, size) <= width:
+            return short
+    return text[:8] + "..."
 
 
-def _tick_label(v: float) -> str:
-    return f"{v:,.0f}" if v >= 10 else f"{v:g}"
+def _padded(lo: float, hi: float, frac: float = 0.06) -> tuple[float, float]:
+    if hi <= lo:
+        return lo - 1.0, hi + 1.0
+    pad = (hi - lo) * frac
+    return lo - pad, hi + pad
 
 
-def plot_rd(report: dict, path: str | Path | None = None) -> bytes:
+def _ylabels(ticks: list[float]) -> list[str]:
+    step = ticks[1] - ticks[0] if len(ticks) > 1 else None
+    return [tick_label(v, step) for v in ticks]
+
+
+def rd_figure(report: dict) -> Canvas:
     """RD curves, one panel per metric (bytes on a log axis), BD-rates printed on each."""
-    plt = _plt()
     metrics = report["metrics"]
     cols = min(3, len(metrics))
     rows = math.ceil(len(metrics) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.5 * rows), squeeze=False)
+    left, pw, right, top, ph, bottom = 66, 300, 18, 40, 210, 52
+    cell_w, cell_h = left + pw + right, top + ph + bottom
+    plain = report["arms"][0]["name"] if report.get("arms") else "x264"
+    head = [f"{Path(report['input']).name}: RD curves vs plain {plain}",
+            "BD-rate pchip; negative = fewer bytes at equal quality"]
+    if text_width(" (".join(head) + ")", 11) < cols * cell_w - 20:
+        head = [" (".join(head) + ")"]
+    title_h = 10 + 16 * len(head)
+    c = Canvas(cols * cell_w, title_h + rows * cell_h)
+    for k, line in enumerate(head):
+        c.text(c.width / 2, 20 + 16 * k, fit(line, 11, c.width - 20), 11, anchor="middle")
     kb = [p["bytes"] / 1000 for a in report["arms"] for p in a["points"]]
     lo, hi = min(kb) / 1.08, max(kb) * 1.08
-    ticks = rd_ticks(lo, hi)
+    xticks = rd_ticks(lo, hi)
     weights = report["evaluation_weights"]
-    for ax, m in zip(axes.flat, metrics, strict=False):
-        for arm in report["arms"]:
-            pts = arm["points"]
-            ax.plot([p["bytes"] / 1000 for p in pts], [p["metrics"][m] for p in pts],
-                    marker="o", ms=4, label=arm["name"])
-        ax.set_xscale("log")
-        ax.set_xlim(lo, hi)
-        ax.xaxis.set_major_locator(_fixed(ticks))
-        ax.xaxis.set_major_formatter(_formatter(_tick_label))
-        ax.xaxis.set_minor_locator(_fixed([]))
-        ax.set_xlabel("coded video, kB (log scale)")
-        ax.set_ylabel(f"{m} ({UNITS[m]})" if m in UNITS else m)
+    for n, m in enumerate(metrics):
+        x0 = (n % cols) * cell_w
+        y0 = title_h + (n // cols) * cell_h
+        values = [p["metrics"][m] for a in report["arms"] for p in a["points"]]
+        finite = [v for v in values if v is not None and math.isfinite(v)]
+        ylim = _padded(min(finite), max(finite)) if finite else (0.0, 1.0)
+        yticks = linear_ticks(*ylim, most=6)
+        ax = Axes(c, (x0 + left, y0 + top, pw, ph), (lo, hi), ylim, xlog=True)
+        ax.frame(xticks, yticks, ylabels=_ylabels(yticks))
+        ylabel = f"{m} ({UNITS[m]})" if m in UNITS else m
+        width = max(text_width(t, 10) for t in _ylabels(yticks))
+        ax.labels("coded video, kB (log scale)", ylabel, ylabel_offset=width + 22)
         title = m
         if m in TWINS:
             title += f" (weighted by {weights['spec']})" + (" CIRCULAR" if weights["circular"]
                                                             else "")
-        ax.set_title(title, fontsize=9)
-        ax.grid(True, alpha=0.3)
+        c.text(x0 + left + pw / 2, y0 + top - 10, fit(title, 10.5, cell_w - 10), 10.5,
+               anchor="middle", bold=True)
+        for k, arm in enumerate(report["arms"]):
+            pts = [p for p in arm["points"] if p["metrics"][m] is not None]
+            ax.plot([p["bytes"] / 1000 for p in pts], [p["metrics"][m] for p in pts],
+                    COLOURS[k % len(COLOURS)], width=1.8, marker=3.2)
         lines = []
         for arm, per in report["bd_rate"].items():
             v = per[m]["pchip"]
             lines.append(f"{arm}: BD-rate " + ("n/a" if v is None else f"{v:+.1f}%")
                          + (" (low overlap)" if per[m]["low_overlap"] else ""))
-        ax.text(0.98, 0.04, "\n".join(lines), transform=ax.transAxes, ha="right", va="bottom",
-                fontsize=7.5, bbox={"boxstyle": "round", "fc": "white", "ec": "0.7"})
-    for ax in list(axes.flat)[len(metrics):]:
-        ax.axis("off")
-    axes[0][0].legend(fontsize=8, loc="upper left")
-    plain = report["arms"][0]["name"] if report.get("arms") else "x264"
-    fig.suptitle(f"{Path(report['input']).name}: RD curves vs plain {plain} "
-                 "(BD-rate pchip; negative = fewer bytes at equal quality)", fontsize=9)
-    # Fixed margins: tight_layout measures every label and costs more than the drawing.
-    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.14 / rows, top=1 - 0.13 / rows,
-                        wspace=0.3, hspace=0.45)
-    return _png(fig, path)
+        if lines:
+            ax.box_text([fit(t, 9.5, pw - 24) for t in lines], "bottom right")
+        if n == 0:
+            ax.legend([a["name"] for a in report["arms"]], COLOURS, "top left", marker=True)
+    return c
 
 
-def plot_perframe(series: dict, path: str | Path | None = None) -> bytes:
+def plot_rd(report: dict, path: str | Path | None = None) -> bytes:
+    """:func:`rd_figure` as PNG bytes, written to ``path`` when one is given."""
+    return _write(rd_figure(report), path)
+
+
+def _envelope(y: np.ndarray, columns: int) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) of a long series drawn in ``columns`` px: each column's minimum and maximum.
+
+    Spikes stay visible and the drawing stays a few thousand points whatever
+    the video's length; short series are returned whole.
+    """
+    n = len(y)
+    if n <= 2 * columns:
+        return np.arange(n, dtype=np.float64), y
+    starts = np.linspace(0, n, columns + 1).astype(np.int64)[:-1]
+    lo, hi = np.minimum.reduceat(y, starts), np.maximum.reduceat(y, starts)
+    ends = np.append(starts[1:], n)
+    x = np.column_stack([starts, (starts + ends - 1) / 2]).ravel().astype(np.float64)
+    return x, np.column_stack([lo, hi]).ravel()
+
+
+def perframe_figure(series: dict) -> Canvas:
     """Quality and bits per frame of the two matched encodes.
 
     ``series`` has ``arms`` (two names), ``metrics`` {name: [values arm 0,
-    values arm 1]}, ``bits`` [bits arm 0, bits arm 1], ``types`` (frame types of
-    arm 1), ``cuts`` (frame indices) and ``picked`` {frame: label}.
+    values arm 1]}, ``bits`` [bits arm 0, bits arm 1], ``cuts`` (frame
+    indices) and ``picked`` {frame: label}.
     """
-    plt = _plt()
     names = list(series["metrics"])
-    fig, axes = plt.subplots(len(names) + 1, 1, figsize=(11, 1.9 * (len(names) + 1)),
-                             sharex=True, squeeze=False)
-    axes = axes[:, 0]
-    colours = ("tab:blue", "tab:orange")
-    for ax, m in zip(axes, names, strict=False):
-        for k, arm in enumerate(series["arms"]):
-            y = series["metrics"][m][k]
-            ax.plot(np.arange(len(y)), y, lw=1, color=colours[k], label=arm)
-        ax.set_ylabel(f"{m} ({UNITS[m]})" if m in UNITS else m, fontsize=8)
-        ax.grid(True, alpha=0.3)
-    ax = axes[-1]
-    for k, arm in enumerate(series["arms"]):
-        bits = np.asarray(series["bits"][k], dtype=np.float64) / 1000
-        ax.plot(np.arange(len(bits)), bits, lw=1, color=colours[k], label=arm)
-    ax.set_yscale("log")
-    ax.set_ylabel("kbit / frame", fontsize=8)
-    ax.set_xlabel("frame (presentation order)")
-    ax.grid(True, alpha=0.3)
-    for a in axes:
-        for c in series.get("cuts", []):
-            a.axvline(c, color="0.5", ls=":", lw=1)
+    left, pw, right, top, ph, gap, bottom = 76, 1010, 14, 34, 120, 14, 48
+    panels = len(names) + 1
+    c = Canvas(left + pw + right, top + panels * ph + (panels - 1) * gap + bottom)
+    c.text(c.width / 2, 20, "per frame: quality and bits of the matched encodes (green: frames "
+           "shown below; dotted: scene cuts)", 11, anchor="middle")
+    n = max(len(series["bits"][0]), 1)
+    xlim = (-0.5, n - 0.5)
+    xticks = [t for t in linear_ticks(0, n - 1, most=10) if float(t).is_integer()] or [0]
+    data = [(m, [np.asarray(series["metrics"][m][k], np.float64) for k in range(2)], False)
+            for m in names]
+    data.append(("kbit / frame", [np.maximum(np.asarray(series["bits"][k], np.float64) / 1000,
+                                             1e-3) for k in range(2)], True))
+    for i, (name, ys, log) in enumerate(data):
+        y0 = top + i * (ph + gap)
+        finite = np.concatenate([v[np.isfinite(v)] for v in ys])
+        if log:
+            ylim = (float(finite.min()) / 1.3, float(finite.max()) * 1.3) if finite.size \
+                else (0.1, 10.0)
+            yticks = log_ticks(*ylim)
+            ylabels = [tick_label(v) for v in yticks]
+        else:
+            ylim = _padded(float(finite.min()), float(finite.max())) if finite.size \
+                else (0.0, 1.0)
+            yticks = linear_ticks(*ylim, most=4)
+            ylabels = _ylabels(yticks)
+        ax = Axes(c, (left, y0, pw, ph), xlim, ylim, ylog=log)
+        ax.frame([float(t) for t in xticks], yticks, [f"{t:g}" for t in xticks], ylabels,
+                 xlabel_ticks=i == panels - 1)
+        for cut in series.get("cuts", []):
+            ax.vline(cut, "#808080", dash=2.0)
         for f in series.get("picked", {}):
-            a.axvline(f, color="tab:green", lw=1, alpha=0.6)
-    axes[0].legend(fontsize=8, loc="lower right", ncol=2)
-    axes[0].set_title("per frame: quality and bits of the matched encodes "
-                      "(green: frames shown below; dotted: scene cuts)", fontsize=9)
-    n = len(axes)
-    fig.subplots_adjust(left=0.07, right=0.99, bottom=0.3 / n, top=1 - 0.12 / n, hspace=0.12)
-    return _png(fig, path)
+            ax.vline(f, "#6cbf6c", width=1.2)
+        label = f"{name} ({UNITS[name]})" if name in UNITS else name
+        ax.labels("frame (presentation order)" if i == panels - 1 else None, label,
+                  ylabel_offset=max(text_width(t, 10) for t in ylabels) + 22)
+        for k, y in enumerate(ys):
+            ax.plot(*_envelope(y, int(pw)), COLOURS[k], width=1.1)
+        if i == 0:
+            ax.legend(series["arms"], COLOURS, "bottom right")
+    return c
+
+
+def plot_perframe(series: dict, path: str | Path | None = None) -> bytes:
+    """:func:`perframe_figure` as PNG bytes, written to ``path`` when one is given."""
+    return _write(perframe_figure(series), path)
 
 
 def plot_qp(qp: np.ndarray, title: str, path: str | Path | None = None,
             qp_range: tuple[int, int] | None = None) -> bytes:
-    """A per-macroblock QP map with its colour bar (``salcodec inspect --png``)."""
-    plt = _plt()
+    """A per-macroblock QP map with its colour bar (``salcodec inspect --png``), as PNG."""
+    from ..qpinspect import qp_heatmap
+
     qp = np.asarray(qp)
     lo, hi = qp_range or (int(qp.min()), max(int(qp.max()), int(qp.min()) + 1))
-    h, w = qp.shape
-    fig, ax = plt.subplots(figsize=(min(10.0, max(4.0, w / 8)) + 1.2,
-                                    min(10.0, max(4.0, w / 8)) * h / w + 0.9))
+    mb_h, mb_w = qp.shape
+    cell = max(1, min(24, round(640 / mb_w), 720 // mb_h))
+    w, h = mb_w * cell, mb_h * cell
+    left, top, bottom, bar_gap, bar_w = 56, 38, 48, 16, 18
+    right = bar_gap + bar_w + 72
+    c = Canvas(max(left + w + right, int(text_width(title, 11)) + 20), top + h + bottom)
+    c.text(c.width / 2, 22, fit(title, 11, c.width - 10), 11, anchor="middle")
     # Reversed inferno, as qp_heatmap: low QP (more bits) bright.
-    im = ax.imshow(qp, cmap="inferno_r", vmin=lo, vmax=hi, interpolation="nearest")
-    ax.set_xlabel("macroblock column")
-    ax.set_ylabel("macroblock row")
-    ax.set_title(title, fontsize=9)
-    bar = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03)
-    bar.set_label("QP (low = more bits)")
-    fig.tight_layout()
-    return _png(fig, path, dpi=100)
-
-
-def _fixed(values):
-    from matplotlib.ticker import FixedLocator
-
-    return FixedLocator(values)
-
-
-def _formatter(fn):
-    from matplotlib.ticker import FuncFormatter
-
-    return FuncFormatter(lambda v, _pos: fn(v))
+    c.image(left, top, w, h, qp_heatmap(qp, block=1, qp_range=(lo, hi)))
+    ax = Axes(c, (left, top, w, h), (-0.5, mb_w - 0.5), (mb_h - 0.5, -0.5))
+    cols = [t for t in linear_ticks(0, mb_w - 1, most=8) if float(t).is_integer()]
+    rows = [t for t in linear_ticks(0, mb_h - 1, most=6) if float(t).is_integer()]
+    ax.frame(cols, rows, [f"{t:g}" for t in cols], [f"{t:g}" for t in rows], grid=False)
+    ax.labels("macroblock column", "macroblock row",
+              ylabel_offset=max(text_width(f"{t:g}", 10) for t in rows) + 22)
+    # The colour bar: the very colouring of the map, QP rising upwards.
+    bx = left + w + bar_gap
+    ramp = np.linspace(hi, lo, h)[:, None]
+    c.image(bx, top, bar_w, h, qp_heatmap(ramp, block=1, qp_range=(lo, hi)))
+    bar = Axes(c, (bx, top, bar_w, h), (0.0, 1.0), (lo, hi))
+    ticks = [t for t in linear_ticks(lo, hi, most=6) if float(t).is_integer()] or [lo, hi]
+    c.rect(bx, top, bar_w, h, stroke="#555555")
+    for t in ticks:
+        y = float(bar.py(t))
+        c.line([bx + bar_w, bx + bar_w + 4], [y, y], "#555555")
+        c.text(bx + bar_w + 7, y, f"{t:g}", 10, middle=True)
+    c.text(bx + bar_w + 7 + max(text_width(f"{t:g}", 10) for t in ticks) + 12, top + h / 2,
+           "QP (low = more bits)", 11, anchor="middle", vertical=True)
+    return _write(c, path)

@@ -18,6 +18,7 @@ pictures and realised QP maps.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -28,10 +29,10 @@ import av
 import cv2
 import numpy as np
 
-from ..errors import SalcodecError
+from ..errors import InputError, SalcodecError
 from ..io.conform import conform_frame, even_size, frame_planes
 from ..io.decode import open_input, video_stream
-from ..mapfile import MapReader
+from ..mapfile import MapReader, MapRecord
 from ..mapper import OffsetMapper
 from ..qpinspect import frame_qp
 from ..scenecut import SceneCutDetector, yuv_thumbnail
@@ -98,39 +99,75 @@ class _Recorder(OffsetMapper):
         return self.job(frame).cut, self.last_map
 
 
+class _MapLines(MapReader):
+    """A sidecar read line by line, a record parsed only when asked."""
+
+    def next_line(self) -> str | None:
+        text = self._file.readline()
+        if not text:
+            return None
+        self.line += 1
+        return text
+
+    def parse(self, text: str) -> MapRecord:
+        try:
+            return self._record(json.loads(text))
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{self.path}: line {self.line} is not JSON ({exc.msg})") from None
+
+
+def _importance_text(line: str) -> str | None:
+    """The ``"importance": [...]`` part of a record line, or None (absent, null, odd)."""
+    start = line.find('"importance"')
+    if start < 0:
+        return None
+    open_ = line.find("[", start)
+    if open_ < 0 or line[start + 12:open_].strip(" :"):  # not a list (null)
+        return None
+    close = line.find("]", open_)
+    return None if close < 0 else line[open_:close]
+
+
 class _Sidecar:
     """The encoder's maps read back from its sidecar; cuts found as the encoder found them.
 
     The encoder's scene-cut detector saw the same thumbnail of every frame
     (:meth:`OffsetMapper.job`), so running it here gives the same cuts
-    without the saliency model.
+    without the saliency model. Between two runs of its model (its cadence)
+    the encoder writes the same map again: a record whose importance reads
+    as the last parsed one's, character for character, reuses that map
+    (two frames in three here, each parse about 2 ms at 720p).
     """
 
     def __init__(self, path: str | os.PathLike, width: int, height: int) -> None:
-        self.reader = MapReader(path, width, height)
-        self.records = iter(self.reader)
+        self.reader = _MapLines(path, width, height)
         self.cuts = SceneCutDetector()
+        self._last: tuple[str | None, np.ndarray | None] = (None, None)
 
     def step(self, frame: av.VideoFrame, thumb: np.ndarray,
              need: bool = True) -> tuple[bool, np.ndarray | None]:
         """(cut, saliency map) of the next frame; the map is parsed only if ``need`` or a cut.
 
-        Parsing a 720p record costs about 2 ms: B-frames, never ranked, skip it.
+        B-frames, never ranked, skip it.
         """
         cut = self.cuts.update(thumb)
-        if not (need or cut):
-            if not self.reader.skip():
-                raise SalcodecError(f"{self.reader.path}: the map ends before the video")
-            return cut, None
-        rec = next(self.records, None)
-        if rec is None:
+        text = self.reader.next_line()
+        if text is None:
             raise SalcodecError(f"{self.reader.path}: the map ends before the video")
+        if not (need or cut):
+            return cut, None
+        key = _importance_text(text)
+        if key is not None and key == self._last[0]:
+            return cut, self._last[1]
+        rec = self.reader.parse(text)
         if rec.importance is not None:
             sal = np.clip(rec.importance, 0.0, 1.0)
         else:  # offsets given from outside: lower offset = more important
             lo, hi = float(rec.offsets.min()), float(rec.offsets.max())
             sal = (hi - rec.offsets) / (hi - lo) if hi > lo else np.zeros_like(rec.offsets)
-        return cut, sal.astype(np.float32)
+        sal = sal.astype(np.float32)
+        self._last = (key, sal)
+        return cut, sal
 
     def close(self) -> None:
         self.reader.close()
@@ -234,23 +271,29 @@ def _nal_units(data: bytes, length_size: int | None) -> Iterator[bytes]:
                 yield nal
 
 
+def _first_slice(data: bytes, length_size: int | None) -> tuple[str, bool] | None:
+    """(picture type, IDR) of one H.264 access unit from its first slice, or None."""
+    for nal in _nal_units(data, length_size):
+        if nal and nal[0] & 0x1F in (1, 5):
+            head = nal[1:24].replace(b"\x00\x00\x03", b"\x00\x00")  # emulation prevention
+            bits = "".join(f"{b:08b}" for b in head)
+            _, pos = _ue(bits, 0)  # first_mb_in_slice
+            return _SLICE_TYPES[_ue(bits, pos)[0] % 5], nal[0] & 0x1F == 5
+    return None
+
+
 def slice_picture_type(data: bytes, length_size: int | None) -> str | None:
     """The picture type of one H.264 access unit, from its first slice header.
 
     FFmpeg's decoder takes a picture's type from its first slice: the same
     answer without decoding. None when the packet holds no slice.
     """
-    for nal in _nal_units(data, length_size):
-        if nal and nal[0] & 0x1F in (1, 5):
-            head = nal[1:24].replace(b"\x00\x00\x03", b"\x00\x00")  # emulation prevention
-            bits = "".join(f"{b:08b}" for b in head)
-            _, pos = _ue(bits, 0)  # first_mb_in_slice
-            return _SLICE_TYPES[_ue(bits, pos)[0] % 5]
-    return None
+    first = _first_slice(data, length_size)
+    return None if first is None else first[0]
 
 
-def _coded_index(path: str | os.PathLike) -> list[tuple[int, str, int]] | None:
-    """(pts, picture type, bits) of each frame of an H.264 file in display order, undecoded.
+def _coded_index(path: str | os.PathLike) -> list[tuple[int, str, int, bool]] | None:
+    """(pts, picture type, bits, IDR) of each frame of an H.264 file in display order.
 
     Read from the packets alone (sizes; types from the slice headers), a few
     ms for a 10 s clip. None where that cannot be done exactly (not H.264, a
@@ -268,10 +311,10 @@ def _coded_index(path: str | os.PathLike) -> list[tuple[int, str, int]] | None:
             for packet in c.demux(st):
                 if not packet.size:
                     continue
-                kind = slice_picture_type(bytes(packet), length_size)
-                if kind is None or packet.pts is None:
+                first = _first_slice(bytes(packet), length_size)
+                if first is None or packet.pts is None:
                     return None
-                rows.append((int(packet.pts), kind, 8 * packet.size))
+                rows.append((int(packet.pts), first[0], 8 * packet.size, first[1]))
         except (ValueError, IndexError):
             return None
     rows.sort()
@@ -280,39 +323,67 @@ def _coded_index(path: str | os.PathLike) -> list[tuple[int, str, int]] | None:
     return rows
 
 
-def _decode_kept(path: str | os.PathLike, wanted: dict[int, int]) -> dict[int, tuple]:
+def _decode_kept(path: str | os.PathLike, wanted: dict[int, int],
+                 idr: list[int] | tuple[int, ...] = ()) -> dict[int, tuple]:
     """{index: (RGB, QP map)} of the frames with pts in ``wanted`` ({pts: index}).
 
-    One decode from the start to the last frame wanted, skipping the frames
-    no other frame refers to (FFmpeg's skip_frame=nonref) unless wanted: the
-    frames wanted come out bit-exact, at about half the cost of decoding all.
+    Each frame wanted is decoded from the last IDR picture before it (``idr``:
+    their pts; from the start without them), seeking there when that is past
+    what was decoded so far, and skipping the frames no other frame refers
+    to (FFmpeg's skip_frame=nonref) unless wanted: the frames come out
+    bit-exact (an IDR picture starts afresh), at about half the cost of
+    decoding all, and the cost does not grow with the video's length.
     Single-threaded, so that the skip applies packet by packet.
     """
     out: dict[int, tuple] = {}
     left = dict(wanted)
-    if not left:
-        return out
     with open_input(path) as c:
         st = video_stream(c, path)
         st.thread_type = "NONE"
         ctx = st.codec_context
         ctx.options = {"export_side_data": "venc_params"}
-
-        def take(frames):
-            for frame in frames:
-                index = left.pop(frame.pts, None)
-                if index is not None:
-                    out[index] = (frame.to_ndarray(format="rgb24"), frame_qp(frame, path, index))
-
-        for packet in c.demux(st):
-            if packet.size:
-                ctx.skip_frame = "DEFAULT" if packet.pts in left else "NONREF"
-            take(packet.decode())
-            if not left:
-                break
+        packets = None  # the demuxer's packets from where decoding stands
+        reached = -1  # pts of the last packet fed to the decoder
+        while left:
+            target = min(left)
+            start = max((k for k in idr if k <= target), default=None)
+            if start is not None and start > reached and start > 0:
+                packets = _seek(c, st, start)  # what lies before it is not needed
+            elif packets is None:
+                packets = c.demux(st)
+            for packet in packets:
+                if packet.size:
+                    ctx.skip_frame = "DEFAULT" if packet.pts in left else "NONREF"
+                    reached = max(reached, packet.pts)
+                for frame in packet.decode():
+                    index = left.pop(frame.pts, None)
+                    if index is not None:
+                        out[index] = (frame.to_ndarray(format="rgb24"),
+                                      frame_qp(frame, path, index))
+                if target not in left:
+                    break
+            else:
+                break  # the end of the file
     if left:
         raise SalcodecError(f"{path}: frames {sorted(left.values())} did not decode")
     return out
+
+
+def _seek(c: av.container.InputContainer, st, pts: int) -> Iterator:
+    """Packets from the keyframe at ``pts`` on (the decoder flushed); from the start if the
+    demuxer does not land exactly there."""
+    c.seek(pts, stream=st, backward=True, any_frame=False)
+    packets = c.demux(st)
+    first = next(packets, None)
+    if first is not None and first.pts == pts:
+        return _chain(first, packets)
+    c.seek(0, stream=st, backward=True, any_frame=False)
+    return c.demux(st)
+
+
+def _chain(first, rest):
+    yield first
+    yield from rest
 
 
 def _source_frames(path: str | os.PathLike) -> Iterator:
@@ -355,7 +426,7 @@ def pick_frames(source: str | os.PathLike, plain: str | os.PathLike, salient: st
     index_of = [_coded_index(p) for p in coded]  # None: that encode is decoded in the pass
 
     def undecoded(rows):
-        for _pts, kind, nbits in rows:
+        for _pts, kind, nbits, _idr in rows:
             yield None, kind, nbits
 
     with ExitStack() as stack:
@@ -415,7 +486,8 @@ def pick_frames(source: str | os.PathLike, plain: str | os.PathLike, salient: st
                 f = held[i]["coded"][k]
                 pictures[i][k], qps[i][k] = f.to_ndarray(format="rgb24"), frame_qp(f, path, i)
         else:
-            for i, (rgb, qp) in _decode_kept(path, {rows[i][0]: i for i in picked}).items():
+            idr = [r[0] for r in rows if r[3]]
+            for i, (rgb, qp) in _decode_kept(path, {rows[i][0]: i for i in picked}, idr).items():
                 pictures[i][k], qps[i][k] = rgb, qp
     frames = {i: Shown(i, [], held[i]["source"].to_ndarray(format="rgb24"), pictures[i],
                        qps[i], held[i]["types"], held[i]["bits"], held[i]["saliency"],

@@ -66,7 +66,7 @@ def versions() -> dict:
            "platform": platform.platform(), "av": av.__version__}
     for lib, v in av.library_versions.items():
         out[lib] = ".".join(str(x) for x in v)
-    for pkg in ("numpy", "numba", "scikit-image", "matplotlib"):
+    for pkg in ("numpy", "numba", "scikit-image"):
         out[pkg] = _version(pkg)
     import cv2
 
