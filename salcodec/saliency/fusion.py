@@ -47,7 +47,7 @@ from .blazeface import MIN_SCORE as FACE_SCORE
 from .blazeface import BlazeFace
 from .bms import bms_saliency
 from .gaze import STRIDE, gaze_probability
-from .motion import motion_saliency
+from .motion import residual_motion
 from .priors import FACE_SIGMA, centre_prior, face_map, relative_faces
 from .text import TextDetector, text_map
 
@@ -67,6 +67,8 @@ TEXT_WEIGHT = 1.0
 #: Neither helped nor hurt on the development videos; kept mild.
 MOTION_WEIGHT = 0.5
 MOTION_SCALE = 1.0  # pixels per frame at the 128 px analysis size
+#: Long side of the frames the motion cue's optical flow sees (object motion is coarse).
+MOTION_SIDE = 64
 #: Long side the learned model sees, and how often it runs on video (frames).
 GAZE_SIDE = 256
 GAZE_INTERVAL = 15
@@ -184,6 +186,9 @@ class DefaultModel(SaliencyModel):
         self._text_detector = (TextDetector() if detect_interval and text_interval
                                and text_weight > 0 else None)
         self._centre: dict[tuple[int, int], np.ndarray] = {}
+        # The face and text maps drawn from the latest detections, reused until
+        # the next ones (the same arrays every frame until then): key -> (source, map).
+        self._drawn: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._full: np.ndarray | None = None
         self._cut_detector = SceneCutDetector(max_diff=cut_diff)
         self.reset()
@@ -198,7 +203,7 @@ class DefaultModel(SaliencyModel):
     frame_step: int = 1
 
     def reset(self) -> None:
-        self._prev_gray: np.ndarray | None = None
+        self._prev_gray: np.ndarray | None = None  # the motion cue's previous frame, 64 px
         self._prev_map: np.ndarray | None = None
         self._faces = np.zeros((0, 4), dtype=np.float64)  # fractions of the frame
         self._text = np.zeros((1, 1), dtype=np.float32)  # probability, detector's size
@@ -241,9 +246,18 @@ class DefaultModel(SaliencyModel):
         for cue in self._due:
             self._due[cue] -= step
 
+    def _draw(self, cue: str, found: np.ndarray, shape: tuple[int, int], draw) -> np.ndarray:
+        # A detector runs every 30-90 frames: its map is drawn once per result
+        # (and size), not on every frame in between (the same map: exact).
+        last = self._drawn.get(cue)
+        if last is None or last[0] is not found or last[1].shape != shape:
+            last = self._drawn[cue] = (found, draw())
+        return last[1]
+
     def compute(self, image: np.ndarray) -> np.ndarray:
         h, w = image.shape[:2]
-        gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        # The motion cue's frame (kept for the next call: each frame shrunk once).
+        gray = downscale(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), MOTION_SIDE)
         self.last_cut = self._cut_detector.update(image)
         if self.last_cut:
             self.reset()
@@ -271,12 +285,14 @@ class DefaultModel(SaliencyModel):
         if self.gamma != 1.0:
             fused **= self.gamma  # sharpen: fixations cluster on the strongest peaks
         if len(self._faces) and face_weight > 0:
-            faces = face_map((h, w), self._faces * np.array([w, h, w, h]), self.face_sigma)
+            faces = self._draw("faces", self._faces, (h, w), lambda: face_map(
+                (h, w), self._faces * np.array([w, h, w, h]), self.face_sigma))
             fused += face_weight * faces  # added: a face in a dull spot still stands out
         if self.text_weight > 0 and self._text.max() > 0:
-            fused += self.text_weight * text_map(self._text, (h, w))
+            fused += self.text_weight * self._draw("text", self._text, (h, w),
+                                                   lambda: text_map(self._text, (h, w)))
         if self._prev_gray is not None and self.motion_weight > 0:
-            motion = motion_saliency(self._prev_gray, gray) / max(1, int(self.frame_step))
+            motion = residual_motion(self._prev_gray, gray, (h, w)) / max(1, int(self.frame_step))
             fused += self.motion_weight * (1.0 - np.exp(-motion / MOTION_SCALE))
         fused /= float(fused.max())
         if self._prev_map is not None and self.smoothing > 0:
