@@ -28,12 +28,14 @@ Per frame, on a thumbnail of long side 128:
   ``last_cut`` tells the caller, so the encoder resets its own smoothing on
   the same cuts.
 * The networks run at a cadence, staggered so their costs do not stack: faces
-  every ``detect_interval`` frames (30), text every ``text_interval`` (90),
-  the learned map every ``gaze_interval`` (15), text and the learned map
-  starting half an interval late; each result is reused until the next run.
-  All run on the first frame of every shot. The networks are half of the
-  encoder's saliency work (3.3 of 6.5 CPU-ms per 720p frame at its cadence,
-  benchmarks/RESULTS.md, Cost); every cue here is OpenCV or numpy (no numba).
+  every ``detect_interval`` frames (30), the learned map every
+  ``gaze_interval`` (18), text every ``text_interval`` (90), the learned map
+  and text starting half an interval late, and text waiting one call when
+  another network runs on the frame it falls due; each result is reused
+  until the next run. All run on the first frame of every shot. The networks
+  are most of the encoder's saliency work (benchmarks/RESULTS.md, Cost:
+  ``python -m benchmarks.saliency_speed --encoder``); every cue here is
+  OpenCV or numpy (no numba).
 """
 
 from __future__ import annotations
@@ -70,8 +72,13 @@ MOTION_SCALE = 1.0  # pixels per frame at the 128 px analysis size
 #: Long side of the frames the motion cue's optical flow sees (object motion is coarse).
 MOTION_SIDE = 64
 #: Long side the learned model sees, and how often it runs on video (frames).
+#: Every 18 rather than 15 (issue 12: the encoder's worker at 200 frames/s per
+#: core at 720p): at the encoder's cadence NSS 2.02 / 2.27 on the gaze videos
+#: against 2.02 / 2.25; analysing every frame 2.11 / 2.22 against 2.14 / 2.23,
+#: where intervals 14-20 range over 2.04-2.16 on basketballpass
+#: (benchmarks/RESULTS.md, Cost).
 GAZE_SIDE = 256
-GAZE_INTERVAL = 15
+GAZE_INTERVAL = 18
 #: On a still, and a shot's first frame, it sees more (mit1003-100, 40 images:
 #: NSS 1.47 at 256, 1.58 at 512); once per shot costs little on video. Never
 #: more than the frame's own long side: the encoder's thumbnails (320x180 at
@@ -210,6 +217,7 @@ class DefaultModel(SaliencyModel):
         self._gaze: np.ndarray | None = None  # learned density, analysis size
         # Frames until each detector is due; all run on the first frame of a shot.
         self._due = {"faces": 0, "text": 0, "gaze": 0}
+        self._text_waited = False  # text postponed one call (see _update_detections)
         self._shot_start = True
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
@@ -222,13 +230,22 @@ class DefaultModel(SaliencyModel):
 
     def _update_detections(self, full: np.ndarray, shape: tuple[int, int]) -> None:
         intervals = {"faces": self.detect_interval if self._face_detector else 0,
-                     "text": self.text_interval if self._text_detector else 0,
                      "gaze": self.gaze_interval
-                     if max(self.gaze_weight, self.video_gaze_weight) > 0 else 0}
+                     if max(self.gaze_weight, self.video_gaze_weight) > 0 else 0,
+                     "text": self.text_interval if self._text_detector else 0}
         first, self._shot_start = self._shot_start, False
+        ran = False
         for cue, interval in intervals.items():
             if not interval or self._due[cue] > 0:
                 continue
+            if cue == "text" and ran and not first and not self._text_waited:
+                # Text rarely appears mid-shot: due on a frame where another
+                # network ran, it waits one call rather than add its cost there.
+                self._text_waited = True
+                continue
+            ran = True
+            if cue == "text":
+                self._text_waited = False
             if cue == "faces":
                 self._faces = relative_faces(self._face_detector, full)
             elif cue == "text":
@@ -240,7 +257,7 @@ class DefaultModel(SaliencyModel):
                                          max(full.shape[:2]) // STRIDE * STRIDE))
                 self._gaze = gaze_probability(full, shape, side)
             # After a shot's first frame, text and the learned map start half an
-            # interval late, so the three networks' costs fall on different frames.
+            # interval late, so the networks seldom fall due on the same frame.
             self._due[cue] = interval // 2 if first and cue != "faces" else interval
         step = max(1, int(self.frame_step))
         for cue in self._due:
