@@ -200,3 +200,17 @@ def test_tune_default_scores_every_combination(capsys):
     assert combos == {(0.0, 4), (0.0, 6), (1.0, 4), (1.0, 6)}
     with pytest.raises(SystemExit, match="NAME one of"):
         tune_default.parse_grid(["bogus=1"])
+
+
+def test_saliency_speed_encoder_sorts_every_frame_by_what_ran():
+    from benchmarks.saliency_speed import encoder_fps, load_frames, yuv_frames
+
+    frames = yuv_frames(load_frames(BBB_AUDIO, limit=20), (320, 180))  # 38 frames, no cut
+    row = encoder_fps(frames, cadence=3, seconds=0.0)
+    kinds = row["kinds"]
+    assert row["frames"] == len(frames) == sum(k["frames"] for k in kinds.values())
+    # Two of every three frames reuse the last analysis; the learned map runs every 18.
+    assert abs(kinds["carried"]["frames"] - 2 * len(frames) / 3) <= 1
+    assert sum(v["frames"] for k, v in kinds.items() if "gaze" in k) == 2
+    assert row["fps"] > 0 and row["fps_analysed"] < row["fps"]
+    assert all(k == "carried" or k.startswith("analysed") for k in kinds)

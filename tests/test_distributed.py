@@ -136,7 +136,7 @@ def test_scan_finds_the_cuts_the_encoder_sees(cut_clip):
 def test_warm_up_in_step_with_the_schedule_inside_a_long_shot(work):
     """A chunk 180 frames into one shot: its warm-up starts at frame 90, a whole number
     of schedule periods (90 frames: faces every 30, text every 90 from frame 45, the
-    learned map every 15) after the shot's start and >= 90 frames before the chunk, and
+    learned map every 18) after the shot's start and >= 90 frames before the chunk, and
     its maps equal the single-process ones; started off the schedule (frame 125), they
     do not."""
     import zlib

@@ -9,7 +9,7 @@ time lies in ``[start, end)``.
 The warm-up (see :mod:`.worker`) runs the saliency analysis, without
 encoding, from frame ``warm_from`` up to the chunk. The analysis keeps a
 schedule counted from the last scene cut (the model every ``cadence`` frames,
-its networks every 15, 30 or 90), so :func:`align_warm_up` starts each warm-up a
+its networks every 18, 30 or 90), so :func:`align_warm_up` starts each warm-up a
 whole number of schedule periods after the last cut before the chunk (the
 cuts come from a scan of the frames: :func:`salcodec.distributed.worker.scan_cuts`)
 and at least :func:`warm_frames` before it: the schedule then runs in step
@@ -168,7 +168,7 @@ def schedule_period(settings) -> int:
     frame. A warm-up starts with a fresh model, which runs all of them on its
     first frame as on a shot's, so its schedule is the whole-video one
     whenever it starts a common multiple of these periods after the cut:
-    their least common multiple (90 for the defaults: 30, 90 and 15).
+    their least common multiple (90 for the defaults: 30, 90 and 18).
     """
     from ..mapper import DEFAULT_CADENCE
     from ..saliency import model_class

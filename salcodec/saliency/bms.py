@@ -66,7 +66,8 @@ def bms_attention(channels: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     cv2.floodFill(sheet, None, (0, 0), 0, flags=4)
     sheet = cv2.dilate(sheet, _CROSS)
     dilated = sheet[:-1].reshape(n, h + 1, w + 2)[:, 1:, 1:-1]
-    count = dilated.sum(axis=(1, 2))
+    # OpenCV counts a tile's ones in a fraction of numpy's widening sum.
+    count = np.array([cv2.countNonZero(tile) for tile in dilated], np.float64)
     scale = np.zeros(n, np.float32)  # 1 / L2 norm of each 0/1 map; empty maps add 0
     np.divide(1.0, np.sqrt(count), out=scale, where=count > 0, casting="unsafe")
     # A reduction over the first axis adds the tiles one after another, in order.

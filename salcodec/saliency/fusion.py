@@ -28,12 +28,14 @@ Per frame, on a thumbnail of long side 128:
   ``last_cut`` tells the caller, so the encoder resets its own smoothing on
   the same cuts.
 * The networks run at a cadence, staggered so their costs do not stack: faces
-  every ``detect_interval`` frames (30), text every ``text_interval`` (90),
-  the learned map every ``gaze_interval`` (15), text and the learned map
-  starting half an interval late; each result is reused until the next run.
-  All run on the first frame of every shot. The networks are half of the
-  encoder's saliency work (3.3 of 6.5 CPU-ms per 720p frame at its cadence,
-  benchmarks/RESULTS.md, Cost); every cue here is OpenCV or numpy (no numba).
+  every ``detect_interval`` frames (30), the learned map every
+  ``gaze_interval`` (18), text every ``text_interval`` (90), the learned map
+  and text starting half an interval late, and text waiting one call when
+  another network runs on the frame it falls due; each result is reused
+  until the next run. All run on the first frame of every shot. The networks
+  are most of the encoder's saliency work (benchmarks/RESULTS.md, Cost:
+  ``python -m benchmarks.saliency_speed --encoder``); every cue here is
+  OpenCV or numpy (no numba).
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from .blazeface import MIN_SCORE as FACE_SCORE
 from .blazeface import BlazeFace
 from .bms import bms_saliency
 from .gaze import STRIDE, gaze_probability
-from .motion import motion_saliency
+from .motion import residual_motion
 from .priors import FACE_SIGMA, centre_prior, face_map, relative_faces
 from .text import TextDetector, text_map
 
@@ -67,9 +69,16 @@ TEXT_WEIGHT = 1.0
 #: Neither helped nor hurt on the development videos; kept mild.
 MOTION_WEIGHT = 0.5
 MOTION_SCALE = 1.0  # pixels per frame at the 128 px analysis size
+#: Long side of the frames the motion cue's optical flow sees (object motion is coarse).
+MOTION_SIDE = 64
 #: Long side the learned model sees, and how often it runs on video (frames).
+#: Every 18 rather than 15 (issue 12: the encoder's worker at 200 frames/s per
+#: core at 720p): at the encoder's cadence NSS 2.02 / 2.27 on the gaze videos
+#: against 2.02 / 2.25; analysing every frame 2.11 / 2.22 against 2.14 / 2.23,
+#: where intervals 14-20 range over 2.04-2.16 on basketballpass
+#: (benchmarks/RESULTS.md, Cost).
 GAZE_SIDE = 256
-GAZE_INTERVAL = 15
+GAZE_INTERVAL = 18
 #: On a still, and a shot's first frame, it sees more (mit1003-100, 40 images:
 #: NSS 1.47 at 256, 1.58 at 512); once per shot costs little on video. Never
 #: more than the frame's own long side: the encoder's thumbnails (320x180 at
@@ -184,6 +193,9 @@ class DefaultModel(SaliencyModel):
         self._text_detector = (TextDetector() if detect_interval and text_interval
                                and text_weight > 0 else None)
         self._centre: dict[tuple[int, int], np.ndarray] = {}
+        # The face and text maps drawn from the latest detections, reused until
+        # the next ones (the same arrays every frame until then): key -> (source, map).
+        self._drawn: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._full: np.ndarray | None = None
         self._cut_detector = SceneCutDetector(max_diff=cut_diff)
         self.reset()
@@ -198,13 +210,14 @@ class DefaultModel(SaliencyModel):
     frame_step: int = 1
 
     def reset(self) -> None:
-        self._prev_gray: np.ndarray | None = None
+        self._prev_gray: np.ndarray | None = None  # the motion cue's previous frame, 64 px
         self._prev_map: np.ndarray | None = None
         self._faces = np.zeros((0, 4), dtype=np.float64)  # fractions of the frame
         self._text = np.zeros((1, 1), dtype=np.float32)  # probability, detector's size
         self._gaze: np.ndarray | None = None  # learned density, analysis size
         # Frames until each detector is due; all run on the first frame of a shot.
         self._due = {"faces": 0, "text": 0, "gaze": 0}
+        self._text_waited = False  # text postponed one call (see _update_detections)
         self._shot_start = True
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
@@ -217,13 +230,22 @@ class DefaultModel(SaliencyModel):
 
     def _update_detections(self, full: np.ndarray, shape: tuple[int, int]) -> None:
         intervals = {"faces": self.detect_interval if self._face_detector else 0,
-                     "text": self.text_interval if self._text_detector else 0,
                      "gaze": self.gaze_interval
-                     if max(self.gaze_weight, self.video_gaze_weight) > 0 else 0}
+                     if max(self.gaze_weight, self.video_gaze_weight) > 0 else 0,
+                     "text": self.text_interval if self._text_detector else 0}
         first, self._shot_start = self._shot_start, False
+        ran = False
         for cue, interval in intervals.items():
             if not interval or self._due[cue] > 0:
                 continue
+            if cue == "text" and ran and not first and not self._text_waited:
+                # Text rarely appears mid-shot: due on a frame where another
+                # network ran, it waits one call rather than add its cost there.
+                self._text_waited = True
+                continue
+            ran = True
+            if cue == "text":
+                self._text_waited = False
             if cue == "faces":
                 self._faces = relative_faces(self._face_detector, full)
             elif cue == "text":
@@ -235,15 +257,24 @@ class DefaultModel(SaliencyModel):
                                          max(full.shape[:2]) // STRIDE * STRIDE))
                 self._gaze = gaze_probability(full, shape, side)
             # After a shot's first frame, text and the learned map start half an
-            # interval late, so the three networks' costs fall on different frames.
+            # interval late, so the networks seldom fall due on the same frame.
             self._due[cue] = interval // 2 if first and cue != "faces" else interval
         step = max(1, int(self.frame_step))
         for cue in self._due:
             self._due[cue] -= step
 
+    def _draw(self, cue: str, found: np.ndarray, shape: tuple[int, int], draw) -> np.ndarray:
+        # A detector runs every 30-90 frames: its map is drawn once per result
+        # (and size), not on every frame in between (the same map: exact).
+        last = self._drawn.get(cue)
+        if last is None or last[0] is not found or last[1].shape != shape:
+            last = self._drawn[cue] = (found, draw())
+        return last[1]
+
     def compute(self, image: np.ndarray) -> np.ndarray:
         h, w = image.shape[:2]
-        gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        # The motion cue's frame (kept for the next call: each frame shrunk once).
+        gray = downscale(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), MOTION_SIDE)
         self.last_cut = self._cut_detector.update(image)
         if self.last_cut:
             self.reset()
@@ -268,15 +299,21 @@ class DefaultModel(SaliencyModel):
             cues += gaze_weight * self._gaze
         fused = centre * cues
         fused /= float(fused.max())
-        if self.gamma != 1.0:
-            fused **= self.gamma  # sharpen: fixations cluster on the strongest peaks
+        # Sharpen: fixations cluster on the strongest peaks. The default 1.5 as
+        # x * sqrt(x): a tenth of pow's cost, within 1 ulp of it.
+        if self.gamma == 1.5:
+            fused *= np.sqrt(fused)
+        elif self.gamma != 1.0:
+            fused **= self.gamma
         if len(self._faces) and face_weight > 0:
-            faces = face_map((h, w), self._faces * np.array([w, h, w, h]), self.face_sigma)
+            faces = self._draw("faces", self._faces, (h, w), lambda: face_map(
+                (h, w), self._faces * np.array([w, h, w, h]), self.face_sigma))
             fused += face_weight * faces  # added: a face in a dull spot still stands out
         if self.text_weight > 0 and self._text.max() > 0:
-            fused += self.text_weight * text_map(self._text, (h, w))
+            fused += self.text_weight * self._draw("text", self._text, (h, w),
+                                                   lambda: text_map(self._text, (h, w)))
         if self._prev_gray is not None and self.motion_weight > 0:
-            motion = motion_saliency(self._prev_gray, gray) / max(1, int(self.frame_step))
+            motion = residual_motion(self._prev_gray, gray, (h, w)) / max(1, int(self.frame_step))
             fused += self.motion_weight * (1.0 - np.exp(-motion / MOTION_SCALE))
         fused /= float(fused.max())
         if self._prev_map is not None and self.smoothing > 0:

@@ -58,11 +58,19 @@ def compensate_camera(flow: np.ndarray) -> np.ndarray:
     h, w = flow.shape[:2]
     design, pinv = _affine_design(h, w)
     target = flow.reshape(-1, 2).astype(np.float64)
-    coef = pinv @ target
-    resid = np.linalg.norm(target - design @ coef, axis=1)
-    inliers = resid <= np.median(resid)
-    if inliers.sum() >= 3:
-        coef, *_ = np.linalg.lstsq(design[inliers], target[inliers], rcond=None)
+    resid = target - design @ (pinv @ target)
+    # Squared residuals: the same half of the pixels as their norms, no square root.
+    sq = np.einsum("ij,ij->i", resid, resid)
+    inliers = sq <= np.median(sq)
+    if np.count_nonzero(inliers) < 3:
+        return resid.reshape(h, w, 2).astype(np.float32)
+    d, t = design[inliers], target[inliers]
+    try:
+        # Normal equations (3 unknowns per axis): lstsq's fit within float64
+        # rounding at a fraction of its cost (this runs on every analysed frame).
+        coef = np.linalg.solve(d.T @ d, d.T @ t)
+    except np.linalg.LinAlgError:  # inliers on one line: lstsq's minimum-norm fit
+        coef, *_ = np.linalg.lstsq(d, t, rcond=None)
     return (target - design @ coef).reshape(h, w, 2).astype(np.float32)
 
 
@@ -74,8 +82,24 @@ def motion_saliency(
     The flow is computed on frames shrunk to ``flow_side`` (object motion is
     coarse) and its magnitude is given in pixels of ``gray``.
     """
-    h, w = gray.shape
-    small_prev, small = downscale(prev_gray, flow_side), downscale(gray, flow_side)
+    return residual_motion(downscale(prev_gray, flow_side), downscale(gray, flow_side),
+                           gray.shape, blur_sigma)
+
+
+def residual_motion(small_prev: np.ndarray, small: np.ndarray, shape: tuple[int, int],
+                    blur_sigma: float = 0.02) -> np.ndarray:
+    """:func:`motion_saliency` from the two frames already shrunk (a caller may keep one).
+
+    Parameters
+    ----------
+    small_prev, small : ndarray, shape (h, w), uint8
+        The previous and current grey frames at the flow's size.
+    shape : (int, int)
+        Size (H, W) of the returned map; the magnitude is in its pixels.
+    blur_sigma : float
+        Blur of the magnitude, a fraction of the flow frame's long side.
+    """
+    h, w = int(shape[0]), int(shape[1])
     resid = compensate_camera(dense_flow(small_prev, small))
     mag = np.sqrt(resid[..., 0] ** 2 + resid[..., 1] ** 2) * (w / small.shape[1])
     mag = cv2.GaussianBlur(mag, (0, 0), max(blur_sigma * max(small.shape), 0.5))
