@@ -46,24 +46,23 @@ class StageStats:
     histogram: dict[int, int] = field(default_factory=dict)
     # The last offsets summarised: frames between analyses share one array.
     _memo: tuple = field(default=(None, None), repr=False, compare=False)
-    #: Where each frame's salient blocks are spooled for the realised-QP report
-    #: (:mod:`salcodec.qpreport`); None keeps none.
+    #: Where each frame's offsets are spooled for the realised-QP report and
+    #: plain x264's estimate (:class:`salcodec.qpreport.OffsetSpool`); None keeps none.
     masks: object | None = field(default=None, repr=False, compare=False)
 
     def add(self, offsets: np.ndarray, regions: int) -> None:
         self.frames += 1
         self.regions += regions
         if self._memo[0] is offsets:
-            abs_mean, mean, lo, hi, values, counts, mask = self._memo[1]
+            abs_mean, mean, lo, hi, values, counts = self._memo[1]
         else:
             values, counts = np.unique(np.rint(offsets).astype(int), return_counts=True)
             abs_mean, mean = float(np.abs(offsets).mean()), float(offsets.mean())
             lo, hi = float(offsets.min()), float(offsets.max())
             values, counts = values.tolist(), counts.tolist()
-            mask = salient_blocks(offsets) if self.masks is not None else None
-            self._memo = (offsets, (abs_mean, mean, lo, hi, values, counts, mask))
+            self._memo = (offsets, (abs_mean, mean, lo, hi, values, counts))
         if self.masks is not None:
-            self.masks.write(mask)
+            self.masks.write(offsets)  # a shared array is spooled as a repeat
         self.sum_abs_offset += abs_mean
         self.sum_offset += mean
         self.min_offset = min(self.min_offset, lo)

@@ -1,13 +1,15 @@
-"""Where the bits went: realised QP inside vs outside the salient region.
+"""Where the bits went: realised QP inside vs outside the salient region, and
+plain x264's estimated size.
 
-During an encode the stage writes, for every frame, which macroblocks were
-"attended": those whose requested offset is at most zero, i.e. that keep
-x264's own QP or get more bits (:class:`MaskSpool`, packed bits in a temporary
-file, so memory stays constant in the video's length). Afterwards the output
-is decoded with ``export_side_data=venc_params`` and the QP each macroblock
-really got is averaged inside and outside those masks
-(:func:`qp_by_region`): the user sees that the attended region kept its
-quality while the rest paid.
+During an encode the stage spools, for every frame, the QP offsets the encoder
+was asked to add (:class:`OffsetSpool`: int8 in a temporary file, a frame that
+reuses the previous analysis's offsets costs one byte, so memory stays
+constant in the video's length). Afterwards the output is decoded once with
+``export_side_data=venc_params`` (:func:`realised_report`): the QP each
+macroblock really got is averaged inside and outside the most salient blocks
+(the lowest offsets), so the user sees that the attended region kept its
+quality while the rest paid; and, for H.264, every frame's realised QP and
+offsets give plain x264's estimated bytes (:mod:`salcodec.plainest`).
 """
 
 from __future__ import annotations
@@ -17,69 +19,113 @@ import tempfile
 
 import numpy as np
 
-from .qpinspect import iter_qp_maps
+from .plainest import PlainEstimate
+
+_SAME, _NEW = b"\x00", b"\x01"
 
 
-class MaskSpool:
-    """Per-frame boolean macroblock masks, spooled to a temporary file in order."""
+class OffsetSpool:
+    """Per-frame integer QP offsets, spooled to a temporary file in order.
+
+    Offsets are whole QP (the mapper's are integers) stored as int8; a frame
+    given the very array of the frame before (frames between two analyses
+    share one) is stored as a one-byte repeat.
+    """
 
     def __init__(self) -> None:
-        self._file = tempfile.TemporaryFile(prefix="salcodec-masks-")
+        self._file = tempfile.TemporaryFile(prefix="salcodec-offsets-")
         self.shape: tuple[int, int] | None = None
         self.frames = 0
+        self._last = None
 
-    def write(self, mask: np.ndarray) -> None:
-        mask = np.asarray(mask, dtype=bool)
+    def write(self, offsets: np.ndarray) -> None:
+        if offsets is self._last:
+            self._file.write(_SAME)
+            self.frames += 1
+            return
+        arr = np.asarray(offsets)
         if self.shape is None:
-            self.shape = mask.shape
-        elif mask.shape != self.shape:
-            raise ValueError(f"mask shape changed from {self.shape} to {mask.shape}")
-        self._file.write(np.packbits(mask, axis=None).tobytes())
+            self.shape = arr.shape
+        elif arr.shape != self.shape:
+            raise ValueError(f"offsets shape changed from {self.shape} to {arr.shape}")
+        # The encoders take at most +-51 (x264) or +-63 (VP9): int8 holds what they get.
+        q = np.clip(np.rint(arr), -127, 127).astype(np.int8)
+        self._file.write(_NEW + q.tobytes())
+        self._last = offsets
         self.frames += 1
 
     def read(self):
-        """Yield the masks in the order written."""
+        """Yield the offsets in the order written (repeats as the same array)."""
         if self.shape is None:
             return
         n = self.shape[0] * self.shape[1]
-        size = (n + 7) // 8
         self._file.seek(0)
+        current = None
         for _ in range(self.frames):
-            bits = np.frombuffer(self._file.read(size), dtype=np.uint8)
-            yield np.unpackbits(bits, count=n).astype(bool).reshape(self.shape)
+            if self._file.read(1) == _NEW:
+                current = np.frombuffer(self._file.read(n), dtype=np.int8).reshape(self.shape)
+            yield current
 
     def close(self) -> None:
         self._file.close()
 
 
-def qp_by_region(path: str | os.PathLike, masks) -> dict:
-    """Mean realised QP of an H.264 (or VP9: q index) file inside and outside per-frame masks.
+def realised_report(path: str | os.PathLike, offsets,
+                    file_bytes: int | None = None) -> tuple[dict, dict]:
+    """Mean realised QP inside and outside the salient blocks, and plain x264's estimate.
+
+    One decode of the output (:func:`salcodec.qpinspect.iter_qp_maps`) and,
+    for the estimate, one demux for the frames' sizes.
 
     Parameters
     ----------
     path : path
-        The encoded H.264 file.
-    masks : iterable of ndarray of bool, shape (mb_h, mb_w)
-        One mask per frame in presentation order (True = attended); frames
-        beyond the masks, or with another grid, are not counted.
+        The encoded H.264 (or VP9: q index) file.
+    offsets : iterable of ndarray, shape (mb_h, mb_w)
+        The requested offsets of each frame in presentation order (an
+        :meth:`OffsetSpool.read`); frames beyond them, or with another grid,
+        are not counted.
+    file_bytes : int, optional
+        The output file's size: also estimate plain x264's size (H.264 only,
+        see :mod:`salcodec.plainest`).
 
     Returns
     -------
-    dict
-        ``inside``, ``outside``: mean QP (None when a side has no block);
+    qp : dict
+        ``inside``, ``outside``: mean QP of the most salient blocks of each
+        frame and of the rest (None when a side has no block);
         ``attended_share``: fraction of the blocks inside; ``frames``: frames counted.
+    plain_estimate : dict
+        :meth:`salcodec.plainest.PlainEstimate.result`; empty without ``file_bytes``.
     """
-    sums = np.zeros(2)
-    counts = np.zeros(2)
-    frames = 0
-    for qp_frame, mask in zip(iter_qp_maps(path), masks, strict=False):
+    from .bitstream import packet_payloads
+    from .encoder import salient_blocks
+    from .qpinspect import iter_qp_maps
+
+    # Coded bytes of each frame in presentation order, as the decoder yields them.
+    sizes = [n for _, n in sorted(packet_payloads(path))] if file_bytes is not None else []
+    estimate = PlainEstimate() if file_bytes is not None else None
+    sums, counts = np.zeros(2), np.zeros(2)
+    frames = paired = 0
+    last, mask = None, None
+    for qp_frame, off in zip(iter_qp_maps(path), offsets, strict=False):
         qp = qp_frame.qp
-        if qp.shape != mask.shape:
+        if estimate is not None and qp_frame.index < len(sizes):
+            estimate.add(sizes[qp_frame.index], qp, off)
+            paired += 1
+        if qp.shape != off.shape:
             continue
+        if off is not last:
+            last, mask = off, salient_blocks(off)
         sums += (float(qp[mask].sum()), float(qp[~mask].sum()))
         counts += (int(mask.sum()), int((~mask).sum()))
         frames += 1
     mean = [float(s / c) if c else None for s, c in zip(sums, counts, strict=True)]
     total = counts.sum()
-    return {"inside": mean[0], "outside": mean[1],
-            "attended_share": float(counts[0] / total) if total else None, "frames": frames}
+    qp = {"inside": mean[0], "outside": mean[1],
+          "attended_share": float(counts[0] / total) if total else None, "frames": frames}
+    if estimate is None:
+        return qp, {}
+    for n in sizes[paired:]:  # frames without offsets: counted at their own size
+        estimate.add(n, None, None)
+    return qp, estimate.result(file_bytes)

@@ -29,8 +29,9 @@ from .io.decode import (
 from .io.metadata import carry_container, carry_video
 from .io.pipes import is_stdin, pipe_hint, require_seekable
 from .io.safeio import OutputTarget, atomic_output, resolve_output
+from .plainest import unavailable, unavailable_reason
 from .progress import Progress
-from .qpreport import MaskSpool, qp_by_region
+from .qpreport import OffsetSpool, realised_report
 from .settings import EncodeSettings
 
 
@@ -52,6 +53,7 @@ class EncodeResult:
     offsets: dict = field(default_factory=dict)
     budget: dict = field(default_factory=dict)
     qp: dict = field(default_factory=dict)
+    plain_estimate: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -95,9 +97,12 @@ def encode(input: str | os.PathLike, output: str | os.PathLike,
     report_qp : bool
         Decode the output afterwards and report the mean QP the encoder
         really used inside and outside the salient region (``result.qp``; see
-        :mod:`salcodec.qpreport`). Costs one decode of the output; file
-        outputs with saliency only, and not for HEVC (FFmpeg exports no
-        per-block QP there; ``result.qp`` then says so).
+        :mod:`salcodec.qpreport`) and, for H.264, plain x264's estimated size
+        at the same settings and the saving against it
+        (``result.plain_estimate``; see :mod:`salcodec.plainest`). Costs one
+        decode of the output; file outputs with saliency only, and not for
+        HEVC (FFmpeg exports no per-block QP there); where there is no
+        estimate, ``plain_estimate`` gives the reason.
     export_map : path, optional
         Write each frame's per-macroblock importance and QP offsets, with its
         pts, to this sidecar while encoding (:mod:`salcodec.mapfile`); it can
@@ -129,12 +134,15 @@ def encode(input: str | os.PathLike, output: str | os.PathLike,
     check_codec_fits(settings.codec, target.format, target.name)
     spec = get_codec(settings.codec)
     src = open_input(input, allow_pipe=True)
-    masks = None
+    spool = None
+    qp, plain = {}, {}
     try:
         vin = video_stream(src, input)
         settings, calibration = size_budget(input, settings)
-        masks = MaskSpool() if (report_qp and settings.saliency and not target.pipe
-                                and spec.qp_export is None) else None
+        no_plain = unavailable_reason(saliency=settings.saliency, pipe=target.pipe,
+                                      decoded=spec.decoded, qp_export=spec.qp_export)
+        spool = OffsetSpool() if (report_qp and settings.saliency and not target.pipe
+                                  and spec.qp_export is None) else None
         if target.pipe:
             # Written as it goes; frames are counted while muxing instead of re-read.
             run = _run(src, vin, input, target.url, target, settings, progress,
@@ -144,25 +152,25 @@ def encode(input: str | os.PathLike, output: str | os.PathLike,
             _check_count(target, frames_out, run.frames_in)
         else:
             with atomic_output(target.path) as tmp:
-                run = _run(src, vin, input, str(tmp), target, settings, progress, masks,
+                run = _run(src, vin, input, str(tmp), target, settings, progress, spool,
                            export_map)
                 frames_out = count_video_packets(tmp)
                 nbytes = tmp.stat().st_size
                 check_unchanged(input, state)
                 _check_count(target, frames_out, run.frames_in)  # before the rename
-                qp = {}
-                if masks is not None:
+                if spool is not None:
+                    realised, plain = realised_report(
+                        tmp, spool.read(), file_bytes=None if no_plain else nbytes)
                     qp = {"region": f"the most salient {SALIENT_SHARE:.0%} of each frame's "
-                                    "macroblocks (lowest requested offsets)",
-                          **qp_by_region(tmp, masks.read())}
+                                    "macroblocks (lowest requested offsets)", **realised}
     except BaseException:
         if export_map is not None and os.path.isfile(export_map):
             os.remove(export_map)  # a partial map would look like a whole one
         raise
     finally:
         src.close()
-        if masks is not None:
-            masks.close()
+        if spool is not None:
+            spool.close()
     offsets = run.stats.as_dict() if settings.saliency else {}
     return EncodeResult(
         input=str(input), output=target.name, frames_in=run.frames_in, frames_out=frames_out,
@@ -171,9 +179,10 @@ def encode(input: str | os.PathLike, output: str | os.PathLike,
         height=run.size[1], copied_streams=run.copied, settings=settings.as_dict(),
         offsets=offsets,
         budget={"mode": budget, **(calibration.as_dict() if calibration else {})},
-        qp=qp if masks is not None else (
+        qp=qp if spool is not None else (
             {"note": spec.qp_export} if report_qp and settings.saliency and spec.qp_export
             else {}),
+        plain_estimate=(plain or unavailable(no_plain)) if report_qp else {},
     )
 
 
@@ -207,9 +216,9 @@ def _check_export(path, settings: EncodeSettings, overwrite: bool) -> None:
 
 
 def _run(src, vin, input, url: str, target: OutputTarget, settings: EncodeSettings,
-         progress, masks: MaskSpool | None = None, export_map=None) -> _Transcode:
+         progress, spool: OffsetSpool | None = None, export_map=None) -> _Transcode:
     try:
-        return _Transcode(src, vin, input, url, target, settings, progress, masks,
+        return _Transcode(src, vin, input, url, target, settings, progress, spool,
                           export_map).run()
     except (av.error.FFmpegError, OSError) as exc:
         error = write_error(exc, url, target.name)
@@ -256,10 +265,10 @@ class _Transcode(Muxing):
     """One pass: demux, decode, saliency stage, mux; copies and metadata carried."""
 
     def __init__(self, src, vin, input, url: str, target: OutputTarget,
-                 settings: EncodeSettings, progress, masks: MaskSpool | None = None,
+                 settings: EncodeSettings, progress, spool: OffsetSpool | None = None,
                  export_map=None) -> None:
         self.src, self.vin, self.input, self.url = src, vin, input, url
-        self.masks, self.export_map = masks, export_map
+        self.spool, self.export_map = spool, export_map
         self.target, self.settings, self.progress = target, settings, progress
         self.frames_in = self.video_packets = self.bytes = self.copied = 0
         self.stats = None
@@ -276,7 +285,7 @@ class _Transcode(Muxing):
                                               self.settings)
             s = self.settings
             stage = SaliencyEncoder(vout, **s.stage_options(), export_map=self.export_map)
-            stage.stats.masks = self.masks
+            stage.stats.masks = self.spool
             self._loop(dst, vout, stage, copies)
             self._mux_video(dst, stage.flush())
             self.stats, self.copied = stage.stats, len(copies)

@@ -183,7 +183,7 @@ def run_batch_args(args: argparse.Namespace) -> int:
 
 
 def summary_line(result) -> str:
-    """One line for people: size, time, and where the bits went."""
+    """One line for people: size, time, where the bits went and the estimated saving."""
     line = (f"{result.output}: {result.frames_out} frames, {result.bytes:,} bytes, "
             f"{result.seconds:.2f} s")
     qp = result.qp
@@ -193,6 +193,10 @@ def summary_line(result) -> str:
                  f"{qp['outside']:.1f} elsewhere")
     elif result.settings.get("saliency"):
         line += f", mean |QP offset| {result.mean_abs_qp_offset:.2f}"
+    saving = getattr(result, "plain_estimate", {}).get("saving")
+    if saving is not None:
+        line += (f", ~{abs(saving):.0%} {'smaller' if saving >= 0 else 'larger'} than plain "
+                 "x264 (estimated)")
     return line
 
 
