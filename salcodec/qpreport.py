@@ -70,12 +70,49 @@ class OffsetSpool:
         self._file.close()
 
 
+def qp_frames(path: str | os.PathLike, texture: bool = False):
+    """Each frame's :class:`~salcodec.qpinspect.QPFrame` and, with ``texture``, its
+    macroblocks' weights (:func:`salcodec.plainest.block_texture`, else None).
+
+    :func:`salcodec.qpinspect.iter_qp_maps` with the decoded luma put to use
+    before the frame is dropped (one decode for both).
+    """
+    import av
+
+    from .errors import InputError
+    from .io.decode import open_input, video_stream
+    from .plainest import block_texture
+    from .qpinspect import NO_QP, QP_UNITS, QPFrame, frame_qp, pict_type
+
+    with open_input(path) as container:
+        stream = video_stream(container, path)
+        name = stream.codec_context.name
+        if name not in QP_UNITS:
+            raise InputError(f"{path}: {NO_QP.get(name, f'QP maps need H.264 or VP9, got {name}')}")
+        stream.codec_context.options = {"export_side_data": "venc_params"}
+        try:
+            for index, frame in enumerate(container.decode(stream)):
+                qp = frame_qp(frame, path, index)
+                weights = block_texture(luma_plane(frame), qp.shape) if texture else None
+                yield QPFrame(index, pict_type(frame), frame.pts, qp), weights
+        except av.error.FFmpegError as exc:
+            raise InputError(f"{path}: corrupt {name} stream ({exc})") from None
+
+
+def luma_plane(frame) -> np.ndarray:
+    """The luma plane of a decoded 8- or 16-bit-per-sample YUV frame, without a copy."""
+    plane = frame.planes[0]
+    dtype = np.uint16 if frame.format.components[0].bits > 8 else np.uint8
+    rows = np.frombuffer(plane, dtype=dtype)
+    return rows.reshape(plane.height, -1)[:, :plane.width]
+
+
 def realised_report(path: str | os.PathLike, offsets,
                     file_bytes: int | None = None) -> tuple[dict, dict]:
     """Mean realised QP inside and outside the salient blocks, and plain x264's estimate.
 
-    One decode of the output (:func:`salcodec.qpinspect.iter_qp_maps`) and,
-    for the estimate, one demux for the frames' sizes.
+    One decode of the output (:func:`qp_frames`) and, for the estimate, one
+    demux for the frames' sizes.
 
     Parameters
     ----------
@@ -100,18 +137,19 @@ def realised_report(path: str | os.PathLike, offsets,
     """
     from .bitstream import packet_payloads
     from .encoder import salient_blocks
-    from .qpinspect import iter_qp_maps
 
     # Coded bytes of each frame in presentation order, as the decoder yields them.
-    sizes = [n for _, n in sorted(packet_payloads(path))] if file_bytes is not None else []
+    sizes = ([row[1] for row in sorted(packet_payloads(path))]  # (pts, bytes, ...)
+             if file_bytes is not None else [])
     estimate = PlainEstimate() if file_bytes is not None else None
     sums, counts = np.zeros(2), np.zeros(2)
     frames = paired = 0
     last, mask = None, None
-    for qp_frame, off in zip(iter_qp_maps(path), offsets, strict=False):
+    for (qp_frame, weights), off in zip(qp_frames(path, estimate is not None), offsets,
+                                        strict=False):
         qp = qp_frame.qp
         if estimate is not None and qp_frame.index < len(sizes):
-            estimate.add(sizes[qp_frame.index], qp, off)
+            estimate.add(sizes[qp_frame.index], qp, off, weights)
             paired += 1
         if qp.shape != off.shape:
             continue

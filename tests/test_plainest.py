@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from salcodec.plainest import K, PlainEstimate, plain_ratio, unavailable_reason
+from salcodec.plainest import (
+    K,
+    PlainEstimate,
+    block_texture,
+    plain_ratio,
+    unavailable_reason,
+)
 from salcodec.qpreport import OffsetSpool
 
 RNG = np.random.default_rng(14)
@@ -65,6 +71,30 @@ def test_blocks_weigh_by_their_realised_qp():
     assert plain_ratio(qp, np.array([[6, 0]])) > plain_ratio(qp, np.array([[0, 6]]))
 
 
+def test_weights_say_which_blocks_hold_the_bits():
+    qp, offsets = random_frame()
+    assert plain_ratio(qp, offsets, weights=np.full(qp.shape, 7.0)) == pytest.approx(
+        plain_ratio(qp, offsets))
+    # All the weight on one block: that block's offset alone decides.
+    w = np.full(qp.shape, 1e-12)
+    w[2, 3] = 1.0
+    assert plain_ratio(qp, offsets, weights=w) == pytest.approx(2 ** (offsets[2, 3] / K))
+    with pytest.raises(ValueError, match="weights"):
+        plain_ratio(qp, offsets, weights=np.ones((2, 2)))
+
+
+def test_block_texture_is_the_variance_of_each_macroblock():
+    # 40x24 luma: a 3x2 grid whose last column and row are cut by the edge.
+    luma = np.full((24, 40), 100, np.uint8)
+    luma[0:8, 16:32] = 200  # top half of block (0, 1) bright: variance 2500
+    w = block_texture(luma, (2, 3))
+    assert w.shape == (2, 3)
+    np.testing.assert_allclose(w[0, 1], 2500 + 1)
+    assert np.all(np.delete(w.ravel(), 1) == 1.0)  # flat blocks weigh 1, edge blocks too
+    deep = block_texture(luma.astype(np.uint16) * 4, (2, 3))  # 10-bit: same shape, x16
+    np.testing.assert_allclose(deep[0, 1], 2500 * 16 + 1)
+
+
 def test_bad_input_and_unpaired_frames():
     with pytest.raises(ValueError, match="differ in shape"):
         plain_ratio(np.zeros((2, 3)), np.zeros((3, 2)))
@@ -113,8 +143,10 @@ def test_spool_gives_back_the_offsets_and_stores_repeats_as_one_byte():
 
 # --- against a real plain encode -------------------------------------------------------------
 
-#: The worst error of the estimate measured on the hold-out clips (docs/budget.md).
-HOLD_OUT_WORST = 0.16
+#: The estimate's error allowed against a real plain encode: the worst measured on the
+#: hold-out clips was -10.2% (docs/budget.md), this fixture at veryfast measures -11.1%;
+#: two points more for other x264 builds.
+HOLD_OUT_WORST = 0.13
 
 
 def test_estimate_against_a_real_plain_libx264_encode(tmp_path):
