@@ -40,9 +40,9 @@ from .quality.measure import PSNR_MAX_DB, score_frame, vmaf_error
 from .quality.video import FramePair, TimedFrame, VideoReader
 from .quality.weights import parse_weights
 from .quality.xpsnr import XPSNR, block_size, block_weights, xpsnr_with_weights
-from .sampling import Sample, make_sample
+from .sampling import Sample, count_frames, make_sample
 from .settings import EncodeSettings
-from .sizeproxy import SCALE, FrameSizes
+from .sizeproxy import FrameSizes
 
 #: Metrics a target may name (all higher-is-better, mean over frames).
 TARGET_METRICS = ("psnr", "psnr_yuv", "ssim", "xpsnr", "wpsnr", "wssim", "wxpsnr")
@@ -424,8 +424,10 @@ def crf_search(input: str | os.PathLike, target: str, *,
         with open_input(input) as src:
             vin = video_stream(src, input)
             rate = float(vin.average_rate or vin.guessed_rate or 25)
-            total = expected_frames(vin) or 0
-        samples, seconds = default_sample_plan(total or 10**6, rate, samples)
+            total = expected_frames(vin)
+        # Matroska states no frame count: count the packets (a demux, no decode).
+        total = total or count_frames(input)
+        samples, seconds = default_sample_plan(total, rate, samples)
         sample_seconds = sample_seconds or seconds
     with tempfile.TemporaryDirectory(prefix="salcodec-crfsearch-") as tmp:
         sample = make_sample(input, Path(tmp) / "sample.mkv", count=samples,
@@ -473,8 +475,9 @@ def crf_search(input: str | os.PathLike, target: str, *,
         "sample": {"windows": [list(w) for w in sample.windows], "frames": sample.frames,
                    "fraction_of_video": sample.fraction, "source_frames": sample.source_frames,
                    # The sizes' source: None when the sample is the whole video.
-                   "size_proxy": ({"scale": SCALE, "crf": settings.crf, "codec": settings.codec}
-                                  if sample.proxy else None)},
+                   "size_proxy": ({"width": sample.proxy.size[0],
+                                   "height": sample.proxy.size[1], "crf": settings.crf,
+                                   "codec": settings.codec} if sample.proxy else None)},
         "settings": settings.as_dict(),
         "candidates": [asdict(c) for c in candidates],
         "best": asdict(best) if best else None,

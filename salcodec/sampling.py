@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from tempfile import TemporaryDirectory
 
 import av
 
@@ -74,36 +76,36 @@ def make_sample(input: str | os.PathLike, dest: str | os.PathLike, count: int = 
     with open_input(input) as src:
         vin = video_stream(src, input)
         rate = vin.average_rate or vin.guessed_rate or Fraction(25)
-        total = expected_frames(vin) or _count_frames(input)
+        total = expected_frames(vin) or count_frames(input)
         windows = plan_windows(total, count, max(2, round(seconds * rate)))
         wanted = {i for start, n in windows for i in range(start, start + n)}
         width, height = even_size(vin.codec_context.width, vin.codec_context.height)
         last = max(wanted)
-        encoders = []
-        if proxy is not None and windows != [(0, total)]:  # a whole-video sample is exact
-            stem = Path(dest).with_suffix("")
-            encoders = [ProxyEncoder(f"{stem}-proxy-{name}.mkv", proxy, width, height, rate)
-                        for name in ("full", "windows")]
+        with ExitStack() as stack:
+            encoders = []
+            if proxy is not None and windows != [(0, total)]:  # a whole-video sample is exact
+                tmp = Path(stack.enter_context(TemporaryDirectory(prefix="salcodec-proxy-")))
+                for name in ("full", "windows"):
+                    encoders.append(stack.enter_context(
+                        ProxyEncoder(tmp / f"{name}.mkv", proxy, width, height, rate)))
 
-        def picked():
-            for index, frame in enumerate(src.decode(vin)):
-                if encoders:
-                    encoders[0].add(frame)
-                if index in wanted:
+            def picked():
+                for index, frame in enumerate(src.decode(vin)):
                     if encoders:
-                        encoders[1].add(frame)
-                    yield conform_frame(frame, width, height)
-                elif index > last and not encoders:
-                    return
+                        encoders[0].add(frame)
+                    if index in wanted:
+                        if encoders:
+                            encoders[1].add(frame)
+                        yield conform_frame(frame, width, height)
+                    elif index > last and not encoders:
+                        return
 
-        try:
-            written = write_lossless(dest, picked(), width, height, rate)
-            sizes = SizeProxy(*(e.finish() for e in encoders)) if encoders else None
-        except av.error.FFmpegError as exc:
-            raise InputError(f"{input}: corrupt video ({ffmpeg_cause(exc)})") from None
-        finally:
-            for e in encoders:
-                e.close()
+            try:
+                written = write_lossless(dest, picked(), width, height, rate)
+            except av.error.FFmpegError as exc:
+                raise InputError(f"{input}: corrupt video ({ffmpeg_cause(exc)})") from None
+            sizes = (SizeProxy(encoders[0].finish(), encoders[1].finish(), encoders[0].size)
+                     if encoders else None)
     return Sample(Path(dest), str(input), tuple(windows), written, total, sizes)
 
 
@@ -127,6 +129,7 @@ def write_lossless(dest: str | os.PathLike, frames: Iterable[av.VideoFrame], wid
     return written
 
 
-def _count_frames(path) -> int:
+def count_frames(path) -> int:
+    """Video packets of ``path``, for containers that do not state a frame count (Matroska)."""
     with open_input(path) as c:
         return sum(1 for p in c.demux(video=0) if p.size)

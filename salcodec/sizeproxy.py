@@ -10,10 +10,11 @@ windows back to back (the structure the trial encodes see). Per picture kind
 is what the whole video costs over its sample, and a trial's bytes scaled by it
 predict the full encode (:meth:`SizeProxy.predict`).
 
-Measured against real full encodes (docs/quality.md): within 2% on five of
-eight clips at preset medium where the windows alone were off by up to 37%.
-The proxy costs about a quarter of one full encode (half the pixels in each
-direction, same preset), which the search pays once.
+Measured against real full encodes (docs/quality.md, plain x264 at CRF 23,
+preset medium): within 5% on six of eight clips, worst +12.2%, where the
+windows alone were off by -34% to +30%. The proxy costs 0.3-0.6x one full
+encode's CPU time (half the size in each direction, same preset, plus
+decoding the rest of the video), which the search pays once.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import av
 import numpy as np
 
 from .bitstream import packet_payloads
+from .errors import SalcodecError
 from .io.conform import conform_frame
 
 #: Proxy size over the source's, per direction. Half size kept the per-kind
@@ -60,10 +62,11 @@ class FrameSizes:
 
 @dataclass(frozen=True)
 class SizeProxy:
-    """The two half-size encodes: the whole video and its sample's windows."""
+    """The two half-size encodes: the whole video and its sample's windows, and their size."""
 
     full: FrameSizes
     windows: FrameSizes
+    size: tuple[int, int]
 
     def predict(self, trial: FrameSizes) -> float:
         """Bytes of the full encode, from one trial encode of the sample.
@@ -86,9 +89,11 @@ class SizeProxy:
 
 
 class ProxyEncoder:
-    """Encode frames scaled to the proxy size into a temporary Matroska file.
+    """Encode frames scaled to the proxy size into a Matroska file (a context manager).
 
-    ``settings`` are the plain encoder's (codec, CRF, preset, params, bit depth).
+    ``settings`` are the plain encoder's (codec, CRF, preset, params, bit
+    depth). An encoder failure is a :class:`SalcodecError` naming the proxy,
+    never mistaken for a corrupt input.
     """
 
     def __init__(self, path: str | os.PathLike, settings, width: int, height: int,
@@ -99,26 +104,47 @@ class ProxyEncoder:
         self.size = proxy_size(width, height)
         self.pix_fmt = settings.pix_fmt
         self.rate = rate
+        self._codec = settings.codec
         self._out = av.open(str(self.path), "w", format="matroska")
-        self._stream = add_video_stream(
-            self._out, settings.codec, *self.size, rate, None, crf=settings.crf,
-            preset=settings.preset, params=settings.params, roi_enabled=False,
-            pix_fmt=settings.pix_fmt)
+        try:
+            self._stream = add_video_stream(
+                self._out, settings.codec, *self.size, rate, None, crf=settings.crf,
+                preset=settings.preset, params=settings.params, roi_enabled=False,
+                pix_fmt=settings.pix_fmt)
+        except BaseException:
+            self.close()
+            raise
         self._count = 0
+
+    def __enter__(self) -> ProxyEncoder:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def add(self, frame: av.VideoFrame) -> None:
         small = conform_frame(frame, *self.size, self.pix_fmt)
-        if small is frame:  # a source as small as the proxy: never renumber the caller's frame
-            small = frame.reformat(format="yuv444p").reformat(format=self.pix_fmt)
-            small.pict_type = 0
         # Constant steps, as the sample's: the encoder sees no timestamp gaps.
+        # A source already at the proxy's size and format comes back as the
+        # caller's own frame: its timestamps are put back after the encoder
+        # has taken its copy of the picture.
+        kept = (small.pts, small.time_base)
         small.pts, small.time_base = self._count, Fraction(1) / self.rate
         self._count += 1
-        self._out.mux(self._stream.encode(small))
+        try:
+            self._out.mux(self._stream.encode(small))
+        except av.error.FFmpegError as exc:
+            raise self._error(exc) from None
+        finally:
+            if small is frame:
+                frame.pts, frame.time_base = kept
 
     def finish(self) -> FrameSizes:
         """Flush the encoder, close the file and read its frame sizes."""
-        self._out.mux(self._stream.encode(None))
+        try:
+            self._out.mux(self._stream.encode(None))
+        except av.error.FFmpegError as exc:
+            raise self._error(exc) from None
         self.close()
         return FrameSizes.of_file(self.path)
 
@@ -126,3 +152,7 @@ class ProxyEncoder:
         if self._out is not None:
             self._out.close()
             self._out = None
+
+    def _error(self, exc: Exception) -> SalcodecError:
+        return SalcodecError(f"{self.path.name}: the {self._codec} size proxy failed "
+                             f"({getattr(exc, 'strerror', None) or exc})")

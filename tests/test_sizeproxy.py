@@ -33,7 +33,7 @@ def test_proxy_size_is_even_half_and_never_too_narrow():
 def test_prediction_scales_each_picture_kind():
     full = sizes([900, 100, 100, 100, 800, 100, 100, 100], [1, 0, 0, 0, 1, 0, 0, 0])
     win = sizes([400, 50, 50], [1, 0, 0])
-    proxy = SizeProxy(full, win)
+    proxy = SizeProxy(full, win, (8, 8))
     # A trial equal to the window proxy predicts the full proxy itself.
     assert proxy.predict(win) == pytest.approx(full.bytes.sum())
     # Key frames twice as dear at full size, the rest three times.
@@ -49,7 +49,8 @@ def test_a_kind_the_trial_lacks_borrows_the_all_frames_ratio():
     win = sizes([400, 50], [1, 0])
     trial = sizes([300, 300], [0, 0])  # the encoder chose no key frame in the trial
     ratio = trial.bytes.mean() / win.bytes.mean()  # 300 / 225, for the key frames
-    assert SizeProxy(full, win).predict(trial) == pytest.approx(1700 * ratio + 200 * 300 / 50)
+    expected = 1700 * ratio + 200 * 300 / 50
+    assert SizeProxy(full, win, (8, 8)).predict(trial) == pytest.approx(expected)
 
 
 def test_real_proxy_predicts_a_real_full_encode(tmp_path):
@@ -58,6 +59,8 @@ def test_real_proxy_predicts_a_real_full_encode(tmp_path):
     assert proxy is not None
     assert len(proxy.full.bytes) == sample.source_frames and proxy.full.keys[0]
     assert len(proxy.windows.bytes) == sample.frames
+    assert proxy.size == (88, 72)  # half of 176x144
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.mkv"]  # the proxies are gone
     trial = tmp_path / "t.mkv"
     encode(sample.path, trial, PLAIN, overwrite=True, progress=False)
     scorer = SampleScorer(sample, "psnr")
