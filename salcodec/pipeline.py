@@ -26,6 +26,7 @@ from .io.copies import add_copies
 from .io.decode import open_input
 from .io.metadata import carry_container, carry_frame
 from .io.safeio import atomic_output, resolve_output
+from .plainest import unavailable
 from .progress import Progress
 from .settings import EncodeSettings
 from .transcode import (
@@ -172,7 +173,9 @@ def encode_frames(frames: Iterable[av.VideoFrame],
         bytes=nbytes, seconds=round(time.monotonic() - started, 3),
         mean_abs_qp_offset=offsets.get("mean_abs_qp_offset", 0.0), width=job.size[0],
         height=job.size[1], copied_streams=job.copied, settings=settings.as_dict(),
-        offsets=offsets, budget={"mode": settings.budget}, qp={})
+        offsets=offsets, budget={"mode": settings.budget}, qp={},
+        plain_estimate=unavailable("encode_frames does not decode its output back for the "
+                                   "per-block QP the estimate needs"))
 
 
 def _write(job: _FrameMux, url: str, fmt: str, name: str, pipe: bool) -> None:

@@ -139,6 +139,8 @@ class PlainEstimate:
             return unavailable("no frame of the output could be paired with its offsets")
         plain_video = round(self.plain_video_bytes)
         plain = file_bytes - self.video_bytes + plain_video
+        if plain_video <= 0 or plain <= 0:  # a stream of a few bytes: no ratio to state
+            return unavailable("the coded pictures are too small to estimate from")
         return {"bytes": plain, "saving": round(1 - file_bytes / plain, 4),
                 "video_bytes": plain_video,
                 "video_saving": round(1 - self.video_bytes / plain_video, 4),

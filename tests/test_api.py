@@ -61,6 +61,8 @@ def test_ndarray_frames_into_a_container_you_own(tmp_path):
         assert r.frames_in == r.frames_out == 12 and r.copied_streams == 0
         assert (r.width, r.height) == (176, 144) and r.mean_abs_qp_offset > 0
         assert r.output == str(path) and r.input == "<frames>"
+        # No read-back, so no estimate of plain x264's size: said, not left empty.
+        assert r.plain_estimate["bytes"] is None and "encode_frames" in r.plain_estimate["reason"]
     pts = video_pts_seconds(path)
     assert np.allclose(np.diff(pts), 1 / 24, atol=1e-3) and len(pts) == 12
 

@@ -39,6 +39,7 @@ from ..errors import SalcodecError
 from ..io.containers import check_codec_fits
 from ..io.pipes import is_fifo, is_stdout, require_seekable
 from ..io.safeio import atomic_output, resolve_output
+from ..plainest import unavailable
 from ..settings import EncodeSettings
 from .chunks import (
     CHUNK_SECONDS,
@@ -53,6 +54,10 @@ from .cluster import TLSFiles, connect
 from .progress import ChunkProgress
 from .resume import WorkDir
 from .worker import PROGRESS_TOPIC, ChunkResult, encode_chunk, scan_cuts
+
+#: Why a distributed encode reports no realised QP and no plain-size estimate.
+NOT_READ_BACK = ("not measured for --distributed encodes: the joined output is not "
+                 "decoded back for its per-block QP")
 
 
 def encode_distributed(input: str | os.PathLike, output: str | os.PathLike,
@@ -160,7 +165,8 @@ def encode_distributed(input: str | os.PathLike, output: str | os.PathLike,
         budget={"mode": settings.budget, **(calibration.as_dict() if calibration else {}),
                 "chunks": len(plan.chunks),
                 "chunk_task_s": round(sum(r.seconds for r in results), 3), **timing},
-        qp={})
+        qp={"note": NOT_READ_BACK} if settings.saliency else {},
+        plain_estimate=unavailable(NOT_READ_BACK))
 
 
 def _run_chunks(plan: ChunkPlan, settings: EncodeSettings, work: WorkDir, fingerprint: str,
