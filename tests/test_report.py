@@ -537,3 +537,23 @@ if __name__ == "__main__":  # python -m tests.test_report REPORT.html SCREENSHOT
     facts = open_report(Path(sys.argv[1]), Path(sys.argv[2]), exe, clip_height=2300,
                         scale=0.5)
     print(json.dumps({"errors": facts["errors"], "images": len(facts["images"])}))
+
+
+def test_perframe_figure_leaves_gaps_for_frames_without_a_score():
+    from salcodec.report import perframe_figure
+
+    psnr = [np.array([38.0, 37.5, np.nan, 37.0, 36.5, np.inf, 35.0, 34.5]),
+            np.array([np.nan, 36.0, 35.5, 35.0, 34.0, 33.0, 32.0, 31.0])]
+    series = {"arms": ["x264", "salcodec s=2"], "metrics": {"psnr": psnr},
+              "bits": [np.full(8, 8000), np.full(8, 6000)], "cuts": [], "picked": {}}
+    canvas = perframe_figure(series)
+    svg = canvas.svg()
+    assert "nan" not in svg.lower() and "inf" not in svg.lower()
+    png = canvas.png()  # rasterising must not meet a NaN either
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    # Arm 0's psnr is three runs (38, 37.5 | 37, 36.5 | 35, 34.5): two lines more than whole.
+    from salcodec.report.axes import COLOURS
+
+    whole = dict(series, metrics={"psnr": [np.arange(8.0) + 30, psnr[1]]})
+    stroke = f'stroke="{COLOURS[0]}"'
+    assert svg.count(stroke) == perframe_figure(whole).svg().count(stroke) + 2

@@ -137,10 +137,17 @@ class Axes:
                         anchor="middle", vertical=True)
 
     def plot(self, xs, ys, colour: str, width: float = 1.5, marker: float = 0.0) -> None:
-        px, py = self.px(xs), self.py(ys)
-        self.c.line(px, py, colour, width)
-        if marker:
-            self.c.dots(px, py, colour, marker)
+        """A line through the points; a non-finite value (a frame without a score) is a gap."""
+        xs, ys = np.asarray(xs, np.float64), np.asarray(ys, np.float64)
+        ok = np.isfinite(xs) & np.isfinite(ys)
+        # Runs of consecutive finite points, each drawn as its own line.
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], ok.astype(np.int8), [0]])))
+        for start, stop in zip(edges[::2], edges[1::2], strict=True):
+            if stop - start == 1 and not marker:  # a lone scored frame: a dot, not nothing
+                self.c.dots(self.px(xs[start:stop]), self.py(ys[start:stop]), colour, width)
+            self.c.line(self.px(xs[start:stop]), self.py(ys[start:stop]), colour, width)
+        if marker and ok.any():
+            self.c.dots(self.px(xs[ok]), self.py(ys[ok]), colour, marker)
 
     def vline(self, x: float, colour: str, dash: float = 0.0, width: float = 1.0) -> None:
         px = float(self.px(x))

@@ -125,7 +125,8 @@ def _envelope(y: np.ndarray, columns: int) -> tuple[np.ndarray, np.ndarray]:
     if n <= 2 * columns:
         return np.arange(n, dtype=np.float64), y
     starts = np.linspace(0, n, columns + 1).astype(np.int64)[:-1]
-    lo, hi = np.minimum.reduceat(y, starts), np.maximum.reduceat(y, starts)
+    with np.errstate(invalid="ignore"):  # a column of frames without scores stays NaN: a gap
+        lo, hi = np.fmin.reduceat(y, starts), np.fmax.reduceat(y, starts)
     ends = np.append(starts[1:], n)
     x = np.column_stack([starts, (starts + ends - 1) / 2]).ravel().astype(np.float64)
     return x, np.column_stack([lo, hi]).ravel()
