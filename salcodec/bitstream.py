@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-import av
+from .io.decode import open_input
 
 #: SEI NAL unit types, read from a NAL unit's first byte.
 _IS_SEI = {"h264": lambda b: b & 0x1F == 6, "hevc": lambda b: (b >> 1) & 0x3F in (39, 40)}
@@ -48,7 +48,8 @@ def packet_payloads(path: str | os.PathLike) -> list[tuple[int, int, bool]]:
 
     A packet without pts gets its index.
     """
-    with av.open(str(path)) as c:
+    # open_input: a tiny MPEG-TS output defeats FFmpeg's probe unless told its format.
+    with open_input(path) as c:
         stream = c.streams.video[0]
         is_sei = _IS_SEI.get(stream.codec_context.name)
         length_size = None
