@@ -204,11 +204,12 @@ def warm_frames(plan: ChunkPlan, warm_seconds: float, period: int) -> int:
 
     A warm-up started in step (:func:`align_warm_up`) has every network's
     result equal to the whole-video encode's once each has run after the
-    start: by half a period (the text detector's first run, 45 frames at the
-    defaults). The rest lets the smoothing forget the start: the default
+    start: by about half a period (the text detector's first run, 48 frames
+    at the defaults: due at 45, where the learned map runs, it waits one
+    analysis). The rest lets the smoothing forget the start: the default
     model keeps ``smoothing ** frame_step`` of its previous map per analysis,
     0.7 per video frame, and the mapper ``--smoothing`` (0.6) per frame, so
-    after another 45 frames 1e-7 of the start is left, below what moves a
+    after another 42 frames 3e-7 of the start is left, below what moves a
     whole-QP offset (the tests compare the maps with a single-process
     encode's).
     """
