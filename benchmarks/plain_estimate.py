@@ -45,18 +45,19 @@ def measure(clip: Path, crf: float, preset: str, work: Path, k_grid=K_GRID,
     the estimate.
     """
     import salcodec
-    from salcodec.bitstream import packet_payloads, video_payload_bytes
+    from salcodec.bitstream import video_payload_bytes
     from salcodec.mapfile import MapReader
     from salcodec.plainest import plain_ratio
     from salcodec.qpinspect import iter_qp_maps
     from salcodec.qpreport import qp_frames, realised_report
+    from salcodec.sizeproxy import FrameSizes
 
     plain_out, out, side = work / "plain.mkv", work / "default.mkv", work / "map.jsonl"
     r = salcodec.encode(clip, out, overwrite=True, progress=False, crf=crf, preset=preset,
                         budget=budget, report_qp=True, export_map=side)
     p = salcodec.encode(clip, plain_out, overwrite=True, progress=False, crf=crf,
                         preset=preset, saliency=False)
-    sizes = [row[1] for row in sorted(packet_payloads(out))]  # (pts, bytes, ...)
+    sizes = FrameSizes.of_file(out).bytes.astype(np.int64).tolist()
     per_k, uniform = np.zeros(len(k_grid)), np.zeros(len(k_grid))
     shift: dict[str, list[float]] = {}
     with closing(MapReader(side, r.width, r.height)) as reader:

@@ -153,13 +153,6 @@ class MapReader:
         while (rec := self._next_json()) is not None:
             yield self._record(rec)
 
-    def skip(self) -> bool:
-        """Pass over the next frame's record without parsing it; False at the end."""
-        if not self._file.readline():
-            return False
-        self.line += 1
-        return True
-
     def _record(self, rec) -> MapRecord:
         n = self.grid[0] * self.grid[1]
         try:

@@ -77,6 +77,12 @@ def _vp9_map(sd, width: int, height: int) -> np.ndarray:
 
 def iter_qp_maps(path: str | os.PathLike) -> Iterator[QPFrame]:
     """Yield the per-macroblock QP map of every frame of an H.264 or VP9 file."""
+    for _, qp in decoded_qp(path):
+        yield qp
+
+
+def decoded_qp(path: str | os.PathLike) -> Iterator[tuple[av.VideoFrame, QPFrame]]:
+    """Each decoded frame with its :class:`QPFrame`, for callers that also read its pixels."""
     with open_input(path) as container:
         stream = video_stream(container, path)
         name = stream.codec_context.name
@@ -86,7 +92,8 @@ def iter_qp_maps(path: str | os.PathLike) -> Iterator[QPFrame]:
         stream.codec_context.options = {"export_side_data": "venc_params"}
         try:
             for index, frame in enumerate(container.decode(stream)):
-                yield QPFrame(index, pict_type(frame), frame.pts, frame_qp(frame, path, index))
+                yield frame, QPFrame(index, pict_type(frame), frame.pts,
+                                     frame_qp(frame, path, index))
         except av.error.FFmpegError as exc:
             raise InputError(f"{path}: corrupt {name} stream ({exc})") from None
 

@@ -77,26 +77,11 @@ def qp_frames(path: str | os.PathLike, texture: bool = False):
     :func:`salcodec.qpinspect.iter_qp_maps` with the decoded luma put to use
     before the frame is dropped (one decode for both).
     """
-    import av
-
-    from .errors import InputError
-    from .io.decode import open_input, video_stream
     from .plainest import block_texture
-    from .qpinspect import NO_QP, QP_UNITS, QPFrame, frame_qp, pict_type
+    from .qpinspect import decoded_qp
 
-    with open_input(path) as container:
-        stream = video_stream(container, path)
-        name = stream.codec_context.name
-        if name not in QP_UNITS:
-            raise InputError(f"{path}: {NO_QP.get(name, f'QP maps need H.264 or VP9, got {name}')}")
-        stream.codec_context.options = {"export_side_data": "venc_params"}
-        try:
-            for index, frame in enumerate(container.decode(stream)):
-                qp = frame_qp(frame, path, index)
-                weights = block_texture(luma_plane(frame), qp.shape) if texture else None
-                yield QPFrame(index, pict_type(frame), frame.pts, qp), weights
-        except av.error.FFmpegError as exc:
-            raise InputError(f"{path}: corrupt {name} stream ({exc})") from None
+    for frame, qp in decoded_qp(path):
+        yield qp, block_texture(luma_plane(frame), qp.qp.shape) if texture else None
 
 
 def luma_plane(frame) -> np.ndarray:
@@ -135,11 +120,11 @@ def realised_report(path: str | os.PathLike, offsets,
     plain_estimate : dict
         :meth:`salcodec.plainest.PlainEstimate.result`; empty without ``file_bytes``.
     """
-    from .bitstream import packet_payloads
     from .encoder import salient_blocks
+    from .sizeproxy import FrameSizes
 
     # Coded bytes of each frame in presentation order, as the decoder yields them.
-    sizes = ([row[1] for row in sorted(packet_payloads(path))]  # (pts, bytes, ...)
+    sizes = (FrameSizes.of_file(path).bytes.astype(np.int64).tolist()
              if file_bytes is not None else [])
     estimate = PlainEstimate() if file_bytes is not None else None
     sums, counts = np.zeros(2), np.zeros(2)
