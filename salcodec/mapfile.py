@@ -139,15 +139,27 @@ class MapReader:
         tb = header.get("time_base")
         self.time_base = Fraction(tb) if tb else None
 
-    def _next_json(self):
+    def next_line(self) -> str | None:
+        """The next record's text, unparsed (None at the end): for readers that skip most."""
         text = self._file.readline()
         if not text:
             return None
         self.line += 1
+        return text
+
+    def parse(self, text: str) -> MapRecord:
+        """The record of a line from :meth:`next_line`."""
+        return self._record(self._json(text))
+
+    def _json(self, text: str):
         try:
             return json.loads(text)
         except json.JSONDecodeError as exc:
             raise InputError(f"{self.path}: line {self.line} is not JSON ({exc.msg})") from None
+
+    def _next_json(self):
+        text = self.next_line()
+        return None if text is None else self._json(text)
 
     def __iter__(self) -> Iterator[MapRecord]:
         while (rec := self._next_json()) is not None:

@@ -484,6 +484,8 @@ def test_sidecar_importance_text():
     assert _importance_text(line) == "[0.1, 0.25"
     assert _importance_text('{"frame": 3, "importance": null, "offsets": [1]}') is None
     assert _importance_text('{"frame": 3, "offsets": [1]}') is None
+    # Rows of a 2-D list share their first row's text: never reused, always parsed.
+    assert _importance_text('{"importance": [[0.1, 0.2], [0.3, 0.4]], "offsets": [1]}') is None
 
 
 def test_linear_tick_labels_say_their_values():

@@ -18,7 +18,6 @@ pictures and realised QP maps.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Iterator
@@ -29,10 +28,10 @@ import av
 import cv2
 import numpy as np
 
-from ..errors import InputError, SalcodecError
+from ..errors import SalcodecError
 from ..io.conform import conform_frame, even_size, frame_planes
 from ..io.decode import open_input, video_stream
-from ..mapfile import MapReader, MapRecord
+from ..mapfile import MapReader
 from ..mapper import OffsetMapper
 from ..qpinspect import frame_qp
 from ..scenecut import SceneCutDetector, yuv_thumbnail
@@ -99,23 +98,6 @@ class _Recorder(OffsetMapper):
         return self.job(frame).cut, self.last_map
 
 
-class _MapLines(MapReader):
-    """A sidecar read line by line, a record parsed only when asked."""
-
-    def next_line(self) -> str | None:
-        text = self._file.readline()
-        if not text:
-            return None
-        self.line += 1
-        return text
-
-    def parse(self, text: str) -> MapRecord:
-        try:
-            return self._record(json.loads(text))
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{self.path}: line {self.line} is not JSON ({exc.msg})") from None
-
-
 def _importance_text(line: str) -> str | None:
     """The ``"importance": [...]`` part of a record line, or None (absent, null, odd)."""
     start = line.find('"importance"')
@@ -125,7 +107,9 @@ def _importance_text(line: str) -> str | None:
     if open_ < 0 or line[start + 12:open_].strip(" :"):  # not a list (null)
         return None
     close = line.find("]", open_)
-    return None if close < 0 else line[open_:close]
+    if close < 0 or "[" in line[open_ + 1:close]:  # nested (another tool's layout): parse it
+        return None
+    return line[open_:close]
 
 
 class _Sidecar:
@@ -140,7 +124,7 @@ class _Sidecar:
     """
 
     def __init__(self, path: str | os.PathLike, width: int, height: int) -> None:
-        self.reader = _MapLines(path, width, height)
+        self.reader = MapReader(path, width, height)
         self.cuts = SceneCutDetector()
         self._last: tuple[str | None, np.ndarray | None] = (None, None)
 
