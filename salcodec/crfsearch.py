@@ -13,10 +13,12 @@ for it (about one to two full encodes):
   third trial is made only when the answer lies outside the tried range. The
   second strength starts where the first ended and borrows its slopes, so one
   trial often suffices.
-* Size and quality of the full encode are predicted from per-frame values:
-  each window's first frame is an I-frame only because the sample cuts there,
-  so those frames stand for the full encode's I-frames (the first, and one per
-  ``keyint``) and the other frames for the rest.
+* The full encode's size is predicted with a half-size proxy of the whole
+  video, encoded while the sample is cut (:mod:`salcodec.sizeproxy`); its
+  quality from per-frame values: each window's first frame is an I-frame
+  only because the sample cuts there, so those frames stand for the full
+  encode's I-frames (the first, and one per ``keyint``) and the other frames
+  for the rest.
 * Only the plain encoder and the settings' strength are compared unless strengths
   are given. The user's :class:`~salcodec.settings.EncodeSettings` are passed
   through unchanged (``with_``/``baseline``), whatever their budget.
