@@ -49,7 +49,7 @@ from .blazeface import MIN_SCORE as FACE_SCORE
 from .blazeface import BlazeFace
 from .bms import bms_saliency
 from .gaze import STRIDE, gaze_probability
-from .motion import residual_motion
+from .motion import FLOW_SIDE, residual_motion
 from .priors import FACE_SIGMA, centre_prior, face_map, relative_faces
 from .text import TextDetector, text_map
 
@@ -69,8 +69,6 @@ TEXT_WEIGHT = 1.0
 #: Neither helped nor hurt on the development videos; kept mild.
 MOTION_WEIGHT = 0.5
 MOTION_SCALE = 1.0  # pixels per frame at the 128 px analysis size
-#: Long side of the frames the motion cue's optical flow sees (object motion is coarse).
-MOTION_SIDE = 64
 #: Long side the learned model sees, and how often it runs on video (frames).
 #: Every 18 rather than 15 (issue 12: the encoder's worker at 200 frames/s per
 #: core at 720p): at the encoder's cadence NSS 2.02 / 2.27 on the gaze videos
@@ -274,7 +272,7 @@ class DefaultModel(SaliencyModel):
     def compute(self, image: np.ndarray) -> np.ndarray:
         h, w = image.shape[:2]
         # The motion cue's frame (kept for the next call: each frame shrunk once).
-        gray = downscale(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), MOTION_SIDE)
+        gray = downscale(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), FLOW_SIDE)
         self.last_cut = self._cut_detector.update(image)
         if self.last_cut:
             self.reset()

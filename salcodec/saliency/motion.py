@@ -74,8 +74,13 @@ def compensate_camera(flow: np.ndarray) -> np.ndarray:
     return (target - design @ coef).reshape(h, w, 2).astype(np.float32)
 
 
+#: Long side of the frames the optical flow sees (object motion is coarse).
+FLOW_SIDE = 64
+
+
 def motion_saliency(
-    prev_gray: np.ndarray, gray: np.ndarray, blur_sigma: float = 0.02, flow_side: int = 64
+    prev_gray: np.ndarray, gray: np.ndarray, blur_sigma: float = 0.02,
+    flow_side: int = FLOW_SIDE,
 ) -> np.ndarray:
     """Camera-compensated motion magnitude, blurred, at the size of ``gray``.
 
