@@ -387,6 +387,17 @@ def test_batch_whole_files_over_the_scheduler(work, cluster):
     assert audio_payloads(work / "batch-out" / "c.mp4") == audio_payloads(inputs / "c.mp4")
 
 
+def start_until_a_chunk(cmd: list[str], wd: Path) -> subprocess.Popen:
+    """Start a --distributed --resume command; return once its work dir holds a chunk."""
+    job = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           cwd=ROOT)
+    deadline = time.monotonic() + 240
+    while not list(wd.glob("chunk-*.json")) and time.monotonic() < deadline:
+        assert job.poll() is None, job.communicate()
+        time.sleep(0.05)
+    return job
+
+
 def test_worker_killed_mid_run_the_job_completes(work, cut_clip, single, cluster):
     """SIGKILL one worker once chunks are in flight: Dask reschedules its chunk on the
     other, and the output is whole (frames, timestamps, bit-exact audio, same maps)."""
@@ -396,12 +407,7 @@ def test_worker_killed_mid_run_the_job_completes(work, cut_clip, single, cluster
     cmd = [sys.executable, "-m", "salcodec", "encode", str(cut_clip), str(out),
            "--distributed", address, "--chunk-seconds", "1", "--resume", str(wd),
            "--export-map", str(side), "--json"]
-    job = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                           cwd=ROOT)
-    deadline = time.monotonic() + 240
-    while not list(wd.glob("chunk-*.json")) and time.monotonic() < deadline:
-        assert job.poll() is None, job.communicate()
-        time.sleep(0.05)
+    job = start_until_a_chunk(cmd, wd)
     assert job.poll() is None  # killed mid-run, not after
     victim.send_signal(signal.SIGKILL)
     victim.wait(timeout=10)
@@ -420,12 +426,7 @@ def test_ctrl_c_then_resume_reuses_the_finished_chunks(work, cut_clip, cluster):
     wd, out = work / "ctrl-c-wd", work / "ctrl-c.mp4"
     cmd = [sys.executable, "-m", "salcodec", "encode", str(cut_clip), str(out),
            "--distributed", cluster[0], "--chunk-seconds", "1", "--resume", str(wd), "--json"]
-    job = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                           cwd=ROOT)
-    deadline = time.monotonic() + 240
-    while not list(wd.glob("chunk-*.json")) and time.monotonic() < deadline:
-        assert job.poll() is None, job.communicate()
-        time.sleep(0.05)
+    job = start_until_a_chunk(cmd, wd)
     job.send_signal(signal.SIGINT)
     _, stderr = job.communicate(timeout=120)
     assert job.returncode == 130, stderr
