@@ -185,7 +185,8 @@ class SaliencyEncoder:
         job = self._pool.submit(self._job, frame) if self._pool else None
         self._pending.append((frame, job))
         packets: list[av.Packet] = []
-        while len(self._pending) > self.lookahead:
+        # Without a worker there is nothing to wait for: encode at once.
+        while len(self._pending) > (self.lookahead if job is not None else 0):
             packets += self._encode_next()
         return packets
 

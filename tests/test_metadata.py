@@ -261,3 +261,25 @@ def test_raw_h264_without_timestamps_gets_frame_rate_timing(tmp_path):
         v = c.streams.video[0]
         got = [float(p.pts * v.time_base) for p in c.demux(v) if p.size]
     assert sorted(got) == pytest.approx([i / 25 for i in range(12)], abs=2e-3)
+
+
+def test_best_effort_clock_holds_frames_only_until_the_first_is_timed():
+    from types import SimpleNamespace
+
+    from salcodec.transcode import BestEffortClock
+
+    stream = SimpleNamespace(average_rate=Fraction(30), guessed_rate=Fraction(30),
+                             time_base=Fraction(1, 30))
+    clock = BestEffortClock(stream, "x.avi", window=8)
+    # Packed B-frames: pts out of order from the start, dts right.
+    pts = [0, 2, 1, 4, 3, 6, 5, 8, 7] + list(range(9, 40))
+    released = []
+    for k, p in enumerate(pts):
+        out = clock.push(SimpleNamespace(pts=p, dts=k))
+        released += out
+        if k < 8:
+            assert out == []  # the first window waits for the counts
+        else:
+            assert len(clock._held) == 0  # then every frame goes out as it comes
+    released += clock.flush()
+    assert [f.pts for f in released] == list(range(40))  # all timed by dts
