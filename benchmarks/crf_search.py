@@ -7,7 +7,7 @@
 ``python -m benchmarks.crf_search predict [--crf 26] [--preset medium] CLIP...``
     For each clip: encode it whole (plain x264), encode crf-search's default
     sample with the same settings, and print real / predicted - 1 of the size
-    (with the half-size proxy, as crf-search predicts, and from the windows
+    (with the tiled proxy, as crf-search predicts, and from the windows
     alone), the proxy's CPU time over the full encode's, and the real and
     predicted mean PSNR.
 
