@@ -167,3 +167,18 @@ def test_real_proxy_predicts_a_real_full_encode(tmp_path):
 def test_whole_video_sample_needs_no_proxy(tmp_path):
     sample = make_sample(CARPHONE, tmp_path / "s.mkv", count=1, seconds=60, proxy=PLAIN)
     assert sample.windows == ((0, sample.source_frames),) and sample.proxy is None
+
+
+def test_a_small_picture_is_encoded_whole_and_the_callers_frames_keep_their_times(tmp_path):
+    # 62 x 42: too small for tiles, and its chroma rows do not stack as luma-wide rows.
+    src = [f.reformat(width=62, height=42, format="yuv420p") for f in frames(CARPHONE, 5)]
+    for i, f in enumerate(src):
+        f.pts, f.time_base = 1000 + 40 * i, Fraction(1, 1000)
+    with ProxyEncoder(tmp_path / "p.mkv", PLAIN, 62, 42, Fraction(25)) as enc:
+        assert enc.size == (62, 42)
+        for f in src:
+            enc.add(f)
+        sizes = enc.finish()
+    assert len(sizes.bytes) == 5 and sizes.bytes.min() > 0
+    assert [(f.pts, f.time_base) for f in src] == [(1000 + 40 * i, Fraction(1, 1000))
+                                                   for i in range(5)]
