@@ -20,11 +20,13 @@ the source's samples on its macroblock grid; four tiles spread over the frame
 (-12 % against -1.5 % on a clip whose detail is off centre).
 
 Measured against real full encodes (docs/quality.md, plain x264, preset
-medium, eight clips): within 5 % on all eight at CRF 23, where a half-size
-proxy was within 5 % on six (worst +12.2 %) and the windows alone were off by
--34 % to +30 %; CRF 20 and 28 in docs/quality.md. The proxy costs about a
-third of one full encode's CPU time on a 720p clip (a quarter of the pixels,
-same preset, plus decoding the rest of the video), which the search pays once.
+medium, eight clips): at CRF 23 within 5 % on seven, worst +6.7 %, mean
+absolute error 2.0 %, where a half-size proxy was within 5 % on six (worst
++12.2 %, mean 4.1 %) and the windows alone were off by -34 % to +30 %; CRF
+20 and 28 and three held-out clips (one missed by 11 %) in docs/quality.md.
+The proxy costs 0.24-0.39x one full encode's CPU time (a quarter of the
+pixels, same preset, plus decoding the rest of the video), which the search
+pays once.
 """
 
 from __future__ import annotations
