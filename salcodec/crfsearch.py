@@ -13,7 +13,7 @@ for it (about one to two full encodes):
   third trial is made only when the answer lies outside the tried range. The
   second strength starts where the first ended and borrows its slopes, so one
   trial often suffices.
-* The full encode's size is predicted with a half-size proxy of the whole
+* The full encode's size is predicted with a tiled proxy of the whole
   video, encoded while the sample is cut (:mod:`salcodec.sizeproxy`); its
   quality from per-frame values: each window's first frame is an I-frame
   only because the sample cuts there, so those frames stand for the full
@@ -199,7 +199,7 @@ class SampleScorer:
     def predict(self, values: np.ndarray, sizes: FrameSizes) -> tuple[float, float]:
         """Mean quality and total bytes of the full encode, from one sample encode.
 
-        Bytes: scaled by the half-size proxy of the whole video where the
+        Bytes: scaled by the tiled proxy of the whole video where the
         sample has one (:meth:`salcodec.sizeproxy.SizeProxy.predict`).
         Quality, and bytes without a proxy: window starts stand for the full
         encode's I-frames (its first frame and one per ``keyint``), the other

@@ -70,7 +70,7 @@ def make_sample(input: str | os.PathLike, dest: str | os.PathLike, count: int = 
         Length of each window.
     proxy : EncodeSettings, optional
         The plain encoder's settings: then the whole video is decoded and
-        also encoded at half size, as a whole and as the windows, beside the
+        its tiled proxy encoded, as a whole and as the windows, beside the
         sample (:mod:`salcodec.sizeproxy`; ``Sample.proxy``).
     """
     with open_input(input) as src:
