@@ -425,8 +425,8 @@ def test_default_smoothing_decays_per_frame_of_video():
 
 def test_first_frame_gaze_is_not_larger_than_the_frame(monkeypatch):
     # The encoder's 720p thumbnail is 320x180: the learned map of a shot's first
-    # frame runs at 320 there (once, mirrored), not enlarged to 512 and 768;
-    # later frames at gaze_side, not mirrored.
+    # frame runs at 320 there (mirrored), not enlarged to 512; later frames at
+    # gaze_side, not mirrored. Several first sides run once each after capping.
     from salcodec.saliency import fusion
 
     sides = []
@@ -444,7 +444,8 @@ def test_first_frame_gaze_is_not_larger_than_the_frame(monkeypatch):
     assert sides == [(320, True), (256, False)]
     sides.clear()
     DefaultModel(gaze_interval=1)(cv2.resize(frames[0], (640, 360)))
-    assert sides == [((512, 640), True)]
+    assert sides == [(512, True)]
     sides.clear()
-    DefaultModel(first_gaze_sides=(512,), first_gaze_mirror=False)(frames[0])
-    assert sides == [(320, False)]
+    DefaultModel(first_gaze_sides=(512, 768))(cv2.resize(frames[0], (640, 360)))
+    DefaultModel(first_gaze_sides=(512, 768), first_gaze_mirror=False)(frames[0])
+    assert sides == [((512, 640), True), (320, False)]

@@ -12,8 +12,8 @@ Per frame, on a thumbnail of long side 128:
   ``sigma``, ``g``, ``gamma`` and ``f`` are ``centre_sigma``,
   ``gaze_weight``, ``gamma`` and ``face_weight`` on a still or a shot's
   first frame, and their ``video_`` namesakes after it; on a still
-  the learned map is the mean of its log-densities at two input sizes and
-  on the image and its mirror (``first_gaze_sides``, ``first_gaze_mirror``);
+  the learned map is the mean of its log-densities on the image and its
+  mirror (``first_gaze_sides``, ``first_gaze_mirror``);
   ``centre`` the centre-bias Gaussian, ``faces`` Gaussians on faces
   found by BlazeFace (:mod:`.priors`, :mod:`.blazeface`), ``text`` a text detector's probability map
   (:mod:`.text`), ``motion`` the camera-compensated flow magnitude
@@ -61,9 +61,8 @@ from .text import TextDetector, text_map
 #: Floor of the centre-weighted term, on stills and video alike.
 OFFSET = 0.3
 #: The still branch (a still, a shot's first frame), chosen on the still sets
-#: with the learned map at two sizes and mirrored (benchmarks/tune_stills.py,
-#: docs/saliency.md): a wider centre and a learned map weighing as on video,
-#: sharpened less.
+#: with the learned map mirrored (benchmarks/tune_stills.py, docs/saliency.md):
+#: a wider centre and a learned map weighing as on video, sharpened less.
 CENTRE_SIGMA = 0.3
 GAZE_WEIGHT = 2.0
 FACE_WEIGHT = 1.0
@@ -89,13 +88,16 @@ MOTION_SCALE = 1.0  # pixels per frame at the 128 px analysis size
 GAZE_SIDE = 256
 GAZE_INTERVAL = 18
 #: On a still, and a shot's first frame, it sees more (mit1003-100, 40 images:
-#: NSS 1.47 at 256, 1.58 at 512), at two sizes and mirrored (the mean of the
-#: four log-densities; docs/saliency.md); once per shot costs little on
-#: video. Never more than the frame's own long side: the encoder's
-#: thumbnails (320x180 at 720p) gain nothing from being enlarged (one size
-#: there, mirrored: two runs at 320), and the network's buffers at 512
-#: would stay allocated (about 40 MiB, benchmarks/RESULTS.md, Cost).
-FIRST_GAZE_SIDES = (512, 768)
+#: NSS 1.47 at 256, 1.58 at 512), and mirrored (the mean of the two
+#: log-densities; docs/saliency.md); twice a run once per shot costs little
+#: on video. Never more than the frame's own long side: the encoder's
+#: thumbnails (320x180 at 720p) gain nothing from being enlarged, and the
+#: network's buffers at 512 would stay allocated (about 40 MiB,
+#: benchmarks/RESULTS.md, Cost). Adding 768 scored higher on stills (+0.07
+#: NSS on mit1003-100, +0.13 on etto) but costs a 4K shot's first frame
+#: 2.0 s of CPU instead of 0.5 s (docs/saliency.md): stills-only callers may
+#: pass ``first_gaze_sides=(512, 768)``.
+FIRST_GAZE_SIDES = (512,)
 FIRST_GAZE_MIRROR = True
 #: How often (frames) the text detector runs on video, besides each shot's
 #: first frame. Text rarely appears mid-shot, and on the gaze videos running
