@@ -95,7 +95,7 @@ GAZE_INTERVAL = 18
 #: network's buffers at 512 would stay allocated (about 40 MiB,
 #: benchmarks/RESULTS.md, Cost). Adding 768 scored higher on stills (+0.07
 #: NSS on mit1003-100, +0.13 on etto) but costs a 4K shot's first frame
-#: 2.0 s of CPU instead of 0.5 s (docs/saliency.md): stills-only callers may
+#: 2.0 s of CPU instead of 0.4 s (docs/saliency.md): stills-only callers may
 #: pass ``first_gaze_sides=(512, 768)``.
 FIRST_GAZE_SIDES = (512,)
 FIRST_GAZE_MIRROR = True
