@@ -202,6 +202,32 @@ def test_tune_default_scores_every_combination(capsys):
         tune_default.parse_grid(["bogus=1"])
 
 
+def test_tune_stills_reproduces_the_default_model_and_its_scores():
+    # The still-branch search fuses cached cues: it must give the model's own
+    # map and the metrics module's scores, or its choice would not carry over.
+    from benchmarks import tune_stills
+    from salcodec.saliency.base import normalize_map, upscale
+    from salcodec.saliency.datasets import iter_dataset
+    from salcodec.saliency.fusion import DefaultModel
+    from salcodec.saliency.metrics import auc_judd, nss
+    from salcodec.saliency.priors import centre_prior
+
+    root = REPO / "tests" / "data" / "fixations" / "points"
+    items = tune_stills.cache_set(root)
+    shipped = {**tune_stills.BASE, "sigma": 0.3, "gaze": 2.0, "gamma": 1.25, "mirror": True}
+    for params, model in ((tune_stills.BASE, DefaultModel(
+            first_gaze_mirror=False, centre_sigma=0.25, gaze_weight=0.75, gamma=1.5)),
+            (shipped, DefaultModel())):
+        for item, (_, rgb, fix, _) in zip(items, iter_dataset(root), strict=True):
+            model.reset()
+            fused = tune_stills.fuse(item, params, centre_prior(item["bms"].shape, params["sigma"]))
+            sal = model(rgb)
+            np.testing.assert_allclose(upscale(normalize_map(fused), item["shape"]), sal,
+                                       atol=1e-5)
+            got = tune_stills.scores(fused, item)
+            assert got == pytest.approx((nss(sal, fix), auc_judd(sal, fix)), abs=1e-5)
+
+
 def test_saliency_speed_encoder_sorts_every_frame_by_what_ran():
     from benchmarks.saliency_speed import encoder_fps, load_frames, yuv_frames
 

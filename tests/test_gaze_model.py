@@ -187,6 +187,35 @@ def test_gaze_probability_full_frame(frames):
     )
 
 
+def test_mirror_averages_the_frame_and_its_mirror(frames):
+    rgb = frames[7]
+    plain, mirrored = gaze_grid(rgb, 256), gaze_grid(np.ascontiguousarray(rgb[:, ::-1]), 256)
+    both = gaze_grid(rgb, 256, mirror=True)
+    # The mean of the two log-density grids, the mirrored run flipped back.
+    np.testing.assert_allclose(both, 0.5 * (plain + mirrored[:, ::-1]), atol=1e-5)
+    assert not np.allclose(both, plain, atol=1e-3)  # the network is not symmetric itself
+    # Symmetric: the mirrored frame gives the mirrored map, at any output size.
+    flipped = gaze_probability(np.ascontiguousarray(rgb[:, ::-1]), (45, 80), 256, mirror=True)
+    np.testing.assert_allclose(flipped, gaze_probability(rgb, (45, 80), 256, mirror=True)[:, ::-1],
+                               atol=1e-5)
+
+
+def test_several_sides_average_the_log_densities(frames):
+    rgb, shape = frames[3], (60, 80)
+    # gaze_map is exp(log-density - max): its log is the resampled grid up to a constant.
+    logs = [np.log(gaze_map(gaze_grid(rgb, side), shape)) for side in (256, 384)]
+    mean = 0.5 * (logs[0] + logs[1])
+    expected = np.exp(mean - mean.max())
+    expected = (expected - expected.min()) / (expected.max() - expected.min())
+    both = gaze_probability(rgb, shape, (256, 384))
+    np.testing.assert_allclose(both, expected, atol=1e-4)
+    assert not np.allclose(both, gaze_probability(rgb, shape, 256), atol=1e-2)
+    np.testing.assert_array_equal(gaze_probability(rgb, shape, (256,)),
+                                  gaze_probability(rgb, shape, 256))
+    with pytest.raises(ValueError):
+        gaze_probability(rgb, shape, ())
+
+
 def test_face_is_salient_on_carphone(frames):
     detector = BlazeFace()
     for i in (0, 40, 80, 119):

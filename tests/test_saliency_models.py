@@ -303,8 +303,11 @@ def test_default_detects_cuts_and_smooths():
     assert np.allclose(after_cut, DefaultModel()(asl[0]), atol=1e-6)
     # Without a cut the previous map is blended in (smoothing) and motion counts.
     # (Faces are detected on every frame here: BlazeFace finds the bunny's.)
-    every = dict(detect_interval=1, gaze_interval=1, first_gaze_side=256, video_gaze_weight=0.75,
-                 video_face_weight=1)
+    # The still branch (a shot's first frame) made the video branch's twin.
+    every = dict(detect_interval=1, gaze_interval=1, first_gaze_sides=(256,),
+                 first_gaze_mirror=False, centre_sigma=0.25, offset=0.3, gamma=1.5,
+                 gaze_weight=0.75, face_weight=1, video_centre_sigma=0.25,
+                 video_gamma=1.5, video_gaze_weight=0.75, video_face_weight=1)
     smooth = DefaultModel(**every)
     plain = DefaultModel(smoothing=0.0, motion_weight=0.0, **every)
     smooth(bbb[0])
@@ -422,18 +425,27 @@ def test_default_smoothing_decays_per_frame_of_video():
 
 def test_first_frame_gaze_is_not_larger_than_the_frame(monkeypatch):
     # The encoder's 720p thumbnail is 320x180: the learned map of a shot's first
-    # frame runs at 320 there, not enlarged to 512; later frames at gaze_side.
+    # frame runs at 320 there (mirrored), not enlarged to 512; later frames at
+    # gaze_side, not mirrored. Several first sides run once each after capping.
     from salcodec.saliency import fusion
 
     sides = []
     real = fusion.gaze_probability
-    monkeypatch.setattr(fusion, "gaze_probability",
-                        lambda rgb, shape, side: sides.append(side) or real(rgb, shape, side))
+
+    def spy(rgb, shape, side, mirror=False):
+        sides.append((side, mirror))
+        return real(rgb, shape, side, mirror)
+
+    monkeypatch.setattr(fusion, "gaze_probability", spy)
     frames = [downscale(f, 320) for f in video_frames("bbb_audio.mp4", 2)]
     model = DefaultModel(gaze_interval=1)
     for f in frames:
         model(f)
-    assert sides == [320, 256]
+    assert sides == [(320, True), (256, False)]
     sides.clear()
     DefaultModel(gaze_interval=1)(cv2.resize(frames[0], (640, 360)))
-    assert sides == [512]
+    assert sides == [(512, True)]
+    sides.clear()
+    DefaultModel(first_gaze_sides=(512, 768))(cv2.resize(frames[0], (640, 360)))
+    DefaultModel(first_gaze_sides=(512, 768), first_gaze_mirror=False)(frames[0])
+    assert sides == [((512, 640), True), (320, False)]

@@ -9,9 +9,12 @@ Per frame, on a thumbnail of long side 128:
 
 * ``bms`` is boolean map saliency on Lab (:mod:`.bms`); ``gaze`` the
   learned fixation density of FastGaze (:mod:`.gaze`), a pruned DeepGaze II;
-  ``g`` and ``f`` are ``gaze_weight`` and ``face_weight`` on a still or a
-  shot's first frame and ``video_gaze_weight``, ``video_face_weight`` after
-  it; ``centre`` the centre-bias Gaussian, ``faces`` Gaussians on faces
+  ``sigma``, ``g``, ``gamma`` and ``f`` are ``centre_sigma``,
+  ``gaze_weight``, ``gamma`` and ``face_weight`` on a still or a shot's
+  first frame, and their ``video_`` namesakes after it; on a still
+  the learned map is the mean of its log-densities on the image and its
+  mirror (``first_gaze_sides``, ``first_gaze_mirror``);
+  ``centre`` the centre-bias Gaussian, ``faces`` Gaussians on faces
   found by BlazeFace (:mod:`.priors`, :mod:`.blazeface`), ``text`` a text detector's probability map
   (:mod:`.text`), ``motion`` the camera-compensated flow magnitude
   (:mod:`.motion`) squashed as ``1 - exp(-|flow| / MOTION_SCALE)`` per frame of
@@ -22,7 +25,9 @@ Per frame, on a thumbnail of long side 128:
   (``benchmarks/tune_video.py``, docs/saliency.md): the learned map inside
   the centre-weighted term, on video with faces at twice the stills' weight,
   and more temporal smoothing (gaze lags what moves). Motion kept its mild
-  weight: on the development videos it neither helped nor hurt.
+  weight: on the development videos it neither helped nor hurt. The still
+  branch was then chosen on the still sets alone, scored at full size
+  (``benchmarks/tune_stills.py``).
 * Scene cuts (:mod:`salcodec.scenecut`) reset the temporal state (no
   smoothing or motion across the cut) and every detector runs afresh;
   ``last_cut`` tells the caller, so the encoder resets its own smoothing on
@@ -53,16 +58,21 @@ from .motion import FLOW_SIDE, residual_motion
 from .priors import FACE_SIGMA, centre_prior, face_map, relative_faces
 from .text import TextDetector, text_map
 
-#: Chosen on the development stills and gaze videos (docs/saliency.md).
-CENTRE_SIGMA = 0.25
+#: Floor of the centre-weighted term, on stills and video alike.
 OFFSET = 0.3
-GAZE_WEIGHT = 0.75
+#: The still branch (a still, a shot's first frame), chosen on the still sets
+#: with the learned map mirrored (benchmarks/tune_stills.py, docs/saliency.md):
+#: a wider centre and a learned map weighing as on video, sharpened less.
+CENTRE_SIGMA = 0.3
+GAZE_WEIGHT = 2.0
 FACE_WEIGHT = 1.0
-#: On video (from a shot's second frame on) the learned map and faces count
-#: more: the gaze videos chose 2 and 2, the stills 0.5-1 and 1 (docs/saliency.md).
+GAMMA = 1.25
+#: Video (from a shot's second frame on), chosen on the development stills and
+#: gaze videos (benchmarks/tune_video.py): the learned map and faces count 2.
+VIDEO_CENTRE_SIGMA = 0.25
 VIDEO_GAZE_WEIGHT = 2.0
 VIDEO_FACE_WEIGHT = 2.0
-GAMMA = 1.5
+VIDEO_GAMMA = 1.5
 SMOOTHING = 0.7
 #: Not fitted: text is weighted like faces were on stills (objects people read).
 TEXT_WEIGHT = 1.0
@@ -78,11 +88,17 @@ MOTION_SCALE = 1.0  # pixels per frame at the 128 px analysis size
 GAZE_SIDE = 256
 GAZE_INTERVAL = 18
 #: On a still, and a shot's first frame, it sees more (mit1003-100, 40 images:
-#: NSS 1.47 at 256, 1.58 at 512); once per shot costs little on video. Never
-#: more than the frame's own long side: the encoder's thumbnails (320x180 at
-#: 720p) gain nothing from being enlarged, and the network's buffers at 512
-#: would stay allocated (about 40 MiB, benchmarks/RESULTS.md, Cost).
-FIRST_GAZE_SIDE = 512
+#: NSS 1.47 at 256, 1.58 at 512), and mirrored (the mean of the two
+#: log-densities; docs/saliency.md); twice a run once per shot costs little
+#: on video. Never more than the frame's own long side: the encoder's
+#: thumbnails (320x180 at 720p) gain nothing from being enlarged, and the
+#: network's buffers at 512 would stay allocated (about 40 MiB,
+#: benchmarks/RESULTS.md, Cost). Adding 768 scored higher on stills (+0.07
+#: NSS on mit1003-100, +0.13 on etto) but costs a 4K shot's first frame
+#: 2.0 s of CPU instead of 0.4 s (docs/saliency.md): stills-only callers may
+#: pass ``first_gaze_sides=(512, 768)``.
+FIRST_GAZE_SIDES = (512,)
+FIRST_GAZE_MIRROR = True
 #: How often (frames) the text detector runs on video, besides each shot's
 #: first frame. Text rarely appears mid-shot, and on the gaze videos running
 #: it every 90 frames instead of 30 changed no score (benchmarks/RESULTS.md, Cost).
@@ -106,12 +122,18 @@ class DefaultModel(SaliencyModel):
         ``detect_interval``; 0 disables text (as ``detect_interval=0`` does).
     centre_sigma, offset, gaze_weight, face_weight, gamma, text_weight : float
         The weights (module docstring); a weight of 0 disables its cue.
-    video_gaze_weight, video_face_weight : float
-        ``gaze_weight`` and ``face_weight`` from the second frame of a shot on (video).
-    gaze_side, first_gaze_side : int
-        Long side of the frame the learned model sees; on a still or a
-        shot's first frame (then at most the frame's own long side, rounded
-        down to the network's stride, and at least ``gaze_side``).
+    video_centre_sigma, video_gaze_weight, video_face_weight, video_gamma : float
+        ``centre_sigma``, ``gaze_weight``, ``face_weight`` and ``gamma`` from
+        the second frame of a shot on (video).
+    gaze_side : int
+        Long side of the frame the learned model sees on video.
+    first_gaze_sides : sequence of int
+        The sides it sees on a still or a shot's first frame (each at most
+        the frame's own long side, rounded down to the network's stride, and
+        at least ``gaze_side``; sides equal after that run once).
+    first_gaze_mirror : bool
+        On a still or a shot's first frame, also run the learned model on the
+        mirrored frame (twice the runs).
     face_sigma, face_score : float
         Face Gaussian width (fraction of the box width) and detection score threshold.
     motion_weight : float
@@ -140,10 +162,13 @@ class DefaultModel(SaliencyModel):
         centre_sigma: float = CENTRE_SIGMA,
         offset: float = OFFSET,
         gaze_weight: float = GAZE_WEIGHT,
+        video_centre_sigma: float = VIDEO_CENTRE_SIGMA,
         video_gaze_weight: float = VIDEO_GAZE_WEIGHT,
         video_face_weight: float = VIDEO_FACE_WEIGHT,
+        video_gamma: float = VIDEO_GAMMA,
         gaze_side: int = GAZE_SIDE,
-        first_gaze_side: int = FIRST_GAZE_SIDE,
+        first_gaze_sides: tuple[int, ...] = FIRST_GAZE_SIDES,
+        first_gaze_mirror: bool = FIRST_GAZE_MIRROR,
         face_weight: float = FACE_WEIGHT,
         gamma: float = GAMMA,
         text_weight: float = TEXT_WEIGHT,
@@ -161,6 +186,8 @@ class DefaultModel(SaliencyModel):
             raise ValueError(f"detect_interval must be >= 0, got {detect_interval}")
         if gaze_interval < 1:
             raise ValueError(f"gaze_interval must be >= 1, got {gaze_interval}")
+        if not first_gaze_sides:
+            raise ValueError("first_gaze_sides must name at least one side")
         if text_interval is None:
             text_interval = detect_interval
         if text_interval < 0:
@@ -172,10 +199,13 @@ class DefaultModel(SaliencyModel):
         self.centre_sigma = centre_sigma
         self.offset = offset
         self.gaze_weight = gaze_weight
+        self.video_centre_sigma = video_centre_sigma
         self.video_gaze_weight = video_gaze_weight
         self.video_face_weight = video_face_weight
+        self.video_gamma = video_gamma
         self.gaze_side = gaze_side
-        self.first_gaze_side = first_gaze_side
+        self.first_gaze_sides = tuple(first_gaze_sides)
+        self.first_gaze_mirror = first_gaze_mirror
         self.face_weight = face_weight
         self.gamma = gamma
         self.text_weight = text_weight
@@ -190,7 +220,7 @@ class DefaultModel(SaliencyModel):
         )
         self._text_detector = (TextDetector() if detect_interval and text_interval
                                and text_weight > 0 else None)
-        self._centre: dict[tuple[int, int], np.ndarray] = {}
+        self._centre: dict[tuple[int, int, float], np.ndarray] = {}
         # The face and text maps drawn from the latest detections, reused until
         # the next ones (the same arrays every frame until then): key -> (source, map).
         self._drawn: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -248,12 +278,14 @@ class DefaultModel(SaliencyModel):
                 self._faces = relative_faces(self._face_detector, full)
             elif cue == "text":
                 self._text = self._text_detector.probability(full)
+            elif first:  # more, but no more than the frame has (in whole strides)
+                top = max(full.shape[:2]) // STRIDE * STRIDE
+                sides = sorted({max(self.gaze_side, min(side, top))
+                                for side in self.first_gaze_sides})
+                self._gaze = gaze_probability(full, shape, sides[0] if len(sides) == 1
+                                              else tuple(sides), self.first_gaze_mirror)
             else:
-                side = self.gaze_side
-                if first:  # more, but no more than the frame has (in whole strides)
-                    side = max(side, min(self.first_gaze_side,
-                                         max(full.shape[:2]) // STRIDE * STRIDE))
-                self._gaze = gaze_probability(full, shape, side)
+                self._gaze = gaze_probability(full, shape, self.gaze_side)
             # After a shot's first frame, text and the learned map start half an
             # interval late, so the networks seldom fall due on the same frame.
             self._due[cue] = interval // 2 if first and cue != "faces" else interval
@@ -279,9 +311,12 @@ class DefaultModel(SaliencyModel):
         # Called through __call__, the detectors see the larger original.
         self._update_detections(image if self._full is None else self._full, (h, w))
 
-        centre = self._centre.get((h, w))
+        # A still or a shot's first frame has its own weights (module docstring).
+        video = self._prev_gray is not None
+        sigma = self.video_centre_sigma if video else self.centre_sigma
+        centre = self._centre.get((h, w, sigma))
         if centre is None:
-            centre = self._centre[(h, w)] = centre_prior((h, w), self.centre_sigma)
+            centre = self._centre[(h, w, sigma)] = centre_prior((h, w), sigma)
         small = downscale(image, self.bms_side)
         bottom_up = bms_saliency(small, self.n_thresholds)
         if bottom_up.shape != (h, w):
@@ -290,7 +325,6 @@ class DefaultModel(SaliencyModel):
         if peak > 0:
             bottom_up /= peak
         cues = self.offset + bottom_up
-        video = self._prev_gray is not None
         gaze_weight = self.video_gaze_weight if video else self.gaze_weight
         face_weight = self.video_face_weight if video else self.face_weight
         if self._gaze is not None and gaze_weight > 0:
@@ -299,10 +333,11 @@ class DefaultModel(SaliencyModel):
         fused /= float(fused.max())
         # Sharpen: fixations cluster on the strongest peaks. The default 1.5 as
         # x * sqrt(x): a tenth of pow's cost, within 1 ulp of it.
-        if self.gamma == 1.5:
+        gamma = self.video_gamma if video else self.gamma
+        if gamma == 1.5:
             fused *= np.sqrt(fused)
-        elif self.gamma != 1.0:
-            fused **= self.gamma
+        elif gamma != 1.0:
+            fused **= gamma
         if len(self._faces) and face_weight > 0:
             faces = self._draw("faces", self._faces, (h, w), lambda: face_map(
                 (h, w), self._faces * np.array([w, h, w, h]), self.face_sigma))

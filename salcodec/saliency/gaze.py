@@ -17,6 +17,12 @@ network was distilled from DeepGaze II, whose readout is one): the map is
 the raw values on mit1003-100 (docs/saliency.md). The stored 19-tap blur is
 not applied: on the stride-16 grid it lowered every score there.
 
+On a still (and a shot's first frame) the caller may ask for ``mirror``:
+the network also sees the frame mirrored left to right, and the two grids
+(the second flipped back) are averaged as log-densities. The network is not
+symmetric itself, so this removes part of its noise; the map of a mirrored
+frame is then exactly the mirrored map (docs/saliency.md, "Stills").
+
 The network is loaded once per process, on first use, and shared by every
 :class:`GazeModel` and :func:`gaze_probability` call (OpenCV's ``Net`` is
 not re-entrant, so calls are serialised by a lock).
@@ -25,6 +31,7 @@ not re-entrant, so calls are serialised by a lock).
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -62,7 +69,7 @@ def network_size(shape: tuple[int, int], side: int = NET_SIDE) -> tuple[int, int
     )
 
 
-def gaze_grid(image: np.ndarray, side: int = NET_SIDE) -> np.ndarray:
+def gaze_grid(image: np.ndarray, side: int = NET_SIDE, mirror: bool = False) -> np.ndarray:
     """FastGaze's raw output for an RGB uint8 frame: float32, one value per 16x16 cell.
 
     Parameters
@@ -72,6 +79,10 @@ def gaze_grid(image: np.ndarray, side: int = NET_SIDE) -> np.ndarray:
     side : int
         Long side the frame is scaled to before the network (rounded to
         multiples of 16 on each side).
+    mirror : bool
+        Also run the scaled frame mirrored left to right (one batch of two,
+        about twice the cost) and return the mean of the two grids, the
+        second flipped back: a mirrored frame then gives the mirrored grid.
 
     Returns
     -------
@@ -82,19 +93,33 @@ def gaze_grid(image: np.ndarray, side: int = NET_SIDE) -> np.ndarray:
     image = validate_rgb(image)
     dh, dw = network_size(image.shape[:2], side)
     small = cv2.resize(image, (dw, dh), interpolation=cv2.INTER_AREA)
-    blob = np.ascontiguousarray(small.astype(np.float32).transpose(2, 0, 1)[None])
+    batch = np.stack([small, small[:, ::-1]]) if mirror else small[None]
+    blob = np.ascontiguousarray(batch.astype(np.float32).transpose(0, 3, 1, 2))
     with _lock:
         if _net is None:
             _net = _load_net()
         _net.setInput(blob)
         out = _net.forward()
-    expected = (1, 1, dh // STRIDE, dw // STRIDE)
+    expected = (len(batch), 1, dh // STRIDE, dw // STRIDE)
     if out.shape != expected:
         raise SalcodecError(
             f"{MODEL_FILE}: unexpected output shape {out.shape} for input {dw}x{dh}, "
             f"expected {expected} (OpenCV {cv2.__version__})"
         )
+    if mirror:  # the mean of two log-densities: a geometric mean of the densities
+        return (0.5 * (out[0, 0] + out[1, 0, :, ::-1])).astype(np.float32)
     return out[0, 0].astype(np.float32, copy=False)
+
+
+def _log_map(grid: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    # Bicubic: smooth, no 16-pixel facets.
+    grid = np.asarray(grid, dtype=np.float32)
+    return cv2.resize(grid, (int(shape[1]), int(shape[0])), interpolation=cv2.INTER_CUBIC)
+
+
+def _density(log_density: np.ndarray) -> np.ndarray:
+    # Subtract the maximum first: exp stays in (0, 1], no overflow.
+    return np.exp(log_density - float(log_density.max())).astype(np.float32)
 
 
 def gaze_map(grid: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -103,15 +128,12 @@ def gaze_map(grid: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     The grid is resized bicubically (smooth, no 16-pixel facets) as a
     log-density, then exponentiated; the result is unnormalised.
     """
-    grid = np.asarray(grid, dtype=np.float32)
-    h, w = int(shape[0]), int(shape[1])
-    log_density = cv2.resize(grid, (w, h), interpolation=cv2.INTER_CUBIC)
-    # Subtract the maximum first: exp stays in (0, 1], no overflow.
-    return np.exp(log_density - float(log_density.max())).astype(np.float32)
+    return _density(_log_map(grid, shape))
 
 
 def gaze_probability(
-    rgb: np.ndarray, shape: tuple[int, int] | None = None, side: int = NET_SIDE
+    rgb: np.ndarray, shape: tuple[int, int] | None = None,
+    side: int | Sequence[int] = NET_SIDE, mirror: bool = False,
 ) -> np.ndarray:
     """FastGaze's fixation map of one full RGB frame, for fusion with other cues.
 
@@ -121,8 +143,13 @@ def gaze_probability(
         The whole frame (the network scales it itself).
     shape : (int, int), optional
         Size (H, W) of the returned map; default: the frame's.
-    side : int
-        Long side the network sees (see :data:`NET_SIDE`).
+    side : int or sequence of int
+        Long side the network sees (see :data:`NET_SIDE`). Several sides:
+        the network runs at each, and the log-densities, resampled to
+        ``shape``, are averaged (a geometric mean of the densities).
+    mirror : bool
+        Average with the mirrored frame's map (see :func:`gaze_grid`); two
+        network runs per side.
 
     Returns
     -------
@@ -132,8 +159,16 @@ def gaze_probability(
         docs/saliency.md): video callers should run it at a cadence.
     """
     rgb = validate_rgb(rgb)
-    out = gaze_map(gaze_grid(rgb, side), rgb.shape[:2] if shape is None else shape)
-    return normalize_map(out)
+    shape = rgb.shape[:2] if shape is None else shape
+    sides = [side] if isinstance(side, int | np.integer) else list(side)
+    if not sides:
+        raise ValueError("side: no size given")
+    log_density = _log_map(gaze_grid(rgb, sides[0], mirror), shape)
+    for other in sides[1:]:
+        log_density += _log_map(gaze_grid(rgb, other, mirror), shape)
+    if len(sides) > 1:
+        log_density /= len(sides)
+    return normalize_map(_density(log_density))
 
 
 class GazeModel(DetectorModel):
