@@ -80,8 +80,8 @@ def gaze_grid(image: np.ndarray, side: int = NET_SIDE, mirror: bool = False) -> 
         Long side the frame is scaled to before the network (rounded to
         multiples of 16 on each side).
     mirror : bool
-        Also run the scaled frame mirrored left to right (one batch of two,
-        about twice the cost) and return the mean of the two grids, the
+        Also run the scaled frame mirrored left to right (a second pass,
+        twice the cost) and return the mean of the two grids, the
         second flipped back: a mirrored frame then gives the mirrored grid.
 
     Returns
@@ -93,22 +93,27 @@ def gaze_grid(image: np.ndarray, side: int = NET_SIDE, mirror: bool = False) -> 
     image = validate_rgb(image)
     dh, dw = network_size(image.shape[:2], side)
     small = cv2.resize(image, (dw, dh), interpolation=cv2.INTER_AREA)
-    batch = np.stack([small, small[:, ::-1]]) if mirror else small[None]
-    blob = np.ascontiguousarray(batch.astype(np.float32).transpose(0, 3, 1, 2))
+    # The mirror runs as a second pass, not a batch of two: the network keeps
+    # its buffers for the largest input it saw (a batch of two at 320 px
+    # doubled its memory, +30 MiB; benchmarks/memory_profile.py).
+    views = (small, small[:, ::-1]) if mirror else (small,)
+    grids = []
     with _lock:
         if _net is None:
             _net = _load_net()
-        _net.setInput(blob)
-        out = _net.forward()
-    expected = (len(batch), 1, dh // STRIDE, dw // STRIDE)
-    if out.shape != expected:
-        raise SalcodecError(
-            f"{MODEL_FILE}: unexpected output shape {out.shape} for input {dw}x{dh}, "
-            f"expected {expected} (OpenCV {cv2.__version__})"
-        )
+        for view in views:
+            _net.setInput(np.ascontiguousarray(view.astype(np.float32).transpose(2, 0, 1)[None]))
+            out = _net.forward()
+            expected = (1, 1, dh // STRIDE, dw // STRIDE)
+            if out.shape != expected:
+                raise SalcodecError(
+                    f"{MODEL_FILE}: unexpected output shape {out.shape} for input {dw}x{dh}, "
+                    f"expected {expected} (OpenCV {cv2.__version__})"
+                )
+            grids.append(out[0, 0].astype(np.float32))
     if mirror:  # the mean of two log-densities: a geometric mean of the densities
-        return (0.5 * (out[0, 0] + out[1, 0, :, ::-1])).astype(np.float32)
-    return out[0, 0].astype(np.float32, copy=False)
+        return (0.5 * (grids[0] + grids[1][:, ::-1])).astype(np.float32)
+    return grids[0]
 
 
 def _log_map(grid: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
