@@ -30,6 +30,7 @@ from pathlib import Path
 
 from .common import default_data_dir, machine_info, median, run_child
 from .overhead import OVERHEAD_CLIP, _arm_args, make_long_clip
+from .profile_encode import rss_mib
 
 #: Model variants: the default model's keyword arguments that leave networks out.
 VARIANTS = {
@@ -44,20 +45,12 @@ VARIANTS = {
 }
 
 
-def _status(field: str) -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no {field} in /proc/self/status")
-
-
 def child(clip: str, frames: int, variant: str | None) -> dict:
     """One measurement in this (fresh) process: peak after imports, and after the model."""
     import av  # noqa: F401  (the plain arm's imports)
     import numpy  # noqa: F401
 
-    base = _status("VmHWM")
+    base = rss_mib()[1]
     if variant is None:
         return {"peak_mib": base}
     import salcodec  # noqa: F401
@@ -65,7 +58,7 @@ def child(clip: str, frames: int, variant: str | None) -> dict:
     from salcodec.mapper import OffsetMapper
     from salcodec.saliency.fusion import DefaultModel
 
-    imported = _status("VmHWM")
+    imported = rss_mib()[1]
     with av.open(clip) as c:
         stream = c.streams.video[0]
         mapper = None
@@ -79,7 +72,7 @@ def child(clip: str, frames: int, variant: str | None) -> dict:
                 mapper = OffsetMapper(frame.width, frame.height,
                                       model=DefaultModel(**VARIANTS[variant]))
             mapper.job(frame)
-    return {"base_mib": base, "imported_mib": imported, "peak_mib": _status("VmHWM")}
+    return {"base_mib": base, "imported_mib": imported, "peak_mib": rss_mib()[1]}
 
 
 def _child_run(clip: Path, frames: int, variant: str | None) -> dict:

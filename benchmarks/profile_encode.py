@@ -25,7 +25,7 @@ import sys
 import time
 
 
-def _rss_mib() -> tuple[float, float]:
+def rss_mib() -> tuple[float, float]:
     """Current and peak RSS of this process from /proc (MiB)."""
     cur = peak = float("nan")
     try:
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
 
     def stage(name: str) -> None:
-        cur, peak = _rss_mib()
+        cur, peak = rss_mib()
         stages.append({"stage": name, "rss_mib": cur, "peak_mib": peak,
                        "seconds": time.perf_counter() - t0})
 
