@@ -19,6 +19,7 @@ import tempfile
 
 import numpy as np
 
+from .io.conform import plane_array
 from .plainest import PlainEstimate
 
 _SAME, _NEW = b"\x00", b"\x01"
@@ -86,10 +87,8 @@ def qp_frames(path: str | os.PathLike, texture: bool = False):
 
 def luma_plane(frame) -> np.ndarray:
     """The luma plane of a decoded 8- or 16-bit-per-sample YUV frame, without a copy."""
-    plane = frame.planes[0]
-    dtype = np.uint16 if frame.format.components[0].bits > 8 else np.uint8
-    rows = np.frombuffer(plane, dtype=dtype)
-    return rows.reshape(plane.height, -1)[:, :plane.width]
+    return plane_array(frame.planes[0],
+                       np.uint16 if frame.format.components[0].bits > 8 else np.uint8)
 
 
 def realised_report(path: str | os.PathLike, offsets,

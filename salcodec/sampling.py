@@ -92,10 +92,11 @@ def make_sample(input: str | os.PathLike, dest: str | os.PathLike, count: int = 
             def picked():
                 for index, frame in enumerate(src.decode(vin)):
                     if encoders:
-                        encoders[0].add(frame)
+                        picture = encoders[0].picture(frame)
+                        encoders[0].add(picture)
                     if index in wanted:
                         if encoders:
-                            encoders[1].add(frame)
+                            encoders[1].add(picture)
                         yield conform_frame(frame, width, height)
                     elif index > last and not encoders:
                         return

@@ -41,7 +41,7 @@ import numpy as np
 
 from .bitstream import packet_payloads
 from .errors import SalcodecError
-from .io.conform import conform_frame
+from .io.conform import conform_frame, plane_array
 
 #: Macroblock size: tiles start on the source's macroblock grid and span whole macroblocks.
 ALIGN = 16
@@ -153,8 +153,9 @@ class SizeProxy:
 class ProxyEncoder:
     """Encode the proxy mosaic of ``width`` x ``height`` frames into a Matroska file.
 
-    A context manager. Frames are first conformed to the output's even size
-    and pixel format (:func:`~salcodec.io.conform.conform_frame`), then cut.
+    A context manager. :meth:`picture` conforms a frame to the output's even
+    size and pixel format (:func:`~salcodec.io.conform.conform_frame`) and cuts
+    it; :meth:`add` encodes it.
 
     ``settings`` are the plain encoder's (codec, CRF, preset, params, bit
     depth). An encoder failure is a :class:`SalcodecError` naming the proxy,
@@ -190,32 +191,40 @@ class ProxyEncoder:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def add(self, frame: av.VideoFrame) -> None:
+    def picture(self, frame: av.VideoFrame) -> av.VideoFrame:
+        """The proxy picture of a decoded frame: conformed, then cut into its mosaic.
+
+        Make it once per frame and :meth:`add` it to every proxy encoder of the
+        same settings (the whole video's and the windows').
+        """
         full = conform_frame(frame, *self.source, self.pix_fmt)
         if self.size == self.source:  # a small picture is its own proxy
-            tile, kept = full, (full.pts, full.time_base)
-        else:
-            planes = [np.frombuffer(p, self._dtype)
-                      .reshape(p.height, p.line_size // self._dtype().itemsize)[:, :p.width]
-                      for p in full.planes]
-            y, u, v = self.mosaic.cut(planes)
-            # Tiles span whole macroblocks: the chroma rows stack as whole luma-wide rows.
-            tile = av.VideoFrame.from_ndarray(
-                np.concatenate([y, u.reshape(-1, y.shape[1]), v.reshape(-1, y.shape[1])]),
-                format=self.pix_fmt)
-            tile.color_range, kept = full.color_range, None
+            return full
+        y, u, v = self.mosaic.cut([plane_array(p, self._dtype) for p in full.planes])
+        # Tiles span whole macroblocks: the chroma rows stack as whole luma-wide rows.
+        tile = av.VideoFrame.from_ndarray(
+            np.concatenate([y, u.reshape(-1, y.shape[1]), v.reshape(-1, y.shape[1])]),
+            format=self.pix_fmt)
+        tile.color_range = full.color_range
+        return tile
+
+    def add(self, picture: av.VideoFrame) -> None:
+        """Encode the next :meth:`picture`; its own timestamps are left as they were."""
         # Constant steps, as the sample's: the encoder sees no timestamp gaps.
-        tile.pts, tile.time_base = self._count, Fraction(1) / self.rate
+        # The picture may be the caller's frame (conform_frame returns a frame
+        # already in shape) or go to another proxy encoder: its timestamps are
+        # put back once the encoder has taken its copy of the picture.
+        kept = picture.pts, picture.time_base
+        picture.pts, picture.time_base = self._count, Fraction(1) / self.rate
         self._count += 1
         try:
-            self._out.mux(self._stream.encode(tile))
+            self._out.mux(self._stream.encode(picture))
         except av.error.FFmpegError as exc:
             raise self._error(exc) from None
         finally:
-            # conform_frame may return the caller's own frame: its timestamps
-            # are put back once the encoder has taken its copy of the picture.
-            if kept is not None:
-                tile.pts, tile.time_base = kept
+            picture.pts = kept[0]
+            if kept[1] is not None:  # a fresh mosaic has none, and PyAV takes no None
+                picture.time_base = kept[1]
 
     def finish(self) -> FrameSizes:
         """Flush the encoder, close the file and read its frame sizes."""

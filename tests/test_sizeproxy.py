@@ -102,7 +102,7 @@ def test_proxy_encoder_writes_the_source_tiles(tmp_path, pix_fmt):
     with ProxyEncoder(tmp_path / "p.mkv", settings, 176, 144, Fraction(30)) as enc:
         assert enc.size == m.size
         for f in src:
-            enc.add(f)
+            enc.add(enc.picture(f))
         sizes = enc.finish()
     assert len(sizes.bytes) == 6 and sizes.keys[0]
     import av
@@ -177,7 +177,7 @@ def test_a_small_picture_is_encoded_whole_and_the_callers_frames_keep_their_time
     with ProxyEncoder(tmp_path / "p.mkv", PLAIN, 62, 42, Fraction(25)) as enc:
         assert enc.size == (62, 42)
         for f in src:
-            enc.add(f)
+            enc.add(enc.picture(f))
         sizes = enc.finish()
     assert len(sizes.bytes) == 5 and sizes.bytes.min() > 0
     assert [(f.pts, f.time_base) for f in src] == [(1000 + 40 * i, Fraction(1, 1000))

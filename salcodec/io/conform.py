@@ -86,15 +86,21 @@ def eight_bit(frame: av.VideoFrame) -> av.VideoFrame:
     return out
 
 
+def plane_array(plane, dtype=np.uint8) -> np.ndarray:
+    """One plane of a frame as a ``(height, width)`` array over its buffer, without copying.
+
+    ``dtype``: the sample type, ``np.uint16`` for 9-16 bits per sample.
+    """
+    rows = np.frombuffer(plane, dtype=dtype)
+    return rows.reshape(-1, plane.line_size // rows.itemsize)[: plane.height, : plane.width]
+
+
 def frame_planes(frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The three 8-bit planes of a yuv420p/yuvj420p frame, without copying."""
     if frame.format.name not in NATIVE_FORMATS:
         raise ValueError(f"expected a yuv420p frame, got {frame.format.name}")
-    out = []
-    for plane in frame.planes:
-        buf = np.frombuffer(plane, dtype=np.uint8)
-        out.append(buf.reshape(-1, plane.line_size)[: plane.height, : plane.width])
-    return out[0], out[1], out[2]
+    y, u, v = (plane_array(plane) for plane in frame.planes)
+    return y, u, v
 
 
 def analysis_rgb(frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
