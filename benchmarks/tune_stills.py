@@ -14,7 +14,7 @@ and scored on the one left out, in turn; mit1003-100's even and odd halves
 are also scored against each other (chosen on one half with etocvd and etto).
 Two choice rules: the mean over the training sets of NSS relative to a
 centre prior's (``CENTRE``, as ``benchmarks/tune_video.py``), and the same
-among candidates that score no worse than today's branch (:data:`BASE`) on
+among candidates that score no worse than the branch before it (:data:`BASE`) on
 any training set.
 
     python -m benchmarks.tune_stills ../shared/data/fixations --cache /tmp/stills-cues \\
@@ -44,7 +44,8 @@ GAZE_SIDES = (384, 512, 640, 768)
 
 #: The centre prior NSS is measured against (the fusion's own width; only a scale).
 CENTRE = 0.25
-#: Today's still branch (salcodec.saliency.fusion): the search's reference.
+#: The still branch before this search (fusion as of the fifth session): its reference
+#: and the floor of the "no worse on any training set" rule.
 BASE = {"sigma": 0.25, "offset": 0.3, "gaze": 0.75, "faces": 1.0, "text": 1.0,
         "gamma": 1.5, "sides": [512], "mirror": False, "temperature": 1.0}
 
