@@ -33,6 +33,12 @@ def assert_one_line_error(proc, *needles):
         assert str(n) in lines[0], lines[0]
 
 
+def default_sigint() -> None:
+    """For a child that is sent Ctrl-C: a suite started in the background (``scripts/test &``)
+    ignores SIGINT, the children inherit that, and Python then never raises KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def leftovers(folder):
     return sorted(p.name for p in folder.iterdir() if "partial" in p.name)
 
@@ -154,7 +160,7 @@ def test_ctrl_c_leaves_no_partial_output(tmp_path):
     out = tmp_path / "o.mp4"
     cmd = [sys.executable, "-m", "salcodec", "encode", str(DATA / "asl_again.mkv"), str(out),
            "--model", "lc", "--preset", "veryslow"]
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
     deadline = time.monotonic() + 60
     while not leftovers(tmp_path) and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.02)

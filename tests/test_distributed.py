@@ -26,7 +26,7 @@ from salcodec.settings import EncodeSettings
 from salcodec.transcode import encode
 
 from .media import CARPHONE, DATA, audio_payloads, clip, frames, video_pts_seconds, write_clip
-from .test_cli import assert_one_line_error, salcodec
+from .test_cli import assert_one_line_error, default_sigint, salcodec
 
 ROOT = Path(__file__).resolve().parents[1]
 TB = Fraction(1, 15360)
@@ -390,7 +390,7 @@ def test_batch_whole_files_over_the_scheduler(work, cluster):
 def start_until_a_chunk(cmd: list[str], wd: Path) -> subprocess.Popen:
     """Start a --distributed --resume command; return once its work dir holds a chunk."""
     job = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                           cwd=ROOT)
+                           cwd=ROOT, preexec_fn=default_sigint)
     deadline = time.monotonic() + 240
     while not list(wd.glob("chunk-*.json")) and time.monotonic() < deadline:
         assert job.poll() is None, job.communicate()

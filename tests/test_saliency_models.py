@@ -409,6 +409,28 @@ def test_default_encode_path_does_not_load_numba(tmp_path):
     assert out.stdout.split() == ["0", "False", "True"], out.stdout + out.stderr
 
 
+def test_lab_tables_are_built_beside_the_model_and_awaited(photo, tmp_path):
+    # A fresh process: building a model starts OpenCV's Lab tables in a thread
+    # (its first 8-bit conversion costs ~90 ms); BMS waits for them, and the
+    # map is the one of a process whose tables were long built.
+    import subprocess
+    import sys
+
+    from salcodec.saliency.bms import bms_saliency
+
+    np.save(tmp_path / "photo.npy", photo)
+    code = ("import threading, numpy as np; from salcodec.saliency import bms; "
+            "m = bms.BMSModel(); t = bms._lab_tables; "
+            "print(t.name, t in threading.enumerate() or t.ident is not None); "
+            f"np.save({str(tmp_path / 'map.npy')!r}, "
+            f"bms.bms_saliency(np.load({str(tmp_path / 'photo.npy')!r}))); "
+            "print(t.is_alive())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120)
+    assert out.stdout.split() == ["salcodec-lab-tables", "True", "False"], out.stdout + out.stderr
+    assert np.array_equal(np.load(tmp_path / "map.npy"), bms_saliency(photo))
+
+
 def test_default_smoothing_decays_per_frame_of_video():
     # Called every 3rd frame, the previous map weighs smoothing ** 3: the map
     # follows the content at the same pace in time whatever the cadence.

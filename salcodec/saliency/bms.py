@@ -17,6 +17,8 @@ which the tests hold this module's result to, bit for bit.
 
 from __future__ import annotations
 
+import threading
+
 import cv2
 import numpy as np
 
@@ -24,6 +26,27 @@ from .base import SaliencyModel, validate_rgb
 
 #: 3x3 structuring element of the one-pixel dilation.
 _CROSS = np.ones((3, 3), np.uint8)
+
+_lab_tables: threading.Thread | None = None
+_lab_lock = threading.Lock()
+
+
+def prepare_lab() -> None:
+    """Have OpenCV build its 8-bit RGB -> Lab tables now, in a background thread.
+
+    OpenCV fills them on a process's first 8-bit Lab conversion: about 90 ms,
+    which in an encode lands on the first frame, whose offsets the encoder
+    waits for. Started when a model is built, the tables are made while the
+    networks load and the encoder starts; :func:`bms_saliency` waits for them
+    (OpenCV's table set-up is not documented as safe to race).
+    """
+    global _lab_tables
+    with _lab_lock:
+        if _lab_tables is None:
+            _lab_tables = threading.Thread(
+                target=cv2.cvtColor, args=(np.zeros((1, 1, 3), np.uint8), cv2.COLOR_RGB2Lab),
+                name="salcodec-lab-tables", daemon=True)
+            _lab_tables.start()
 
 
 def bms_attention(channels: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
@@ -108,6 +131,8 @@ def bms_saliency(image: np.ndarray, n_thresholds: int = 6, blur_sigma: float = 0
     image = validate_rgb(image)
     if n_thresholds < 1:
         raise ValueError(f"n_thresholds must be >= 1, got {n_thresholds}")
+    if _lab_tables is not None:
+        _lab_tables.join()
     lab = cv2.cvtColor(image, cv2.COLOR_RGB2Lab)
     channels = np.ascontiguousarray(lab.transpose(2, 0, 1), dtype=np.float32)
     lo = channels.reshape(3, -1).min(axis=1)
@@ -126,6 +151,7 @@ class BMSModel(SaliencyModel):
     def __init__(self, analysis_side: int = 128, n_thresholds: int = 6) -> None:
         self.analysis_side = analysis_side
         self.n_thresholds = n_thresholds
+        prepare_lab()
 
     def compute(self, image: np.ndarray) -> np.ndarray:
         return bms_saliency(image, self.n_thresholds)

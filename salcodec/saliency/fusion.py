@@ -52,7 +52,7 @@ from ..scenecut import CUT_DIFF, SceneCutDetector
 from .base import SaliencyModel, downscale, validate_rgb
 from .blazeface import MIN_SCORE as FACE_SCORE
 from .blazeface import BlazeFace
-from .bms import bms_saliency
+from .bms import bms_saliency, prepare_lab
 from .gaze import STRIDE, gaze_probability
 from .motion import FLOW_SIDE, residual_motion
 from .priors import FACE_SIGMA, centre_prior, face_map, relative_faces
@@ -182,6 +182,7 @@ class DefaultModel(SaliencyModel):
     ) -> None:
         if not 0 <= smoothing < 1:
             raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")
+        prepare_lab()  # beside the networks' loading below
         if detect_interval < 0:
             raise ValueError(f"detect_interval must be >= 0, got {detect_interval}")
         if gaze_interval < 1:
