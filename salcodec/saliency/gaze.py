@@ -51,9 +51,10 @@ _lock = threading.Lock()
 
 
 def _load_net() -> cv2.dnn.Net:
-    # OpenCV 5's classic engine runs this plain convolution stack with about
-    # 25% less CPU than the new one (benchmarks/RESULTS.md, Cost); the outputs
-    # agree to 1e-5.
+    # OpenCV 5.0's classic engine (4.x has only that one) runs this plain
+    # convolution stack with 25% less CPU than 5.0's new engine, and with
+    # less than half of 5.1's, which has no classic engine: pyproject.toml
+    # holds OpenCV below 5.1 (benchmarks/RESULTS.md, Cost). Outputs agree to 1e-5.
     return read_onnx(GAZE_NETWORK, "FastGaze network", "ENGINE_CLASSIC")
 
 
