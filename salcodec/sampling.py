@@ -75,6 +75,7 @@ def make_sample(input: str | os.PathLike, dest: str | os.PathLike, count: int = 
     """
     with open_input(input) as src:
         vin = video_stream(src, input)
+        vin.thread_type = "AUTO"  # the whole video is decoded: frame threads, as encode's
         rate = vin.average_rate or vin.guessed_rate or Fraction(25)
         total = expected_frames(vin) or count_frames(input)
         windows = plan_windows(total, count, max(2, round(seconds * rate)))

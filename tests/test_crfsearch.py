@@ -126,8 +126,11 @@ def test_prediction_from_a_real_sample(tmp_path):
     sizes = frames.bytes
     assert len(values) == len(sizes) == sample.frames
     assert sizes.sum() == video_payload_bytes(out)
-    ref = measure(sample.path, out, ["psnr"]).values("psnr")
-    np.testing.assert_allclose(values, ref, atol=1e-12)
+    ref = measure(sample.path, out, ["psnr", "ssim"])
+    np.testing.assert_allclose(values, ref.values("psnr"), atol=1e-12)
+    # Scored on a thread per core, in frame order all the same.
+    ssim, _ = SampleScorer(sample, "ssim").score(out)
+    np.testing.assert_allclose(ssim, ref.values("ssim"), atol=1e-12)
     q, b = scorer.predict(values, frames)
     n = sample.source_frames
     starts, rest = sizes[scorer.starts], sizes[~scorer.starts]
