@@ -46,9 +46,11 @@ def read_onnx(path, what: str, engine: str = "ENGINE_AUTO") -> cv2.dnn.Net:
     what : str
         What the network is, for the message (e.g. ``"FastGaze network"``).
     engine : str
-        Name of OpenCV's ``cv2.dnn`` engine constant. OpenCV 5 has two, and
+        Name of OpenCV's ``cv2.dnn`` engine constant. OpenCV 5.0 has two, and
         which is faster depends on the network (measured per network in
-        benchmarks/RESULTS.md); ignored where OpenCV has no such constant.
+        benchmarks/RESULTS.md); ignored where OpenCV has no such constant
+        (4.x, which has only the classic engine, and 5.1, whose only engine
+        runs FastGaze at 2.3x the CPU: pyproject.toml holds OpenCV below 5.1).
     """
     from ..errors import SalcodecError
 
