@@ -28,7 +28,7 @@ from .io.conform import conform_frame, eight_bit
 from .mapfile import MapWriter
 from .mapper import DEFAULT_CADENCE, FrameOffsets, OffsetMapper
 from .qpmap import ANCHOR_SHARPNESS, DEFAULT_CLAMP, DEFAULT_STRENGTH
-from .saliency import SaliencyModel
+from .saliency import SaliencyModel, model_class
 from .saliency.external import open_maps
 
 
@@ -157,7 +157,7 @@ class SaliencyEncoder:
         self.stats = StageStats()
         self.lookahead = max(1, lookahead)
         self._pending: deque[tuple[av.VideoFrame, Future[FrameOffsets] | None]] = deque()
-        self._mapper = None
+        self._mapper: Future[OffsetMapper] | None = None
         self._pool = None
         self._maps = self._export = None
         if (maps is not None or export_map is not None) and not self.enabled:
@@ -166,16 +166,17 @@ class SaliencyEncoder:
         if self.enabled:
             if maps is not None:
                 self._maps = open_maps(maps, self.width, self.height)
-            self._mapper = OffsetMapper(self.width, self.height, model, strength, clamp,
-                                        smoothing, bias, anchor, sharpness, cadence,
-                                        maps=self._maps)
-            from .regions import payload_for
-
-            self._mapper.payload = payload_for(codec, self.pix_fmt)
-            self._mapper.levels = get_codec(codec).levels  # records what the encoder gets
+            elif isinstance(model, str):
+                model_class(model)  # an unknown name fails here, not in the worker
             if export_map is not None:
                 self._export = MapWriter(export_map, self.width, self.height)
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="salcodec-saliency")
+            # The model is built on the worker (loading its networks: 60-90 ms)
+            # while this thread starts the encoder and decodes the first frames;
+            # the worker runs its tasks in order, so every job finds it built.
+            self._mapper = self._pool.submit(
+                self._build_mapper, codec, model, strength, clamp, smoothing, bias, anchor,
+                sharpness, cadence)
 
     def encode(self, frame: av.VideoFrame) -> list[av.Packet]:
         """Queue one decoded frame; return the packets that became ready."""
@@ -190,8 +191,16 @@ class SaliencyEncoder:
             packets += self._encode_next()
         return packets
 
+    def _build_mapper(self, codec: str, *args) -> OffsetMapper:
+        from .regions import payload_for
+
+        mapper = OffsetMapper(self.width, self.height, *args, maps=self._maps)
+        mapper.payload = payload_for(codec, self.pix_fmt)
+        mapper.levels = get_codec(codec).levels  # records what the encoder gets
+        return mapper
+
     def _job(self, frame: av.VideoFrame):
-        return self._mapper.job(eight_bit(frame))
+        return self._mapper.result().job(eight_bit(frame))
 
     def warm(self, frame: av.VideoFrame) -> None:
         """Analyse a frame that precedes the frames to encode, without encoding it.
@@ -204,8 +213,8 @@ class SaliencyEncoder:
         if self._pending:
             raise RuntimeError("warm() after encode(): frames must come in order")
         if self._mapper is not None and self._maps is None:
-            self._mapper.job(eight_bit(conform_frame(frame, self.width, self.height,
-                                                          self.pix_fmt)))
+            self._mapper.result().job(eight_bit(conform_frame(frame, self.width, self.height,
+                                                                   self.pix_fmt)))
 
     def flush(self) -> list[av.Packet]:
         """Encode the frames still queued and drain the encoder."""

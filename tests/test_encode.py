@@ -238,3 +238,13 @@ def test_stream_that_cannot_carry_roi_is_refused_at_construction(tmp_path):
         with pytest.raises(SalcodecError, match=" or ".join(PIX_FMTS)):
             SaliencyEncoder(s, model=Stripes())
         SaliencyEncoder(s, model=Stripes(), enabled=False).close()  # no ROI: fine
+
+
+def test_unknown_model_is_refused_at_construction(tmp_path):
+    # The model itself is built on the worker thread (beside the encoder's start);
+    # its name is checked before, in the caller's thread.
+    with av.open(str(tmp_path / "o.mkv"), "w") as c:
+        s = c.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 176, 144, "yuv420p"
+        with pytest.raises(ValueError, match="unknown saliency model 'nope'"):
+            SaliencyEncoder(s, model="nope")
