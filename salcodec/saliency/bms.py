@@ -38,14 +38,17 @@ def prepare_lab() -> None:
     which in an encode lands on the first frame, whose offsets the encoder
     waits for. Started when a model is built, the tables are made while the
     networks load and the encoder starts; :func:`bms_saliency` waits for them
-    (OpenCV's table set-up is not documented as safe to race).
+    (OpenCV's table set-up is not documented as safe to race). Not a daemon
+    thread: a process that fails at once (a corrupt input) must not exit
+    while OpenCV is still inside the conversion, which aborted it (SIGABRT in
+    5 of 12 runs of a fuzz case; Python joins the thread before exiting).
     """
     global _lab_tables
     with _lab_lock:
         if _lab_tables is None:
             _lab_tables = threading.Thread(
                 target=cv2.cvtColor, args=(np.zeros((1, 1, 3), np.uint8), cv2.COLOR_RGB2Lab),
-                name="salcodec-lab-tables", daemon=True)
+                name="salcodec-lab-tables")
             _lab_tables.start()
 
 
