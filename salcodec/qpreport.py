@@ -151,3 +151,24 @@ def realised_report(path: str | os.PathLike, offsets,
     for n in sizes[paired:]:  # frames without offsets: counted at their own size
         estimate.add(n, None, None)
     return qp, estimate.result(file_bytes)
+
+
+def realised_in_map_blocks(path: str | os.PathLike, sidecar: str | os.PathLike) -> dict:
+    """:func:`realised_report`'s ``qp`` for ``path``, in the salient blocks of a map sidecar.
+
+    The sidecar is one written by ``encode --export-map`` (:mod:`salcodec.mapfile`) for
+    another encode of the same video: so plain x264's realised QP is read in the very
+    blocks salcodec called salient (``salcodec demo``, ``benchmarks.same_crf``).
+    """
+    import av
+
+    from .mapfile import MapReader
+
+    with av.open(os.fspath(path)) as c:
+        ctx = c.streams.video[0].codec_context
+        width, height = ctx.width, ctx.height
+    reader = MapReader(sidecar, width, height)
+    try:
+        return realised_report(path, (rec.offsets for rec in reader))[0]
+    finally:
+        reader.close()

@@ -313,3 +313,19 @@ def test_progress_on_every_verb_only_when_asked(verb, writer_inputs, tmp_path, c
     assert PROGRESS[verb] not in capsys.readouterr().err
     assert main([*argv, "--progress"]) == 0
     assert PROGRESS[verb] in capsys.readouterr().err
+
+
+def test_demo_reads_plain_x264s_qp_in_salcodecs_salient_blocks(writer_inputs, capsys):
+    # "Where the bytes went" compares like with like: plain x264's realised QP in the
+    # very blocks salcodec called salient, beside salcodec's own.
+    from salcodec.cli import main
+
+    assert main(["demo", str(writer_inputs["clip"]), "--preset", "ultrafast", "--model", "lc",
+                 "--json", "--no-progress"]) == 0
+    arms = json.loads(capsys.readouterr().out)
+    assert list(arms) == ["x264", "salcodec"]
+    plain, sal = arms["x264"]["encode"]["qp"], arms["salcodec"]["encode"]["qp"]
+    assert plain["frames"] == sal["frames"] == 10
+    assert plain["attended_share"] == sal["attended_share"]
+    assert 0 < plain["inside"] < 52 and 0 < plain["outside"] < 52
+    assert sal["outside"] > plain["outside"]  # the rest of the frame pays
