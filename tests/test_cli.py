@@ -329,3 +329,23 @@ def test_demo_reads_plain_x264s_qp_in_salcodecs_salient_blocks(writer_inputs, ca
     assert plain["attended_share"] == sal["attended_share"]
     assert 0 < plain["inside"] < 52 and 0 < plain["outside"] < 52
     assert sal["outside"] > plain["outside"]  # the rest of the frame pays
+
+
+def test_demo_with_a_flat_map_says_so(tmp_path):
+    # The text model finds no writing on a black clip: every block gets the same
+    # offset, so there is no "elsewhere", which the demo reports instead of failing.
+    import av
+    import numpy as np
+
+    src = tmp_path / "black.mp4"
+    with av.open(str(src), "w") as c:
+        s = c.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 176, 144, "yuv420p"
+        for i in range(6):
+            f = av.VideoFrame.from_ndarray(np.zeros((144, 176, 3), np.uint8), format="rgb24")
+            f.pts = i
+            c.mux(s.encode(f))
+        c.mux(s.encode(None))
+    proc = salcodec("demo", src, "--model", "text", "--preset", "ultrafast", "--no-progress")
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert "elsewhere (plain n/a)" in proc.stdout, proc.stdout

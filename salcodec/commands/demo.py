@@ -83,10 +83,14 @@ def run(args: argparse.Namespace) -> int:
     ratio = sal["encode"]["bytes"] / base["encode"]["bytes"]
     where, plain = sal["encode"]["qp"], base["encode"]["qp"]
     print(f"  salcodec is {100 * (1 - ratio):.1f}% smaller at the same CRF; realised QP "
-          f"{where['inside']:.1f} in the most salient fifth of each frame (plain x264 "
-          f"{plain['inside']:.1f} in the same blocks) and {where['outside']:.1f} elsewhere "
-          f"(plain {plain['outside']:.1f})")
+          f"{_qp(where['inside'])} in the most salient fifth of each frame (plain x264 "
+          f"{_qp(plain['inside'])} in the same blocks) and {_qp(where['outside'])} elsewhere "
+          f"(plain {_qp(plain['outside'])})")
     print(f"  wPSNR: PSNR weighted by {weights} (a map the encoder did not use); where "
           "people really look is measured in docs/budget.md")
     return 0
 
+
+def _qp(value: float | None) -> str:
+    # None: no block on that side (a flat map gives every frame the same offset).
+    return "n/a" if value is None else f"{value:.1f}"
