@@ -34,7 +34,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.interpolate import Akima1DInterpolator, PchipInterpolator, make_interp_spline
 
 from .errors import SalcodecWarning
 
@@ -117,6 +116,9 @@ def _log_rates(rates: Sequence[float], name: str) -> np.ndarray:
 
 def interpolator(x: np.ndarray, y: np.ndarray, method: str = "pchip"):
     """An interpolant of sorted points with ``__call__`` and ``integrate(a, b)``."""
+    # scipy.interpolate takes 0.4 s to import: only when a curve is drawn.
+    from scipy.interpolate import Akima1DInterpolator, PchipInterpolator, make_interp_spline
+
     if method == "pchip":
         return PchipInterpolator(x, y)
     if method == "akima":

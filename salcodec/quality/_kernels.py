@@ -3,7 +3,7 @@
 Each kernel has a plain-numpy reference in :mod:`salcodec.quality.metrics`
 (the ``*_reference`` functions) and tests that hold them equal. They exist
 because numpy's temporaries dominate at 720p and above (the fused SSIM
-combination is about 5x faster than the numpy expression).
+is about 4x faster than blurring whole planes).
 """
 
 from __future__ import annotations
@@ -25,28 +25,47 @@ def sse_u8(a: np.ndarray, b: np.ndarray) -> int:
 
 
 @numba.njit(cache=True, nogil=True)
-def ssim_combine(
-    mu_x: np.ndarray,
-    mu_y: np.ndarray,
-    bxx: np.ndarray,
-    byy: np.ndarray,
-    bxy: np.ndarray,
-    c1: float,
-    c2: float,
-    r: int,
-) -> np.ndarray:
-    """SSIM map from blurred moments, cropped by ``r`` pixels on every side."""
-    h, w = mu_x.shape
-    out = np.empty((h - 2 * r, w - 2 * r), dtype=np.float64)
-    for y in range(r, h - r):
-        for x in range(r, w - r):
-            mx = mu_x[y, x]
-            my = mu_y[y, x]
-            vx = bxx[y, x] - mx * mx
-            vy = byy[y, x] - my * my
-            cov = bxy[y, x] - mx * my
-            out[y - r, x - r] = ((2.0 * mx * my + c1) * (2.0 * cov + c2)) / (
-                (mx * mx + my * my + c1) * (vx + vy + c2)
+def ssim_valid(x: np.ndarray, y: np.ndarray, k: np.ndarray, c1: float, c2: float) -> np.ndarray:
+    """Gaussian SSIM map at the window centres that fit, blurs and combination fused.
+
+    ``k`` is the normalised 1-D window. Row by row: the window's rows are
+    summed into four row buffers (x, y, x^2 + y^2, xy), then along each
+    buffer; the var_x + var_y the formula needs is the blur of x^2 + y^2
+    less both squared means, so four blurs do the work of five. No border
+    is ever read, and no full-size temporary is made: at 720p this is about
+    4x faster than blurring whole float64 planes with OpenCV.
+    """
+    h, w = x.shape
+    n = k.size
+    oh = h - n + 1
+    ow = w - n + 1
+    out = np.empty((oh, ow), dtype=np.float64)
+    col = np.empty((4, w), dtype=np.float64)
+    acc = np.empty((4, ow), dtype=np.float64)
+    for i in range(oh):
+        col[:] = 0.0
+        for t in range(n):
+            kt = k[t]
+            for j in range(w):
+                a = np.float64(x[i + t, j])
+                b = np.float64(y[i + t, j])
+                col[0, j] += kt * a
+                col[1, j] += kt * b
+                col[2, j] += kt * (a * a + b * b)
+                col[3, j] += kt * (a * b)
+        acc[:] = 0.0
+        for t in range(n):
+            kt = k[t]
+            for q in range(4):
+                for j in range(ow):
+                    acc[q, j] += kt * col[q, j + t]
+        for j in range(ow):
+            mx = acc[0, j]
+            my = acc[1, j]
+            mxy = mx * my
+            mm = mx * mx + my * my
+            out[i, j] = ((2.0 * mxy + c1) * (2.0 * (acc[3, j] - mxy) + c2)) / (
+                (mm + c1) * (acc[2, j] - mm + c2)
             )
     return out
 

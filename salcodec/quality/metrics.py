@@ -200,8 +200,9 @@ def ssim_map(
     k1, k2 : float
         Stabilising constants: C1 = (k1 L)^2, C2 = (k2 L)^2.
     reference : bool
-        Combine the moments with the plain-numpy expression instead of the
-        fused numba kernel (same result to rounding; for tests).
+        Blur whole planes with OpenCV and combine them with the plain-numpy
+        expression instead of the fused numba kernel (same result to
+        rounding; for tests).
 
     Returns
     -------
@@ -214,6 +215,15 @@ def ssim_map(
         raise ValueError(f"win_size must be odd and >= 3, got {win_size}")
     if min(ref.shape) < win_size:
         raise ValueError(f"planes of shape {ref.shape} are smaller than the {win_size}px window")
+    c1 = (k1 * data_range) ** 2
+    c2 = (k2 * data_range) ** 2
+    if not reference:
+        from . import _kernels
+
+        if ref.dtype != np.uint8 or dist.dtype != np.uint8:  # one kernel for 8 bits, one else
+            ref, dist = ref.astype(np.float64), dist.astype(np.float64)
+        k = cv2.getGaussianKernel(win_size, sigma, cv2.CV_64F).ravel()
+        return _kernels.ssim_valid(ref, dist, k, c1, c2)
     x = ref.astype(np.float64)
     y = dist.astype(np.float64)
     mu_x = _gaussian_blur(x, win_size, sigma)
@@ -222,19 +232,13 @@ def ssim_map(
     byy = _gaussian_blur(y * y, win_size, sigma)
     bxy = _gaussian_blur(x * y, win_size, sigma)
     r = win_size // 2
-    c1 = (k1 * data_range) ** 2
-    c2 = (k2 * data_range) ** 2
-    if reference:
-        var_x = bxx - mu_x * mu_x
-        var_y = byy - mu_y * mu_y
-        cov = bxy - mu_x * mu_y
-        s = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / (
-            (mu_x * mu_x + mu_y * mu_y + c1) * (var_x + var_y + c2)
-        )
-        return s[r : s.shape[0] - r, r : s.shape[1] - r]
-    from . import _kernels
-
-    return _kernels.ssim_combine(mu_x, mu_y, bxx, byy, bxy, c1, c2, r)
+    var_x = bxx - mu_x * mu_x
+    var_y = byy - mu_y * mu_y
+    cov = bxy - mu_x * mu_y
+    s = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / (
+        (mu_x * mu_x + mu_y * mu_y + c1) * (var_x + var_y + c2)
+    )
+    return s[r : s.shape[0] - r, r : s.shape[1] - r]
 
 
 def ssim(ref: np.ndarray, dist: np.ndarray, **kwargs) -> float:
