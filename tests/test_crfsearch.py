@@ -14,6 +14,7 @@ from salcodec.bitstream import video_payload_bytes
 from salcodec.cli import main
 from salcodec.commands.encode import add_encode_options, settings_from_args
 from salcodec.crfsearch import (
+    CRF_PER_STRENGTH,
     SampleScorer,
     Trial,
     _solve,
@@ -23,6 +24,7 @@ from salcodec.crfsearch import (
     from_linear,
     parse_target,
     search_strength,
+    start_shift,
     to_linear,
 )
 from salcodec.errors import SalcodecError
@@ -89,6 +91,19 @@ def test_search_strength_needs_few_trials_on_a_line():
     calls.clear()
     cand3, _ = search_strength(run, 0.0, 60.0, "psnr", (10, 45), 23.0, None, 4)
     assert not cand3.reached and cand3.crf == 10 and len(calls) <= 4
+
+
+def test_a_strength_starts_where_its_budget_puts_the_target():
+    attended = EncodeSettings()
+    # Unweighted targets under the attended budget: lower CRF as strength grows.
+    assert CRF_PER_STRENGTH < 0
+    assert start_shift("ssim", attended, 2.0) == pytest.approx(2 * CRF_PER_STRENGTH)
+    assert start_shift("xpsnr", attended, 4.0) == pytest.approx(4 * CRF_PER_STRENGTH)
+    # The plain encoder, weighted targets and the other budgets: where the last one ended.
+    assert start_shift("psnr", attended, 0.0) == 0.0
+    assert start_shift("wpsnr", attended, 2.0) == 0.0
+    assert start_shift("psnr", attended.with_(budget="zero-mean"), 2.0) == 0.0
+    assert start_shift("psnr", attended.with_(budget="size"), 2.0) == 0.0
 
 
 def test_sample_plan_is_a_quarter_at_most():

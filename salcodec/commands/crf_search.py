@@ -109,7 +109,7 @@ def _print(result: dict) -> None:
         status = "reaches" if c["reached"] else "does NOT reach"
         print(f"{name}: CRF {c['crf']:g} {status} {m} {t['value']:g} (predicted {m} "
               f"{c['quality']:.4f}, {c['predicted_bytes']:,} bytes; {len(c['trials'])} "
-              "sample encodes)")
+              f"sample encode{'s' if len(c['trials']) != 1 else ''})")
     best = result["best"]
     smp = result["sample"]
     print(f"searched in {result['seconds']:.1f} s: {result['sample_encodes']} encodes of a "
