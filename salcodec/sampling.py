@@ -16,9 +16,10 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 
 import av
+import numpy as np
 
 from .errors import InputError
-from .io.conform import conform_frame, even_size
+from .io.conform import conform_frame, even_size, frame_planes
 from .io.decode import expected_frames, ffmpeg_cause, open_input, video_stream
 from .settings import EncodeSettings
 from .sizeproxy import ProxyEncoder, SizeProxy
@@ -55,7 +56,8 @@ def plan_windows(total: int, count: int, length: int) -> list[tuple[int, int]]:
 
 
 def make_sample(input: str | os.PathLike, dest: str | os.PathLike, count: int = 4,
-                seconds: float = 1.5, proxy: EncodeSettings | None = None) -> Sample:
+                seconds: float = 1.5, proxy: EncodeSettings | None = None,
+                proxy_metric: str | None = None) -> Sample:
     """Write a lossless sample of ``input`` to ``dest`` (an .mkv path).
 
     Parameters
@@ -72,6 +74,11 @@ def make_sample(input: str | os.PathLike, dest: str | os.PathLike, count: int = 
         The plain encoder's settings: then the whole video is decoded and
         its tiled proxy encoded, as a whole and as the windows, beside the
         sample (:mod:`salcodec.sizeproxy`; ``Sample.proxy``).
+    proxy_metric : str, optional
+        With ``proxy``: also score this metric on the sample frames' proxy
+        pictures in both proxy encodes (:mod:`salcodec.proxyquality`;
+        ``Sample.proxy.quality``). The window frames' pictures are held until
+        then: a quarter of the sample's pixels.
     """
     with open_input(input) as src:
         vin = video_stream(src, input)
@@ -89,6 +96,13 @@ def make_sample(input: str | os.PathLike, dest: str | os.PathLike, count: int = 
                 for name in ("full", "windows"):
                     encoders.append(stack.enter_context(
                         ProxyEncoder(tmp / f"{name}.mkv", proxy, width, height, rate)))
+            if encoders and proxy_metric:
+                from .proxyquality import scorable, window_quality  # the metrics: only here
+
+                keep = scorable(proxy_metric, proxy.pix_fmt)
+            else:
+                keep = False
+            pictures: list[tuple] = []
 
             def picked():
                 for index, frame in enumerate(src.decode(vin)):
@@ -98,6 +112,8 @@ def make_sample(input: str | os.PathLike, dest: str | os.PathLike, count: int = 
                     if index in wanted:
                         if encoders:
                             encoders[1].add(picture)
+                        if keep:
+                            pictures.append(tuple(np.array(p) for p in frame_planes(picture)))
                         yield conform_frame(frame, width, height)
                     elif index > last and not encoders:
                         return
@@ -106,8 +122,13 @@ def make_sample(input: str | os.PathLike, dest: str | os.PathLike, count: int = 
                 written = write_lossless(dest, picked(), width, height, rate)
             except av.error.FFmpegError as exc:
                 raise InputError(f"{input}: corrupt video ({ffmpeg_cause(exc)})") from None
-            sizes = (SizeProxy(encoders[0].finish(), encoders[1].finish(), encoders[0].size)
-                     if encoders else None)
+            sizes = None
+            if encoders:
+                full, parts = encoders[0].finish(), encoders[1].finish()
+                quality = (window_quality(pictures, sorted(wanted), encoders[0].path,
+                                          encoders[1].path, proxy_metric, float(rate))
+                           if keep else None)
+                sizes = SizeProxy(full, parts, encoders[0].size, quality, proxy.crf)
     return Sample(Path(dest), str(input), tuple(windows), written, total, sizes)
 
 

@@ -26,7 +26,8 @@ absolute error 2.0 %, where a half-size proxy was within 5 % on six (worst
 20 and 28 and three held-out clips (one missed by 11 %) in docs/quality.md.
 The proxy costs 0.24-0.39x one full encode's CPU time (a quarter of the
 pixels, same preset, plus decoding the rest of the video), which the search
-pays once.
+pays once. The same two encodes also measure what the windows cost in quality
+(:mod:`salcodec.proxyquality`).
 """
 
 from __future__ import annotations
@@ -124,11 +125,18 @@ class FrameSizes:
 
 @dataclass(frozen=True)
 class SizeProxy:
-    """The two proxy encodes: the whole video and its sample's windows, and their picture size."""
+    """The two proxy encodes: the whole video and its sample's windows, and their picture size.
+
+    ``quality``: the target metric of each sample frame's proxy picture in the
+    full and the windows' encode (:func:`salcodec.proxyquality.window_quality`),
+    or None when not scored; ``crf``: the CRF both were encoded at.
+    """
 
     full: FrameSizes
     windows: FrameSizes
     size: tuple[int, int]
+    quality: tuple[np.ndarray, np.ndarray] | None = None
+    crf: float | None = None
 
     def predict(self, trial: FrameSizes) -> float:
         """Bytes of the full encode, from one trial encode of the sample.

@@ -163,8 +163,11 @@ def test_crf_search_predicts_the_full_encode(searched, tmp_path):
     r = searched
     assert [c["strength"] for c in r["candidates"]] == [0.0, FAST.strength]  # plain and --strength
     assert r["sample"]["fraction_of_video"] <= 0.3
-    assert r["sample"]["size_proxy"] == {"width": 128, "height": 128, "crf": FAST.crf,
-                                         "codec": "libx264"}  # four 64 x 64 tiles of 176x144
+    proxy = r["sample"]["size_proxy"]
+    shift = proxy.pop("quality_shift")  # the windows' cold starts, measured on the proxy
+    assert isinstance(shift, float) and abs(shift) < 3
+    assert proxy == {"width": 128, "height": 128, "crf": FAST.crf,
+                     "codec": "libx264"}  # four 64 x 64 tiles of 176x144
     assert r["sample_encodes"] <= 6
     for c in r["candidates"]:
         assert 1 <= len(c["trials"]) <= 4
