@@ -15,6 +15,7 @@ from salcodec.cli import main
 from salcodec.commands.encode import add_encode_options, settings_from_args
 from salcodec.crfsearch import (
     CRF_PER_STRENGTH,
+    REFINE_CRF,
     SampleScorer,
     Trial,
     _solve,
@@ -93,6 +94,23 @@ def test_search_strength_needs_few_trials_on_a_line():
     assert not cand3.reached and cand3.crf == 10 and len(calls) <= 4
 
 
+def test_an_answer_far_from_every_trial_gets_a_trial_of_its_own():
+    def curve(crf):  # quality falls faster at high CRF, as real encodes do
+        return 50.0 - 0.6 * crf - 0.02 * (crf - 23) ** 2
+
+    calls = []
+
+    def run(crf):
+        calls.append(crf)
+        return Trial(crf=crf, quality=curve(crf), bytes=round(1e6 * math.exp(-0.12 * crf)),
+                     sample_bytes=0, seconds=0.0)
+
+    cand, _ = search_strength(run, 0.0, 30.0, "psnr", (10, 51), 23.0, None, 4)
+    # 23, then the slope guess far beyond the answer, then one next to it.
+    assert len(calls) >= 3 and min(abs(c - cand.crf) for c in calls) <= REFINE_CRF
+    assert curve(cand.crf) == pytest.approx(30.0, abs=0.3)
+
+
 def test_a_strength_starts_where_its_budget_puts_the_target():
     attended = EncodeSettings()
     # Unweighted targets under the attended budget: lower CRF as strength grows.
@@ -156,7 +174,8 @@ def test_prediction_from_a_real_sample(tmp_path):
 
 @pytest.fixture(scope="module")
 def searched():
-    return crf_search(CARPHONE, "xpsnr=34", settings=FAST.with_(budget="zero-mean"))
+    # Three windows asked for: carphone (120 frames) would be its own sample.
+    return crf_search(CARPHONE, "xpsnr=34", settings=FAST.with_(budget="zero-mean"), samples=3)
 
 
 def test_crf_search_predicts_the_full_encode(searched, tmp_path):
@@ -183,6 +202,13 @@ def test_crf_search_predicts_the_full_encode(searched, tmp_path):
     q = measure(CARPHONE, out, ["xpsnr"]).summary["xpsnr"]["mean"]
     assert abs(real / best["predicted_bytes"] - 1) < 0.15, (real, best)
     assert abs(q - best["quality"]) < 0.6, (q, best)
+
+
+def test_a_short_video_is_its_own_sample():
+    r = crf_search(CARPHONE, "psnr=36", settings=FAST, strengths=(0,))
+    assert r["sample"]["windows"] == [[0, 120]] and r["sample"]["fraction_of_video"] == 1.0
+    assert r["sample"]["size_proxy"] is None  # measured, not predicted
+    assert r["best"]["quality"] >= 36 and len(r["candidates"][0]["trials"]) <= 4
 
 
 def test_crf_search_weighted_target_needs_weights():
