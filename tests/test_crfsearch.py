@@ -16,6 +16,7 @@ from salcodec.commands.encode import add_encode_options, settings_from_args
 from salcodec.crfsearch import (
     CRF_PER_STRENGTH,
     REFINE_CRF,
+    TARGET_MARGIN,
     SampleScorer,
     Trial,
     _solve,
@@ -81,13 +82,14 @@ def test_search_strength_needs_few_trials_on_a_line():
 
     cand, slopes = search_strength(run, 0.0, 36.0, "psnr", (10, 45), 23.0, None, 4)
     assert len(calls) == 2 and cand.reached
-    assert cand.crf == pytest.approx(23.3)  # (50 - 36) / 0.6 = 23.33, floored to 0.1
-    assert cand.quality >= 36.0
-    assert cand.predicted_bytes == pytest.approx(1e6 * math.exp(-0.12 * 23.3), rel=1e-3)
+    # Aiming TARGET_MARGIN above 36: (50 - 36.05) / 0.6 = 23.25, floored to 0.1.
+    assert cand.crf == pytest.approx(23.2)
+    assert cand.quality >= 36.0 + TARGET_MARGIN
+    assert cand.predicted_bytes == pytest.approx(1e6 * math.exp(-0.12 * 23.2), rel=1e-3)
     calls.clear()
     # A second strength starting next to its answer, with the first one's slopes: one trial.
     cand2, _ = search_strength(run, 4.0, 36.2, "psnr", (10, 45), cand.crf, slopes, 4)
-    assert len(calls) == 1 and cand2.crf == pytest.approx(23.0)
+    assert len(calls) == 1 and cand2.crf == pytest.approx(22.9)  # (50 - 36.25) / 0.6
     # Unreachable within the range: the lowest CRF, not reached, no endless trials.
     calls.clear()
     cand3, _ = search_strength(run, 0.0, 60.0, "psnr", (10, 45), 23.0, None, 4)

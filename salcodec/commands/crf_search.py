@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--crf", type=float, default=23, help="CRF of the first trial (23)")
     p.add_argument("--samples", type=int, default=None,
                    help="sample windows (default: one per 5 s of video, 3 to 10; a video "
-                        "of at most 50 million pixels in all, e.g. 160 frames of 640x480, "
+                        "of at most 35 million pixels in all, e.g. 110 frames of 640x480, "
                         "is its own sample)")
     p.add_argument("--sample-seconds", type=float, default=None, metavar="S",
                    help="window length (default: up to 1 s, a quarter of the video in all)")
