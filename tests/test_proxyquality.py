@@ -29,8 +29,9 @@ PLAIN = EncodeSettings(preset="veryfast", saliency=False, crf=30)
 
 def test_what_can_be_scored_on_the_tiles():
     assert scorable("psnr", "yuv420p") and scorable("ssim", "yuv420p")
-    assert scorable("xpsnr", "yuv420p") and scorable("psnr_yuv", "yuv420p")
+    assert scorable("psnr_yuv", "yuv420p")
     assert scorable("wssim", "yuv420p")  # by its unweighted metric
+    assert not scorable("xpsnr", "yuv420p") and not scorable("wxpsnr", "yuv420p")
     assert not scorable("psnr", "yuv420p10le")  # the metrics here are 8-bit
 
 
