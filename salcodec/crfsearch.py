@@ -543,8 +543,8 @@ def crf_search(input: str | os.PathLike, target: str, *,
                              proxy_metric=metric)
         scorer = SampleScorer(sample, metric, spec, keyint=_keyint(settings))
         log(f"sample: {sample.frames} frames in {len(sample.windows)} windows "
-            f"({sample.fraction:.0%} of the video); the windows' cold starts cost the "
-            f"proxy {scorer.shift:.2f} dB")
+            f"({sample.fraction:.0%} of the video); predictions raised by "
+            f"{scorer.shift:.2f} dB for the windows' cold starts")
         encodes = 0
 
         def make_runner(strength: float):

@@ -22,13 +22,12 @@ import av
 import numpy as np
 
 from .io.conform import frame_planes
-from .quality.measure import PSNR_MAX_DB, score_frame
-from .quality.xpsnr import block_size, block_weights, xpsnr_with_weights
+from .quality.measure import score_frame
 
 #: A weighted target is corrected by its unweighted metric: the loss is the
 #: windows' temporal structure, not where the weights lie (and the weight maps
 #: belong to whole frames, not to the proxy's tiles).
-UNWEIGHTED = {"wpsnr": "psnr", "wssim": "ssim", "wxpsnr": "xpsnr"}
+UNWEIGHTED = {"wpsnr": "psnr", "wssim": "ssim"}
 
 
 def scorable(metric: str, pix_fmt: str) -> bool:
@@ -49,7 +48,6 @@ def window_quality(
     full: str | os.PathLike,
     windows: str | os.PathLike,
     metric: str,
-    fps: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """Per sample frame, ``metric`` of its proxy picture in the full and the windows' proxy.
 
@@ -62,38 +60,22 @@ def window_quality(
     full, windows : path
         The proxy encodes of the whole video and of the windows back to back.
     metric : str
-        A crf-search target (:data:`UNWEIGHTED` maps the weighted ones).
-    fps : float, optional
-        Frame rate, for XPSNR's temporal activity.
+        A crf-search target that is :func:`scorable` (:data:`UNWEIGHTED`
+        maps the weighted ones).
 
     Returns
     -------
     (full, windows) : two float arrays of ``len(pictures)``, or None
-        None when the metric cannot be scored on the tiles (XPSNR on a
-        picture too small for its blocks) or a proxy lacks frames.
+        None when a proxy lacks one of the frames.
     """
+    if not scorable(metric, "yuv420p"):
+        raise ValueError(f"{metric} is not scored on the proxy's tiles")
     metric = UNWEIGHTED.get(metric, metric)
-    xweights = None
-    if metric == "xpsnr":
-        h, w = pictures[0][0].shape
-        if block_size(w, h) < 4:
-            return None
-        ys = [p[0] for p in pictures]
-        # As SampleScorer weights the sample: the previous sample frames.
-        xweights = [block_weights(y, ys[i - 1] if i > 0 else None,
-                                  ys[i - 2] if i > 1 else None, fps=fps)
-                    for i, y in enumerate(ys)]
-
-    def value(i: int, dist: tuple[np.ndarray, ...]) -> float:
-        if xweights is not None:
-            return min(xpsnr_with_weights(pictures[i], dist, xweights[i])["y"], PSNR_MAX_DB)
-        return score_frame([metric], pictures[i], dist)[metric]
-
     where = {f: i for i, f in enumerate(frames)}
     out = np.full((2, len(pictures)), np.nan)
 
     def put(row: int, i: int, dist: tuple[np.ndarray, ...]) -> None:
-        out[row, i] = value(i, dist)
+        out[row, i] = score_frame([metric], pictures[i], dist)[metric]
 
     # Scored on a thread per core while decoding goes on (the metrics' kernels
     # release the GIL), as SampleScorer scores the trials.

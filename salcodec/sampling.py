@@ -126,7 +126,7 @@ def make_sample(input: str | os.PathLike, dest: str | os.PathLike, count: int = 
             if encoders:
                 full, parts = encoders[0].finish(), encoders[1].finish()
                 quality = (window_quality(pictures, sorted(wanted), encoders[0].path,
-                                          encoders[1].path, proxy_metric, float(rate))
+                                          encoders[1].path, proxy_metric)
                            if keep else None)
                 sizes = SizeProxy(full, parts, encoders[0].size, quality, proxy.crf)
     return Sample(Path(dest), str(input), tuple(windows), written, total, sizes)
