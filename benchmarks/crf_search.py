@@ -7,9 +7,9 @@
 ``python -m benchmarks.crf_search predict [--crf 26] [--proxy-crf C] [--preset medium] CLIP...``
     For each clip: encode it whole (plain x264), encode crf-search's default
     sample with the same settings (the size proxy at ``--proxy-crf``, default
-    ``--crf``: crf-search encodes it once, at its first trial's CRF, and
-    scales the other trials with it), and print real / predicted - 1 of the size
-    (with the tiled proxy, as crf-search predicts, and from the windows
+    ``--crf``: crf-search encodes it once, at the first strength's answer
+    before the proxy, and scales the other trials with it), and print real /
+    predicted - 1 of the size (with the tiled proxy, as crf-search predicts, and from the windows
     alone), the proxy's CPU time over the full encode's, and the real and
     predicted mean PSNR, with and without the proxy's quality shift
     (:mod:`salcodec.proxyquality`).
@@ -51,7 +51,7 @@ def predict(clip: Path, crf: float, preset: str, proxy_crf: float | None = None)
     from salcodec.crfsearch import SampleScorer, default_sample_plan
     from salcodec.io.decode import expected_frames, open_input, video_stream
     from salcodec.quality import measure
-    from salcodec.sampling import make_sample
+    from salcodec.sampling import make_sample, with_proxy
     from salcodec.settings import EncodeSettings
     from salcodec.transcode import encode
 
@@ -67,14 +67,11 @@ def predict(clip: Path, crf: float, preset: str, proxy_crf: float | None = None)
             v = video_stream(c, clip)
             total = expected_frames(v) or sum(1 for p in c.demux(v) if p.size)
             count, seconds = default_sample_plan(total, float(v.average_rate or 25))
-        t0 = time.process_time()
         sample = make_sample(clip, Path(tmp) / "s.mkv", count=count, seconds=seconds)
-        cpu_sample = time.process_time() - t0
         t0 = time.process_time()
-        proxied = make_sample(clip, Path(tmp) / "p.mkv", count=count, seconds=seconds,
-                              proxy=arm if proxy_crf is None else arm.with_(crf=proxy_crf),
-                              proxy_metric="psnr")
-        cpu_proxy = time.process_time() - t0 - cpu_sample
+        proxied = with_proxy(sample, arm if proxy_crf is None else arm.with_(crf=proxy_crf),
+                             "psnr")
+        cpu_proxy = time.process_time() - t0  # its own decode of the whole video
         trial = Path(tmp) / "t.mkv"
         encode(sample.path, trial, arm, overwrite=True, progress=False)
         scorer = SampleScorer(sample, "psnr")

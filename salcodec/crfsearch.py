@@ -10,15 +10,19 @@ for it (about one to two full encodes):
 * Quality and log(size) are close to linear in CRF over a few CRF units (SSIM
   after the ``-10 log10(1 - SSIM)`` transform), so instead of bisecting, two
   trials give a secant and the CRF that meets the target is interpolated; a
-  third trial is made only when the answer lies outside the tried range. The
-  second strength starts where the first ended and borrows its slopes, so one
+  third trial is made only while the answer lies more than 1.5 CRF from every
+  trial. The second strength starts where the first ended (lower for an
+  unweighted target, :func:`start_shift`) and borrows its slopes, so one
   trial often suffices.
 * The full encode's size is predicted with a tiled proxy of the whole
-  video, encoded while the sample is cut (:mod:`salcodec.sizeproxy`); its
-  quality from per-frame values: each window's first frame is an I-frame
-  only because the sample cuts there, so those frames stand for the full
-  encode's I-frames (the first, and one per ``keyint``) and the other frames
-  for the rest.
+  video (:mod:`salcodec.sizeproxy`), encoded once the first strength has an
+  answer, at that CRF; the proxy also measures what the windows cost in
+  quality (:mod:`salcodec.proxyquality`), and that strength's trials are
+  predicted again and its answer refined. Quality comes from per-frame
+  values: each window's first frame is an I-frame only because the sample
+  cuts there, so those frames stand for the full encode's I-frames (the
+  first, and one per ``keyint``) and the other frames for the rest.
+* A video of at most :data:`WHOLE_VIDEO_PIXELS` is its own sample: no proxy.
 * Only the plain encoder and the settings' strength are compared unless strengths
   are given. The user's :class:`~salcodec.settings.EncodeSettings` are passed
   through unchanged (``with_``/``baseline``), whatever their budget.
@@ -44,7 +48,7 @@ from .quality.measure import PSNR_MAX_DB, score_frame, vmaf_error
 from .quality.video import FramePair, TimedFrame, VideoReader
 from .quality.weights import parse_weights
 from .quality.xpsnr import XPSNR, block_size, block_weights, xpsnr_with_weights
-from .sampling import Sample, count_frames, make_sample
+from .sampling import Sample, count_frames, make_sample, with_proxy
 from .settings import EncodeSettings
 from .sizeproxy import FrameSizes
 
@@ -191,15 +195,7 @@ class SampleScorer:
         if len(self.refs) != sample.frames:
             raise SalcodecError(f"{sample.source}: the sample decoded to {len(self.refs)} "
                                 f"frames, expected {sample.frames}")
-        # What the windows cost the non-key frames' quality, on the scale of
-        # to_linear: SHIFT_SHARE of the full proxy's mean less the windows'
-        # (0 without one).
-        self.shift = 0.0
-        if sample.proxy is not None and sample.proxy.quality is not None:
-            full, parts = (np.array([to_linear(metric, v) for v in q])[~self.starts]
-                           for q in sample.proxy.quality)
-            if len(full):
-                self.shift = SHIFT_SHARE * float(full.mean() - parts.mean())
+        self.use(sample)
         # XPSNR's block weights depend on the reference alone: once for all trials.
         self.xweights: list[np.ndarray] | None = None
         h, w = self.refs[0][0].shape
@@ -208,6 +204,19 @@ class SampleScorer:
             self.xweights = [block_weights(y, ys[i - 1] if i > 0 else None,
                                            ys[i - 2] if i > 1 else None, fps=self.fps)
                              for i, y in enumerate(ys)]
+
+    def use(self, sample: Sample) -> None:
+        """Predict with ``sample`` (the same frames; with its size proxy, once it has one)."""
+        self.sample = sample
+        # What the windows cost the non-key frames' quality, on the scale of
+        # to_linear: SHIFT_SHARE of the full proxy's mean less the windows'
+        # (0 without one).
+        self.shift = 0.0
+        if sample.proxy is not None and sample.proxy.quality is not None:
+            full, parts = (np.array([to_linear(self.metric, v) for v in q])[~self.starts]
+                           for q in sample.proxy.quality)
+            if len(full):
+                self.shift = SHIFT_SHARE * float(full.mean() - parts.mean())
 
     def score(self, path: Path) -> tuple[np.ndarray, FrameSizes]:
         """Per-frame target metric and coded bytes (less SEI) of an encode of the sample.
@@ -390,13 +399,16 @@ def _predict_at(trials: list[Trial], crf: float, metric: str, sq: float,
 def search_strength(run_trial, strength: float, target: float, metric: str,
                     crf_range: tuple[float, float], start: float,
                     slopes: tuple[float, float] | None, max_trials: int,
-                    crf_step: float = 0.1) -> tuple[Candidate, tuple]:
+                    crf_step: float = 0.1,
+                    tried: list[Trial] | None = None) -> tuple[Candidate, tuple]:
     """Find the largest CRF whose predicted quality reaches ``target`` for one strength.
 
     ``run_trial(crf) -> Trial``. With borrowed ``slopes`` one trial may
     suffice; otherwise a second at the slope's guess, and further ones only
     while the answer lies more than :data:`REFINE_CRF` from every trial. CRFs are
     multiples of ``crf_step`` (1 for encoders that take whole numbers: VP9).
+    With ``tried`` (trials already made, predicted anew) the search goes on
+    from them: more trials only while the answer is far from all of them.
     """
     lo, hi = crf_range
     aim = from_linear(metric, to_linear(metric, target) + TARGET_MARGIN)
@@ -404,9 +416,9 @@ def search_strength(run_trial, strength: float, target: float, metric: str,
     def clamp(c: float) -> float:
         return round(round(min(hi, max(lo, c)) / crf_step) * crf_step, 1)
 
-    trials = [run_trial(clamp(start))]
+    trials = list(tried) if tried else [run_trial(clamp(start))]
     crf, sq, sb = _solve(trials, aim, metric, slopes)
-    if slopes is None or abs(crf - trials[0].crf) > ACCEPT_CRF:
+    if not tried and (slopes is None or abs(crf - trials[0].crf) > ACCEPT_CRF):
         nxt = clamp(crf)
         if abs(nxt - trials[0].crf) < 2.0:  # a secant needs some spread
             step = 3.0 if crf >= trials[0].crf else -3.0
@@ -539,27 +551,31 @@ def crf_search(input: str | os.PathLike, target: str, *,
         sample_seconds = sample_seconds or seconds
     with tempfile.TemporaryDirectory(prefix="salcodec-crfsearch-") as tmp:
         sample = make_sample(input, Path(tmp) / "sample.mkv", count=samples,
-                             seconds=sample_seconds, proxy=settings.baseline(),
-                             proxy_metric=metric)
+                             seconds=sample_seconds)
         scorer = SampleScorer(sample, metric, spec, keyint=_keyint(settings))
         log(f"sample: {sample.frames} frames in {len(sample.windows)} windows "
-            f"({sample.fraction:.0%} of the video); predictions raised by "
-            f"{scorer.shift:.2f} dB for the windows' cold starts")
+            f"({sample.fraction:.0%} of the video)")
         encodes = 0
+        # Each trial's per-frame quality and sizes: predicted again once the
+        # proxy exists, never encoded twice.
+        measured: dict[tuple[float, float], tuple[np.ndarray, FrameSizes, float]] = {}
 
         def make_runner(strength: float):
             arm = arm_settings(settings, strength)
 
             def run_trial(crf: float) -> Trial:
                 nonlocal encodes
-                t0 = time.perf_counter()
-                out = Path(tmp) / "trial.mkv"
-                encode(sample.path, out, arm.with_(crf=crf), overwrite=True, progress=False)
-                values, sizes = scorer.score(out)
+                if (strength, crf) not in measured:
+                    t0 = time.perf_counter()
+                    out = Path(tmp) / "trial.mkv"
+                    encode(sample.path, out, arm.with_(crf=crf), overwrite=True, progress=False)
+                    measured[strength, crf] = (*scorer.score(out),
+                                               round(time.perf_counter() - t0, 2))
+                    encodes += 1
+                values, sizes, seconds = measured[strength, crf]
                 q, b = scorer.predict(values, sizes, crf)
-                encodes += 1
                 t = Trial(crf=crf, quality=q, bytes=round(b), sample_bytes=int(sizes.bytes.sum()),
-                          seconds=round(time.perf_counter() - t0, 2))
+                          seconds=seconds)
                 log(f"strength {strength:g} CRF {crf:g}: {metric} {q:.4f}, "
                     f"predicted {t.bytes:,} bytes ({t.seconds:.1f} s)")
                 return t
@@ -573,10 +589,23 @@ def crf_search(input: str | os.PathLike, target: str, *,
                 prev = candidates[-1].strength
                 start = candidates[-1].crf + (start_shift(metric, settings, s)
                                               - start_shift(metric, settings, prev))
-            cand, slopes = search_strength(make_runner(s), s, value, metric, (lo, hi), start,
+            run = make_runner(s)
+            cand, slopes = search_strength(run, s, value, metric, (lo, hi), start,
                                            slopes, max_trials, crf_step)
+            if scorer.sample.proxy is None and scorer.sample.fraction < 1:
+                # The proxy is encoded at the first answer's CRF, where its
+                # sizes and quality shift hold best; that strength's trials are
+                # predicted again with it and its answer refined.
+                plain = settings.baseline().with_(crf=cand.crf)
+                scorer.use(with_proxy(sample, plain, metric))
+                log(f"size proxy at CRF {cand.crf:g}: predictions raised by "
+                    f"{scorer.shift:.2f} for the windows' cold starts")
+                tried = [run(c) for strength, c in measured if strength == s]
+                cand, slopes = search_strength(run, s, value, metric, (lo, hi), cand.crf,
+                                               slopes, max_trials, crf_step, tried)
             cand.settings = arm_settings(settings, s).with_(crf=cand.crf).as_dict()
             candidates.append(cand)
+        sample = scorer.sample
     reached = [c for c in candidates if c.reached]
     best = min(reached, key=lambda c: c.predicted_bytes) if reached else None
     baseline = next((c for c in candidates if c.strength == 0 and c.reached), None)
@@ -589,7 +618,7 @@ def crf_search(input: str | os.PathLike, target: str, *,
                    "fraction_of_video": sample.fraction, "source_frames": sample.source_frames,
                    # The sizes' source: None when the sample is the whole video.
                    "size_proxy": ({"width": sample.proxy.size[0],
-                                   "height": sample.proxy.size[1], "crf": settings.crf,
+                                   "height": sample.proxy.size[1], "crf": sample.proxy.crf,
                                    "codec": settings.codec,
                                    # Added to the non-key frames' predicted quality
                                    # (dB; for SSIM in -10 log10(1 - SSIM)).

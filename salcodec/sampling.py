@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -56,8 +56,7 @@ def plan_windows(total: int, count: int, length: int) -> list[tuple[int, int]]:
 
 
 def make_sample(input: str | os.PathLike, dest: str | os.PathLike, count: int = 4,
-                seconds: float = 1.5, proxy: EncodeSettings | None = None,
-                proxy_metric: str | None = None) -> Sample:
+                seconds: float = 1.5) -> Sample:
     """Write a lossless sample of ``input`` to ``dest`` (an .mkv path).
 
     Parameters
@@ -70,66 +69,80 @@ def make_sample(input: str | os.PathLike, dest: str | os.PathLike, count: int = 
         Number of windows.
     seconds : float
         Length of each window.
-    proxy : EncodeSettings, optional
-        The plain encoder's settings: then the whole video is decoded and
-        its tiled proxy encoded, as a whole and as the windows, beside the
-        sample (:mod:`salcodec.sizeproxy`; ``Sample.proxy``).
-    proxy_metric : str, optional
-        With ``proxy``: also score this metric on the sample frames' proxy
-        pictures in both proxy encodes (:mod:`salcodec.proxyquality`;
-        ``Sample.proxy.quality``). The window frames' pictures are held until
-        then: a quarter of the sample's pixels.
+
+    The video is decoded up to the last window; :func:`with_proxy` adds the
+    size proxy.
     """
     with open_input(input) as src:
         vin = video_stream(src, input)
-        vin.thread_type = "AUTO"  # the whole video is decoded: frame threads, as encode's
+        vin.thread_type = "AUTO"  # most of the video is decoded: frame threads, as encode's
         rate = vin.average_rate or vin.guessed_rate or Fraction(25)
         total = expected_frames(vin) or count_frames(input)
         windows = plan_windows(total, count, max(2, round(seconds * rate)))
         wanted = {i for start, n in windows for i in range(start, start + n)}
         width, height = even_size(vin.codec_context.width, vin.codec_context.height)
         last = max(wanted)
-        with ExitStack() as stack:
-            encoders = []
-            if proxy is not None and windows != [(0, total)]:  # a whole-video sample is exact
-                tmp = Path(stack.enter_context(TemporaryDirectory(prefix="salcodec-proxy-")))
-                for name in ("full", "windows"):
-                    encoders.append(stack.enter_context(
-                        ProxyEncoder(tmp / f"{name}.mkv", proxy, width, height, rate)))
-            if encoders and proxy_metric:
-                from .proxyquality import scorable, window_quality  # the metrics: only here
 
-                keep = scorable(proxy_metric, proxy.pix_fmt)
-            else:
-                keep = False
-            pictures: list[tuple] = []
+        def picked():
+            for index, frame in enumerate(src.decode(vin)):
+                if index in wanted:
+                    yield conform_frame(frame, width, height)
+                elif index > last:
+                    return
 
-            def picked():
-                for index, frame in enumerate(src.decode(vin)):
-                    if encoders:
-                        picture = encoders[0].picture(frame)
-                        encoders[0].add(picture)
-                    if index in wanted:
-                        if encoders:
-                            encoders[1].add(picture)
-                        if keep:
-                            pictures.append(tuple(np.array(p) for p in frame_planes(picture)))
-                        yield conform_frame(frame, width, height)
-                    elif index > last and not encoders:
-                        return
+        try:
+            written = write_lossless(dest, picked(), width, height, rate)
+        except av.error.FFmpegError as exc:
+            raise InputError(f"{input}: corrupt video ({ffmpeg_cause(exc)})") from None
+    return Sample(Path(dest), str(input), tuple(windows), written, total)
 
-            try:
-                written = write_lossless(dest, picked(), width, height, rate)
-            except av.error.FFmpegError as exc:
-                raise InputError(f"{input}: corrupt video ({ffmpeg_cause(exc)})") from None
-            sizes = None
-            if encoders:
-                full, parts = encoders[0].finish(), encoders[1].finish()
-                quality = (window_quality(pictures, sorted(wanted), encoders[0].path,
-                                          encoders[1].path, proxy_metric)
-                           if keep else None)
-                sizes = SizeProxy(full, parts, encoders[0].size, quality, proxy.crf)
-    return Sample(Path(dest), str(input), tuple(windows), written, total, sizes)
+
+def with_proxy(sample: Sample, settings: EncodeSettings, metric: str | None = None) -> Sample:
+    """``sample`` with its size proxy: the whole video decoded and its tiles encoded twice.
+
+    Parameters
+    ----------
+    sample : Sample
+        From :func:`make_sample`; a sample that is the whole video needs no
+        proxy and is returned as it is.
+    settings : EncodeSettings
+        The plain encoder's, CRF included (:mod:`salcodec.sizeproxy`).
+    metric : str, optional
+        Also score this metric on the sample frames' proxy pictures in both
+        proxy encodes (:mod:`salcodec.proxyquality`; ``proxy.quality``). The
+        window frames' pictures are held until then: a quarter of the
+        sample's pixels.
+    """
+    if sample.windows == ((0, sample.source_frames),):
+        return sample
+    from .proxyquality import scorable, window_quality  # the metrics: only here
+
+    wanted = {i for start, n in sample.windows for i in range(start, start + n)}
+    keep = metric is not None and scorable(metric, settings.pix_fmt)
+    pictures: list[tuple] = []
+    with open_input(sample.source) as src, ExitStack() as stack:
+        vin = video_stream(src, sample.source)
+        vin.thread_type = "AUTO"
+        rate = vin.average_rate or vin.guessed_rate or Fraction(25)
+        width, height = even_size(vin.codec_context.width, vin.codec_context.height)
+        tmp = Path(stack.enter_context(TemporaryDirectory(prefix="salcodec-proxy-")))
+        full, parts = (stack.enter_context(ProxyEncoder(tmp / f"{name}.mkv", settings, width,
+                                                        height, rate))
+                       for name in ("full", "windows"))
+        try:
+            for index, frame in enumerate(src.decode(vin)):
+                picture = full.picture(frame)
+                full.add(picture)
+                if index in wanted:
+                    parts.add(picture)
+                    if keep:
+                        pictures.append(tuple(np.array(p) for p in frame_planes(picture)))
+        except av.error.FFmpegError as exc:
+            raise InputError(f"{sample.source}: corrupt video ({ffmpeg_cause(exc)})") from None
+        sizes = full.finish(), parts.finish()
+        quality = (window_quality(pictures, sorted(wanted), full.path, parts.path, metric)
+                   if keep else None)
+    return replace(sample, proxy=SizeProxy(*sizes, full.size, quality, settings.crf))
 
 
 def write_lossless(dest: str | os.PathLike, frames: Iterable[av.VideoFrame], width: int,

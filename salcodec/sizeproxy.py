@@ -1,10 +1,11 @@
-"""A tiled encode of the whole video, made while its sample is cut: crf-search's sizes.
+"""A tiled encode of the whole video beside its sample: crf-search's sizes.
 
 A sample of a few short windows cannot see all of a video: scene cuts and busy
 stretches between the windows are missed, and each window's cold start and
-truncated look-ahead change what its frames cost. So while the sample is cut,
-every decoded frame also gives a small proxy picture, encoded twice with the
-plain encoder's own settings: once as the whole video, once as the sample's
+truncated look-ahead change what its frames cost. So every decoded frame of
+the video also gives a small proxy picture
+(:func:`salcodec.sampling.with_proxy`), encoded twice with the plain
+encoder's own settings: once as the whole video, once as the sample's
 windows back to back (the structure the trial encodes see). Per picture kind
 (IDR/key frames and the rest), the full proxy's bytes over the window proxy's
 is what the whole video costs over its sample, and a trial's bytes scaled by it

@@ -187,8 +187,9 @@ def test_crf_search_predicts_the_full_encode(searched, tmp_path):
     proxy = r["sample"]["size_proxy"]
     shift = proxy.pop("quality_shift")  # the windows' cold starts, measured on the proxy
     assert isinstance(shift, float) and abs(shift) < 3
-    assert proxy == {"width": 128, "height": 128, "crf": FAST.crf,
-                     "codec": "libx264"}  # four 64 x 64 tiles of 176x144
+    # Encoded at the first strength's answer before the proxy, then refined from there.
+    assert abs(proxy.pop("crf") - r["candidates"][0]["crf"]) <= 2
+    assert proxy == {"width": 128, "height": 128, "codec": "libx264"}  # 4 tiles of 64 x 64
     assert r["sample_encodes"] <= 6
     for c in r["candidates"]:
         assert 1 <= len(c["trials"]) <= 4

@@ -18,7 +18,7 @@ from salcodec.crfsearch import (
 from salcodec.io.conform import frame_planes
 from salcodec.proxyquality import scorable, window_quality
 from salcodec.quality import metrics as M
-from salcodec.sampling import make_sample
+from salcodec.sampling import make_sample, with_proxy
 from salcodec.settings import EncodeSettings
 from salcodec.sizeproxy import ProxyEncoder
 
@@ -71,8 +71,8 @@ def test_window_quality_scores_each_sample_frame_in_both_proxies(tmp_path):
 
 
 def test_the_sample_scorer_adds_the_proxys_shift_to_the_non_key_frames(tmp_path):
-    sample = make_sample(CARPHONE, tmp_path / "s.mkv", count=3, seconds=0.3, proxy=PLAIN,
-                         proxy_metric="ssim")
+    bare = make_sample(CARPHONE, tmp_path / "s.mkv", count=3, seconds=0.3)
+    sample = with_proxy(bare, PLAIN, "ssim")
     assert sample.proxy.crf == PLAIN.crf
     q_full, q_win = sample.proxy.quality
     assert len(q_full) == len(q_win) == sample.frames
@@ -84,7 +84,7 @@ def test_the_sample_scorer_adds_the_proxys_shift_to_the_non_key_frames(tmp_path)
         SHIFT_SHARE * (lin(q_full[rest]).mean() - lin(q_win[rest]).mean()))
     # The prediction moves by that shift on the non-key frames only.
     values = np.linspace(0.9, 0.95, sample.frames)
-    plain = make_sample(CARPHONE, tmp_path / "p.mkv", count=3, seconds=0.3, proxy=PLAIN)
+    plain = with_proxy(bare, PLAIN)
     assert plain.proxy.quality is None  # no metric asked for
     unshifted = SampleScorer(plain, "ssim")
     assert unshifted.shift == 0.0

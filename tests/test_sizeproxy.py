@@ -9,7 +9,7 @@ import pytest
 
 from salcodec.bitstream import video_payload_bytes
 from salcodec.crfsearch import SampleScorer
-from salcodec.sampling import make_sample
+from salcodec.sampling import make_sample, with_proxy
 from salcodec.settings import EncodeSettings
 from salcodec.sizeproxy import (
     ALIGN,
@@ -146,7 +146,7 @@ def test_a_kind_the_trial_lacks_borrows_the_all_frames_ratio():
 
 
 def test_real_proxy_predicts_a_real_full_encode(tmp_path):
-    sample = make_sample(CARPHONE, tmp_path / "s.mkv", count=3, seconds=0.3, proxy=PLAIN)
+    sample = with_proxy(make_sample(CARPHONE, tmp_path / "s.mkv", count=3, seconds=0.3), PLAIN)
     proxy = sample.proxy
     assert proxy is not None
     assert len(proxy.full.bytes) == sample.source_frames and proxy.full.keys[0]
@@ -165,7 +165,7 @@ def test_real_proxy_predicts_a_real_full_encode(tmp_path):
 
 
 def test_whole_video_sample_needs_no_proxy(tmp_path):
-    sample = make_sample(CARPHONE, tmp_path / "s.mkv", count=1, seconds=60, proxy=PLAIN)
+    sample = with_proxy(make_sample(CARPHONE, tmp_path / "s.mkv", count=1, seconds=60), PLAIN)
     assert sample.windows == ((0, sample.source_frames),) and sample.proxy is None
 
 
