@@ -14,12 +14,13 @@ from .options import add_overwrite, add_progress, progress_log
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("crf-search", help="find CRF and strength reaching a quality target",
-                       description="On a lossless sample of INPUT (a few short windows), find "
-                       "for the plain encoder (--codec) and the saliency strength the largest "
-                       "CRF whose mean METRIC reaches VALUE, interpolating between two or three "
-                       "sample encodes; predict the full encode's size from a half-size encode "
-                       "of the whole video; print the cheapest as a salcodec encode command. "
-                       "Takes about two full encodes' time.")
+                       description="On a lossless sample of INPUT (a few short windows, or "
+                       "the whole of a short video), find for the plain encoder (--codec) and "
+                       "the saliency strength the largest CRF whose mean METRIC reaches VALUE, "
+                       "interpolating between one to four sample encodes; predict the full "
+                       "encode's size, and what the short windows cost in quality, from a "
+                       "quarter-size tiled encode of the whole video; print the cheapest as a "
+                       "salcodec encode command. Takes about two full encodes' time.")
     p.add_argument("input")
     p.add_argument("--target", required=True, metavar="METRIC=VALUE",
                    help="e.g. xpsnr=38, ssim=0.97, psnr=38, wpsnr=40 or wxpsnr=38 (with "
