@@ -113,6 +113,24 @@ def test_an_answer_far_from_every_trial_gets_a_trial_of_its_own():
     assert curve(cand.crf) == pytest.approx(30.0, abs=0.3)
 
 
+def test_a_search_goes_on_from_trials_already_made():
+    calls = []
+
+    def run(crf):
+        calls.append(crf)
+        return _line(crf, slope=-0.6)
+
+    # Two trials predicted anew (as once the size proxy exists): the answer,
+    # 23.25, lies within REFINE_CRF of the one at 24, so no encode is made.
+    cand, _ = search_strength(run, 0.0, 36.0, "psnr", (10, 45), 24.0, None, 4,
+                              tried=[_line(24.0, slope=-0.6), _line(27.0, slope=-0.6)])
+    assert calls == [] and cand.crf == pytest.approx(23.2) and len(cand.trials) == 2
+    # Far from both: one more, next to the answer.
+    cand, _ = search_strength(run, 0.0, 36.0, "psnr", (10, 45), 30.0, None, 4,
+                              tried=[_line(30.0, slope=-0.6), _line(33.0, slope=-0.6)])
+    assert len(calls) == 1 and abs(calls[0] - 23.25) < 0.1
+
+
 def test_a_strength_starts_where_its_budget_puts_the_target():
     attended = EncodeSettings()
     # Unweighted targets under the attended budget: lower CRF as strength grows.
