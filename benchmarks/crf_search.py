@@ -48,10 +48,11 @@ def make_clip(data: Path, dest: Path) -> int:
 
 def predict(clip: Path, crf: float, preset: str, proxy_crf: float | None = None) -> dict:
     from salcodec.bitstream import video_payload_bytes
-    from salcodec.crfsearch import SampleScorer, default_sample_plan
+    from salcodec.crfsearch import default_sample_plan
     from salcodec.io.decode import expected_frames, open_input, video_stream
     from salcodec.quality import measure
     from salcodec.sampling import make_sample, with_proxy
+    from salcodec.search.scorer import SampleScorer
     from salcodec.settings import EncodeSettings
     from salcodec.transcode import encode
 

@@ -9,7 +9,7 @@ the full encode (docs/quality.md). The two proxy encodes of
 :mod:`salcodec.sizeproxy` (the whole video and the windows, both tiled from
 the same frames) show the same loss at a quarter of the cost: the target
 metric of each sample frame's proxy picture, decoded from both, is what
-:meth:`salcodec.crfsearch.SampleScorer.predict` adds back.
+:meth:`salcodec.search.scorer.SampleScorer.predict` adds back.
 """
 
 from __future__ import annotations

@@ -15,23 +15,25 @@ from salcodec.cli import main
 from salcodec.commands.encode import add_encode_options, settings_from_args
 from salcodec.crfsearch import (
     CRF_PER_STRENGTH,
-    REFINE_CRF,
-    TARGET_MARGIN,
-    SampleScorer,
-    Trial,
-    _solve,
     crf_search,
     default_sample_plan,
     encode_command,
-    from_linear,
     parse_target,
-    search_strength,
     start_shift,
-    to_linear,
 )
 from salcodec.errors import SalcodecError
 from salcodec.quality import measure
 from salcodec.sampling import make_sample
+from salcodec.search.scorer import SampleScorer
+from salcodec.search.secant import (
+    REFINE_CRF,
+    TARGET_MARGIN,
+    Trial,
+    _solve,
+    from_linear,
+    search_strength,
+    to_linear,
+)
 from salcodec.settings import EncodeSettings
 from salcodec.transcode import encode
 

@@ -8,17 +8,12 @@ import av
 import numpy as np
 import pytest
 
-from salcodec.crfsearch import (
-    SHIFT_FADE_CRF,
-    SHIFT_SHARE,
-    SampleScorer,
-    shift_at,
-    to_linear,
-)
 from salcodec.io.conform import frame_planes
 from salcodec.proxyquality import scorable, window_quality
 from salcodec.quality import metrics as M
 from salcodec.sampling import make_sample, with_proxy
+from salcodec.search.scorer import SHIFT_FADE_CRF, SHIFT_SHARE, SampleScorer, shift_at
+from salcodec.search.secant import to_linear
 from salcodec.settings import EncodeSettings
 from salcodec.sizeproxy import ProxyEncoder
 

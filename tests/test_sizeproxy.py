@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from salcodec.bitstream import video_payload_bytes
-from salcodec.crfsearch import SampleScorer
 from salcodec.sampling import make_sample, with_proxy
+from salcodec.search.scorer import SampleScorer
 from salcodec.settings import EncodeSettings
 from salcodec.sizeproxy import (
     ALIGN,

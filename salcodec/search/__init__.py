@@ -1,0 +1,1 @@
+"""crf-search's parts: the secant search (:mod:`.secant`) and the sample scorer (:mod:`.scorer`)."""
