@@ -78,14 +78,13 @@ def predict(clip: Path, crf: float, preset: str, proxy_crf: float | None = None)
         scorer = SampleScorer(sample, "psnr")
         values, sizes = scorer.score(trial)
         q, b = scorer.predict(values, sizes)
-        # The same frames, with the proxy's quality shift for the windows' cold starts.
-        corrected = SampleScorer(proxied, "psnr")
-        q_corrected, _ = corrected.predict(values, sizes, crf)
-        b_proxy = proxied.proxy.predict(sizes) if proxied.proxy else b
+        # The same frames, with the proxy: its sizes and its quality shift.
+        scorer.use(proxied)
+        q_corrected, b_proxy = scorer.predict(values, sizes, crf)
     return {"clip": str(clip), "sample_fraction": round(sample.fraction, 3),
             "size_error_windows": real_bytes / b - 1, "size_error": real_bytes / b_proxy - 1,
             "psnr_real": real_q, "psnr_predicted": q_corrected,
-            "psnr_predicted_uncorrected": q, "quality_shift": corrected.shift,
+            "psnr_predicted_uncorrected": q, "quality_shift": scorer.shift,
             "proxy_cost": cpu_proxy / cpu_full}
 
 

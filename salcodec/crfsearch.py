@@ -245,7 +245,6 @@ def crf_search(input: str | os.PathLike, target: str, *,
         scorer = SampleScorer(sample, metric, spec, keyint=_keyint(settings))
         log(f"sample: {sample.frames} frames in {len(sample.windows)} windows "
             f"({sample.fraction:.0%} of the video)")
-        encodes = 0
         # Each trial's per-frame quality and sizes: predicted again once the
         # proxy exists, never encoded twice.
         measured: dict[tuple[float, float], tuple[np.ndarray, FrameSizes, float]] = {}
@@ -254,14 +253,12 @@ def crf_search(input: str | os.PathLike, target: str, *,
             arm = arm_settings(settings, strength)
 
             def run_trial(crf: float) -> Trial:
-                nonlocal encodes
                 if (strength, crf) not in measured:
                     t0 = time.perf_counter()
                     out = Path(tmp) / "trial.mkv"
                     encode(sample.path, out, arm.with_(crf=crf), overwrite=True, progress=False)
                     measured[strength, crf] = (*scorer.score(out),
                                                round(time.perf_counter() - t0, 2))
-                    encodes += 1
                 values, sizes, seconds = measured[strength, crf]
                 q, b = scorer.predict(values, sizes, crf)
                 t = Trial(crf=crf, quality=q, bytes=round(b), sample_bytes=int(sizes.bytes.sum()),
@@ -319,7 +316,7 @@ def crf_search(input: str | os.PathLike, target: str, *,
         "command": encode_command(input, "OUTPUT.mp4", best_settings) if best else None,
         "saving_vs_baseline": (1 - best.predicted_bytes / baseline.predicted_bytes
                                if best and baseline else None),
-        "sample_encodes": encodes,
+        "sample_encodes": len(measured),
         "seconds": round(time.perf_counter() - t_start, 2),
     }
 

@@ -22,7 +22,7 @@ import av
 import numpy as np
 
 from .io.conform import frame_planes
-from .quality.measure import score_frame
+from .quality.measure import score_frame, scoring_threads
 
 #: A weighted target is corrected by its unweighted metric: the loss is the
 #: windows' temporal structure, not where the weights lie (and the weight maps
@@ -79,7 +79,7 @@ def window_quality(
 
     # Scored on a thread per core while decoding goes on (the metrics' kernels
     # release the GIL), as SampleScorer scores the trials.
-    with ThreadPoolExecutor(max(1, min(4, len(os.sched_getaffinity(0))))) as pool:
+    with ThreadPoolExecutor(scoring_threads()) as pool:
         jobs = []
         for row, path in enumerate((full, windows)):
             with av.open(str(path)) as c:

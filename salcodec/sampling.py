@@ -41,6 +41,16 @@ class Sample:
         """Share of the source's frames in the sample (1.0 = the whole video)."""
         return self.frames / max(self.source_frames, 1)
 
+    @property
+    def indices(self) -> list[int]:
+        """Each sample frame's index in the source video, in sample order."""
+        return window_frames(self.windows)
+
+
+def window_frames(windows) -> list[int]:
+    """The source frame indices that ``(first frame, frame count)`` windows cover, in order."""
+    return [start + k for start, n in windows for k in range(n)]
+
 
 def plan_windows(total: int, count: int, length: int) -> list[tuple[int, int]]:
     """``count`` evenly spaced windows of ``length`` frames within ``total`` frames.
@@ -79,7 +89,7 @@ def make_sample(input: str | os.PathLike, dest: str | os.PathLike, count: int = 
         rate = vin.average_rate or vin.guessed_rate or Fraction(25)
         total = expected_frames(vin) or count_frames(input)
         windows = plan_windows(total, count, max(2, round(seconds * rate)))
-        wanted = {i for start, n in windows for i in range(start, start + n)}
+        wanted = set(window_frames(windows))
         width, height = even_size(vin.codec_context.width, vin.codec_context.height)
         last = max(wanted)
 
@@ -117,7 +127,7 @@ def with_proxy(sample: Sample, settings: EncodeSettings, metric: str | None = No
         return sample
     from .proxyquality import scorable, window_quality  # the metrics: only here
 
-    wanted = {i for start, n in sample.windows for i in range(start, start + n)}
+    wanted = set(sample.indices)
     keep = metric is not None and scorable(metric, settings.pix_fmt)
     pictures: list[tuple] = []
     with open_input(sample.source) as src, ExitStack() as stack:
@@ -140,7 +150,7 @@ def with_proxy(sample: Sample, settings: EncodeSettings, metric: str | None = No
         except av.error.FFmpegError as exc:
             raise InputError(f"{sample.source}: corrupt video ({ffmpeg_cause(exc)})") from None
         sizes = full.finish(), parts.finish()
-        quality = (window_quality(pictures, sorted(wanted), full.path, parts.path, metric)
+        quality = (window_quality(pictures, sample.indices, full.path, parts.path, metric)
                    if keep else None)
     return replace(sample, proxy=SizeProxy(*sizes, full.size, quality, settings.crf))
 

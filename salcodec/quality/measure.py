@@ -198,6 +198,19 @@ class QualityResult:
         return buf.getvalue()
 
 
+def scoring_threads() -> int:
+    """Threads for scoring frames side by side: one per usable core, at most 4.
+
+    The metrics' kernels (OpenCV, numba) release the GIL. Where Python cannot
+    read the CPU affinity (macOS), the core count.
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    return max(1, min(4, cores))
+
+
 def score_frame(
     names: Sequence[str],
     ref_planes: tuple[np.ndarray, np.ndarray, np.ndarray],

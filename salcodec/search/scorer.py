@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -10,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import SalcodecError
-from ..quality.measure import PSNR_MAX_DB, score_frame
+from ..quality.measure import PSNR_MAX_DB, score_frame, scoring_threads
 from ..quality.video import FramePair, TimedFrame, VideoReader
 from ..quality.xpsnr import XPSNR, block_size, block_weights, xpsnr_with_weights
 from ..sampling import Sample
@@ -50,7 +49,7 @@ class SampleScorer:
         self.sample = sample
         self.metric = metric
         self.keyint = keyint
-        src_index = [s + k for s, n in sample.windows for k in range(n)]
+        src_index = sample.indices
         self.starts = np.zeros(sample.frames, dtype=bool)
         first = 0
         for _, n in sample.windows:
@@ -114,7 +113,7 @@ class SampleScorer:
         """
         meter = (XPSNR(fps=self.fps) if self.metric in ("xpsnr", "wxpsnr")
                  and self.xweights is None else None)
-        threads = 1 if meter is not None else max(1, min(4, len(os.sched_getaffinity(0))))
+        threads = 1 if meter is not None else scoring_threads()
         values: list[float] = []
         pending: deque[Future[float]] = deque()
         with VideoReader(path) as reader, ThreadPoolExecutor(threads) as pool:
