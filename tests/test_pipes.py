@@ -65,6 +65,26 @@ def test_stdin_to_stdout_keeps_every_frame_and_the_audio(mkv_stream, tmp_path, f
     assert b"frames" in proc.stderr  # the summary went to stderr, not into the video
 
 
+def audio_pts_seconds(path) -> list[float]:
+    with av.open(str(path)) as c:
+        s = c.streams.audio[0]
+        return [float(p.pts * s.time_base) for p in c.demux(s) if p.size]
+
+
+def test_mp4_to_a_pipe_keeps_timestamps_with_b_frames(mkv_stream, tmp_path):
+    # B-frames delay the first frame's decoding: a fragmented MP4 whose index
+    # came first (empty_moov) had no edit list to undo that, so the video
+    # started 2 frames late and the audio lost its priming offset (A/V sync).
+    proc = run("encode", "-", "-", "-f", "mp4", "--model", "lc", "--preset", "veryfast",
+               stdin=mkv_stream.read_bytes())
+    assert proc.returncode == 0, proc.stderr.decode()
+    out = tmp_path / "out.mp4"
+    out.write_bytes(proc.stdout)
+    assert video_pts_seconds(out) == pytest.approx(video_pts_seconds(mkv_stream), abs=2e-3)
+    assert audio_pts_seconds(out)[:3] == pytest.approx(audio_pts_seconds(mkv_stream)[:3],
+                                                      abs=2e-3)
+
+
 def test_pipe_names_like_ffmpeg(mkv_stream, tmp_path):
     out = tmp_path / "o.mkv"
     proc = run("encode", "pipe:0", out, *FAST, "--json", stdin=mkv_stream.read_bytes())

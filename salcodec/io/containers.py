@@ -79,7 +79,11 @@ def check_codec_fits(codec: str, fmt: str, name: str | os.PathLike) -> None:
 
 def muxer_options(fmt: str, pipe: bool) -> dict[str, str]:
     """Muxer options: MP4/MOV files get their index first (faststart); to a pipe,
-    which cannot seek back to write an index, they are fragmented instead.
+    which cannot seek back to write an index, they are fragmented instead, with
+    the index held back until the first fragment (``delay_moov``) so that it
+    carries the edit lists that keep the timestamps: with an empty index first
+    (``empty_moov``) the video started a B-frame delay late and the audio lost
+    its priming offset, shifting A/V sync.
     Matroska is bit-exact: no random segment/track UIDs and no muxing date, so
     the same input gives the same bytes (issue 10)."""
     if fmt in ("matroska", "webm"):
@@ -87,7 +91,7 @@ def muxer_options(fmt: str, pipe: bool) -> dict[str, str]:
     if fmt not in ("mp4", "mov"):
         return {}
     if pipe:
-        return {"movflags": "+frag_keyframe+empty_moov+default_base_moof"}
+        return {"movflags": "+frag_keyframe+delay_moov+default_base_moof"}
     return {"movflags": "+faststart"}
 
 
