@@ -24,6 +24,7 @@ from .io.decode import (
     ffmpeg_cause,
     file_state,
     open_input,
+    stated_end,
     video_stream,
 )
 from .io.metadata import carry_container, carry_video
@@ -33,6 +34,10 @@ from .plainest import unavailable, unavailable_reason
 from .progress import Progress
 from .qpreport import OffsetSpool, realised_report
 from .settings import EncodeSettings
+
+#: How far short of the end its header states a decoded video may stop before it
+#: counts as truncated (a stated end is the last frame's end to the millisecond).
+TRUNCATION_SLACK_S = 0.5
 
 
 @dataclass
@@ -271,6 +276,7 @@ class _Transcode(Muxing):
         self.spool, self.export_map = spool, export_map
         self.target, self.settings, self.progress = target, settings, progress
         self.frames_in = self.video_packets = self.bytes = self.copied = 0
+        self.video_end: float | None = None  # the latest decoded frame's end, seconds
         self.stats = None
         self.size = (0, 0)
         self.shift = start_shift(src)
@@ -331,9 +337,17 @@ class _Transcode(Muxing):
         if vin.frames and self.frames_in < vin.frames and not _counts_ticks(vin):
             raise InputError(f"{input}: truncated or corrupt: decoded {self.frames_in} of the "
                              f"{vin.frames} video frames its index lists")
+        stated = stated_end(vin)
+        if stated is not None and self.video_end is not None \
+                and self.video_end < stated - TRUNCATION_SLACK_S:
+            raise InputError(f"{input}: truncated or corrupt: its video ends at "
+                             f"{self.video_end:.2f} s of the {stated:.2f} s its header states")
 
     def _frame(self, dst, vout, stage, frame, held, bar):
         """Encode one timed frame; the first one sets up the output's picture metadata."""
+        if frame.pts is not None and frame.time_base:
+            end = float((frame.pts + (frame.duration or 0)) * frame.time_base)
+            self.video_end = end if self.video_end is None else max(self.video_end, end)
         if self.shift:
             frame.pts += round(self.shift / frame.time_base)
         conformed = conform_frame(frame, vout.width, vout.height, vout.codec_context.pix_fmt)

@@ -66,6 +66,15 @@ def bad_inputs(tmp_path_factory):
                 dst.mux(p)
     fast = (d / "fast.mp4").read_bytes()
     (d / "cut_faststart.mp4").write_bytes(fast[: len(fast) // 2])
+    # Matroska lists no frame count, but states each track's length (DURATION).
+    with av.open(str(CARPHONE)) as src, av.open(str(d / "whole.mkv"), "w") as dst:
+        v = dst.add_stream_from_template(src.streams.video[0])
+        for p in src.demux(video=0):
+            if p.dts is not None:
+                p.stream = v
+                dst.mux(p)
+    whole = (d / "whole.mkv").read_bytes()
+    (d / "cut.mkv").write_bytes(whole[: len(whole) // 2])
     with av.open(str(BBB)) as src, av.open(str(d / "audio_only.m4a"), "w") as dst:
         a = dst.add_stream_from_template(src.streams.audio[0])
         for p in src.demux(src.streams.audio[0]):
@@ -82,6 +91,7 @@ def bad_inputs(tmp_path_factory):
     ("truncated.mp4", "not a readable media file"),
     ("corrupt.mp4", "corrupt"),
     ("cut_faststart.mp4", "truncated"),
+    ("cut.mkv", "header states"),
     ("folder.mp4", "directory"),
     ("audio_only.m4a", "no video stream"),
 ])

@@ -127,6 +127,23 @@ def expected_frames(stream) -> int:
     return 0
 
 
+def stated_end(stream) -> float | None:
+    """Where a video stream ends, in seconds, as its header states it; None if not stated.
+
+    Matroska and WebM state it per track (the ``DURATION`` tag that FFmpeg and
+    mkvmerge write, ``HH:MM:SS.nnnnnnnnn``): a file cut short still states its
+    whole length, while it lists no frame count to check against.
+    """
+    tag = stream.metadata.get("DURATION") or stream.metadata.get("duration")
+    if not tag:
+        return None
+    try:
+        h, m, sec = tag.strip().split(":")
+        return int(h) * 3600 + int(m) * 60 + float(sec)
+    except ValueError:
+        return None
+
+
 def ffmpeg_cause(exc: Exception) -> str:
     """The first line of an FFmpeg error's text, without PyAV's errno prefix."""
     text = getattr(exc, "strerror", None) or str(exc)
