@@ -20,7 +20,7 @@ import av
 from .codecs import add_video_stream
 from .encoder import SaliencyEncoder
 from .errors import SalcodecError
-from .io.conform import conform_frame, even_size
+from .io.conform import conform_frame, even_size, warn_if_padded
 from .io.containers import check_codec_fits, muxer_options
 from .io.copies import add_copies
 from .io.decode import open_input
@@ -218,6 +218,7 @@ class _FrameMux(Muxing):
             raise SalcodecError(f"{name}: no frames to encode")
         _check_frame(first, 0)
         tb = self.time_base or first.time_base or 1 / self.rate
+        warn_if_padded(self.source, first.width, first.height)
         width, height = even_size(first.width, first.height)
         s = self.settings
         vout = add_video_stream(dst, s.codec, width, height, self.rate, tb, crf=s.crf,

@@ -15,7 +15,7 @@ import av
 from .codecs import add_video_stream, get_codec
 from .encoder import SALIENT_SHARE, SaliencyEncoder
 from .errors import InputError, SalcodecError
-from .io.conform import conform_frame
+from .io.conform import conform_frame, warn_if_padded
 from .io.containers import check_codec_fits, muxer_options
 from .io.copies import add_copies
 from .io.decode import (
@@ -411,6 +411,7 @@ def add_output_streams(src, vin, input, dst, fmt: str, settings: EncodeSettings)
     """
     cc = vin.codec_context
     vin.thread_type = "AUTO"
+    warn_if_padded(input, cc.width, cc.height)
     vout = add_video_stream(dst, settings.codec, cc.width, cc.height,
                             vin.average_rate or vin.guessed_rate, vin.time_base,
                             crf=settings.crf, preset=settings.preset, params=settings.params,

@@ -48,6 +48,16 @@ def test_odd_encode_pads_by_one_pixel(odd_encoded):
     assert size_of(odd_encoded) == (100, 76)
 
 
+def test_odd_encode_says_that_it_pads(odd, tmp_path):
+    # ffmpeg refuses odd 4:2:0 sizes; salcodec pads, and must say so.
+    proc = subprocess.run([sys.executable, "-m", "salcodec", "encode", str(odd),
+                           str(tmp_path / "o.mp4"), "--model", "lc", "--no-progress"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    warned = [ln for ln in proc.stderr.splitlines() if ln.startswith("salcodec: warning: ")]
+    assert len(warned) == 1 and "99x75" in warned[0] and "100x76" in warned[0], proc.stderr
+
+
 def test_odd_quality_compares_the_picture_not_the_padding(odd, odd_encoded, capsys):
     assert main(["quality", str(odd), str(odd_encoded), "--metrics", "psnr"]) == 0
     report = json.loads(capsys.readouterr().out)

@@ -7,8 +7,13 @@ a new frame and drop the side data (FACTS.md).
 
 from __future__ import annotations
 
+import os
+import warnings
+
 import av
 import numpy as np
+
+from ..errors import SalcodecWarning
 
 #: 8-bit 4:2:0 formats whose planes are read in place (full or limited range).
 NATIVE_FORMATS = ("yuv420p", "yuvj420p")
@@ -17,6 +22,19 @@ NATIVE_FORMATS = ("yuv420p", "yuvj420p")
 def even_size(width: int, height: int) -> tuple[int, int]:
     """4:2:0 needs even dimensions; odd ones are padded by one pixel."""
     return width + (width & 1), height + (height & 1)
+
+
+def warn_if_padded(name: str | os.PathLike, width: int, height: int) -> None:
+    """Say (a :class:`SalcodecWarning`) when an odd size will be padded to an even one.
+
+    ffmpeg refuses odd sizes for 4:2:0 and HandBrake crops them; salcodec pads,
+    so the output is one pixel wider or taller than the input: a user must know.
+    """
+    padded = even_size(width, height)
+    if padded != (width, height):
+        warnings.warn(f"{name}: {width}x{height} is odd-sized and 4:2:0 needs even sizes: the "
+                      f"output is {padded[0]}x{padded[1]}, its last column/row repeated",
+                      SalcodecWarning, stacklevel=2)
 
 
 def conform_frame(frame: av.VideoFrame, width: int, height: int,
