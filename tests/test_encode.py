@@ -169,7 +169,15 @@ def test_saliency_changes_the_qp_spread_against_baseline(tmp_path):
     assert a.bytes != b.bytes
 
 
-def test_settings_that_would_drop_the_offsets_are_refused_or_fixed(tmp_path):
+@pytest.fixture
+def no_avx512(monkeypatch):
+    """Option tests that must not depend on whether this CPU has AVX-512."""
+    from salcodec.codecs import x264
+
+    monkeypatch.setattr(x264, "asm_below_avx512", lambda: None)
+
+
+def test_settings_that_would_drop_the_offsets_are_refused_or_fixed(tmp_path, no_avx512):
     from salcodec.codecs.x264 import x264_options
 
     with pytest.raises(salcodec.SalcodecError, match="aq-mode=0"):
@@ -202,11 +210,40 @@ def test_unknown_or_conflicting_x264_params_are_refused_everywhere(params, cause
         EncodeSettings(x264_params=params)  # what encode, compare and crf-search build
 
 
-def test_known_x264_params_pass_through():
+def test_known_x264_params_pass_through(no_avx512):
     from salcodec.codecs.x264 import x264_options
 
     opts = x264_options(x264_params="keyint=8:bframes=2:no-mbtree:aq_strength=0.5")
     assert opts["x264-params"] == "keyint=8:bframes=2:no-mbtree=1:aq-strength=0.5"
+
+
+@pytest.fixture
+def cpu(monkeypatch):
+    """Set the CPU flags x264's options see (``cpu(*flags)``); the cache is cleared around."""
+    from salcodec.codecs import x264
+
+    def use(*flags):
+        monkeypatch.setattr(x264, "cpu_flags", lambda: frozenset(flags))
+        x264.asm_below_avx512.cache_clear()
+
+    yield use
+    monkeypatch.undo()
+    x264.asm_below_avx512.cache_clear()
+
+
+def test_x264_is_held_below_avx512_when_offsets_are_on(cpu):
+    # With ROI offsets and MB-tree, libx264's AVX-512 code made the bytes depend on
+    # the process's memory (a batch, or what ran before), not only on the input.
+    from salcodec.codecs.x264 import check_x264_params, x264_options
+
+    cpu("sse", "sse2", "mmxext", "ssse3", "fma", "avx", "avx2", "bmi2", "avx512f", "avx512bw")
+    asm = x264_options()["x264-params"]
+    assert asm == "asm=MMX2,SSE,SSE2,SSSE3,AVX,FMA3,BMI2,AVX2"
+    check_x264_params({"asm": asm.split("=")[1]})  # x264's own parser accepts it
+    assert "x264-params" not in x264_options(roi_enabled=False)  # plain x264 is left alone
+    assert x264_options(x264_params="asm=0")["x264-params"] == "asm=0"  # the user's choice
+    cpu("sse", "sse2", "avx2")  # no AVX-512: nothing to hold back
+    assert "x264-params" not in x264_options()
 
 
 def test_frames_from_ndarray_without_time_base_are_encoded_with_offsets(tmp_path):

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import platform
+import sys
 import warnings
 from fractions import Fraction
+from pathlib import Path
 
 import av
 
@@ -71,6 +74,45 @@ def _load_x264():
                         optional={"x264_param_cleanup": ([ptr], None)})
 
 
+#: x264's names of the x86 SIMD levels below AVX-512, each with its /proc/cpuinfo flag.
+X86_LEVELS = (("MMX2", "mmxext"), ("SSE", "sse"), ("SSE2", "sse2"), ("LZCNT", "abm"),
+              ("SSE3", "pni"), ("SSSE3", "ssse3"), ("SSE4.1", "sse4_1"), ("SSE4.2", "sse4_2"),
+              ("AVX", "avx"), ("FMA3", "fma"), ("BMI1", "bmi1"), ("BMI2", "bmi2"),
+              ("AVX2", "avx2"))
+
+
+def cpu_flags() -> frozenset[str]:
+    """The x86 CPU's flags from /proc/cpuinfo (empty elsewhere or when unreadable)."""
+    if sys.platform != "linux" or platform.machine().lower() not in ("x86_64", "amd64"):
+        return frozenset()
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return frozenset()
+    line = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
+    return frozenset(line.partition(":")[2].split())
+
+
+@functools.cache
+def asm_below_avx512() -> str | None:
+    """x264's ``asm`` value for this CPU's SIMD levels up to AVX2, where it has AVX-512.
+
+    With ROI offsets and MB-tree, libx264's AVX-512 code made the bitstream
+    depend on the process's memory, not only on its input: the same frames
+    with the same offsets, single-threaded, gave up to three different
+    bitstreams over seven runs whose heaps differed (a batch, or anything
+    allocated before). Without the offsets, or with x264 held to AVX2 or to
+    plain C, every run gave the same bytes; the cost of AVX2 instead of
+    AVX-512 was within the run-to-run spread at veryfast and about 1-2% at
+    medium (benchmarks/RESULTS.md, Determinism). None where the CPU has no
+    AVX-512, or its flags cannot be read (only Linux's /proc/cpuinfo is).
+    """
+    flags = cpu_flags()
+    if "avx512f" not in flags:
+        return None
+    return ",".join(name for name, flag in X86_LEVELS if flag in flags)
+
+
 def x264_options(crf: float = 23, preset: str = "medium", x264_params: str | None = None,
                  roi_enabled: bool = True) -> dict[str, str]:
     """libx264 AVOptions for PyAV, checked so that ROI offsets are not silently dropped.
@@ -106,6 +148,9 @@ def x264_options(crf: float = 23, preset: str = "medium", x264_params: str | Non
                 "x264 aq-strength=0 without MB-tree makes libx264 ignore the saliency "
                 "offsets; keep MB-tree on or use a small aq-strength such as 0.1"
             )
+        asm = asm_below_avx512()
+        if asm and "asm" not in params and "no-asm" not in params:
+            params["asm"] = asm  # same input, same bytes (see asm_below_avx512)
     opts = {"crf": f"{crf:g}", "preset": preset}
     if params:
         opts["x264-params"] = ":".join(f"{k}={v}" for k, v in params.items())
