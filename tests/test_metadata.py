@@ -232,6 +232,16 @@ def test_packed_bframe_avi_encodes_with_best_effort_timestamps(tmp_path):
     np.testing.assert_allclose(np.diff(got), 1 / 30, atol=1e-3)  # a steady 30 fps
 
 
+def test_saliency_overlay_keeps_the_rotation(tmp_path):
+    # The overlay is drawn into each decoded frame, so its display matrix is kept.
+    from salcodec.cli import main
+
+    src = phone_clip(tmp_path / "phone.mp4")
+    out = tmp_path / "overlay.mp4"
+    assert main(["saliency", str(src), str(out), "--model", "lc"]) == 0
+    assert decoded(out)["rotation"] == decoded(src)["rotation"] == -90
+
+
 def test_saliency_overlay_of_a_packed_bframe_avi_is_timed_like_encode(tmp_path):
     from salcodec.cli import main
 

@@ -61,13 +61,17 @@ def _image(args, model) -> int:
 
 def _overlays(src, vin, input, model, alpha: float):
     """The input's frames with the heat map drawn over them, timed as ``encode`` times them."""
-    import av
-
     from ..transcode import timed_frames
 
     for frame in timed_frames(src, vin, input):
-        rgb = frame.to_ndarray(format="rgb24")
-        out = av.VideoFrame.from_ndarray(overlay(rgb, model(rgb), alpha), format="rgb24")
+        # Drawn into the reformatted frame itself, which keeps the decoded frame's
+        # side data: its display matrix is how the output learns the rotation.
+        out = frame.reformat(format="rgb24")
+        plane = out.planes[0]
+        pixels = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)
+        pixels = pixels[: out.height, : out.width * 3].reshape(out.height, out.width, 3)
+        rgb = pixels.copy()
+        pixels[:] = overlay(rgb, model(rgb), alpha)
         out.pts, out.time_base = frame.pts, frame.time_base
         yield out
 
