@@ -215,7 +215,8 @@ def _check_export(path, settings: EncodeSettings, overwrite: bool) -> None:
     if not settings.saliency:
         raise SalcodecError(f"{path}: --export-map needs saliency on (no --no-saliency)")
     if os.path.exists(path) and not overwrite:
-        raise SalcodecError(f"{path}: the map file exists (use -y to overwrite)")
+        raise SalcodecError(f"{path}: the map file exists (use -y to overwrite; "
+                            "overwrite=True in Python)")
     if os.path.abspath(path) == os.path.abspath(settings.map_source or ""):
         raise SalcodecError(f"{path}: --export-map would overwrite the --map it reads")
 

@@ -66,10 +66,23 @@ def open_input(path: str | os.PathLike, allow_pipe: bool = False) -> av.containe
                 return av.open(str(p), mode="r", format=fmt, timeout=timeout)
             except av.error.FFmpegError:
                 pass
+        if not pipe and _mp4_head(p):
+            raise InputError(f"{path}: truncated or incomplete MP4/MOV: it has no readable "
+                             f"index (moov) ({ffmpeg_cause(exc)})") from None
         raise InputError(f"{path}: not a readable media file ({ffmpeg_cause(exc)})"
                          f"{pipe_hint(path)}") from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise InputError(f"{path}: not a readable media file ({exc})") from None
+
+
+def _mp4_head(path: Path) -> bool:
+    """True when the file starts like an MP4/MOV (an ``ftyp`` box): one FFmpeg cannot open
+    was then most likely cut short before its index, which such files keep at the end."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(8)[4:8] == b"ftyp"
+    except OSError:
+        return False
 
 
 def file_state(path: str | os.PathLike) -> tuple[int, int] | None:

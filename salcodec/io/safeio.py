@@ -90,7 +90,8 @@ def check_file_output(output: str | os.PathLike, inputs: list[str | os.PathLike]
         if out.is_dir():
             raise SalcodecError(f"{out}: is a directory")
         if not overwrite:
-            raise SalcodecError(f"{out}: already exists (use -y to overwrite)")
+            raise SalcodecError(f"{out}: already exists (use -y to overwrite; "
+                                "overwrite=True in Python)")
     return out
 
 
