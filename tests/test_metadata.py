@@ -168,6 +168,22 @@ def test_audio_the_container_cannot_hold_is_a_one_line_error(tmp_path, codec, ex
     assert salcodec.encode(src, tmp_path / "o.mkv", **FAST).copied_streams == 1
 
 
+def test_every_stream_that_does_not_fit_is_named_at_once(tmp_path):
+    # One retry must be enough: all misfits in one line, and only containers
+    # that hold them all (MOV holds PCM but not SubRip).
+    pcm = phone_clip(tmp_path / "pcm.mkv", rotation=0, audio_codec="pcm_s16le")
+    with pytest.raises(salcodec.SalcodecError) as err:
+        salcodec.encode(pcm, tmp_path / "o.mp4", **FAST)
+    assert "audio stream #1 (pcm_s16le) cannot go into mp4; use .mov" in str(err.value)
+    both = with_subtitles(pcm, tmp_path / "both.mkv")
+    with pytest.raises(salcodec.SalcodecError) as err:
+        salcodec.encode(both, tmp_path / "o.mp4", **FAST)
+    msg = str(err.value)
+    assert "(pcm_s16le) and subtitle stream #2 (srt)" in msg and ".mkv" in msg, msg
+    assert ".mov" not in msg
+    assert salcodec.encode(pcm, tmp_path / "o.mov", **FAST).copied_streams == 1
+
+
 def test_subrip_into_mp4_names_mov_text_and_mkv(tmp_path):
     src = with_subtitles(phone_clip(tmp_path / "v.mkv", rotation=0), tmp_path / "in.mkv")
     with pytest.raises(salcodec.SalcodecError, match=r"subtitle stream #1 .*mov_text"):

@@ -95,29 +95,49 @@ def muxer_options(fmt: str, pipe: bool) -> dict[str, str]:
     return {"movflags": "+faststart"}
 
 
-def _other_container(fmt: str) -> str:
-    return "nut (-f nut)" if fmt == "matroska" else "an .mkv output (-f matroska)"
-
-
-def check_stream_fits(stream, fmt: str, input: str | os.PathLike,
-                      supported: frozenset[str] | set[str] = frozenset()) -> None:
-    """One-line error when ``stream`` (an input stream to copy) cannot go into ``fmt``.
+def _fits(stream, fmt: str, supported: frozenset[str] | set[str] = frozenset()) -> bool:
+    """Whether ``stream`` (an input stream to copy) can go into ``fmt``.
 
     ``supported`` is FFmpeg's own list for the muxer (``supported_codecs``),
     used where no stricter list is kept here (matroska, nut).
     """
     cc = stream.codec_context
-    codec = cc.name if cc is not None else getattr(stream, "mimetype", None) or "no codec"
+    codec = _codec_name(stream)
     holds = _HOLDS.get(fmt, {}).get(stream.type)
     if holds is not None:
-        ok = codec in holds or any(h.endswith("*") and codec.startswith(h[:-1]) for h in holds)
-    else:  # data streams without a codec (timecode...) are left to FFmpeg's own check
-        ok = cc is None or not supported or codec in supported
-    if not ok:
-        why = " (MP4 and MOV hold only mov_text subtitles)" if (
-            stream.type == "subtitle" and fmt in ("mp4", "mov")) else ""
-        raise InputError(f"{input}: {stream.type} stream #{stream.index} ({codec}) cannot go "
-                         f"into {fmt}{why}; use {_other_container(fmt)}, which can hold it")
+        return codec in holds or any(h.endswith("*") and codec.startswith(h[:-1]) for h in holds)
+    # data streams without a codec (timecode...) are left to FFmpeg's own check
+    return cc is None or not supported or codec in supported
+
+
+def _codec_name(stream) -> str:
+    cc = stream.codec_context
+    return cc.name if cc is not None else getattr(stream, "mimetype", None) or "no codec"
+
+
+#: Containers a refusal may suggest, with how to ask for each.
+_SUGGESTED = (("mov", ".mov (-f mov)"), ("matroska", ".mkv (-f matroska)"), ("nut", "-f nut"))
+
+
+def check_streams_fit(streams, fmt: str, input: str | os.PathLike,
+                      supported: frozenset[str] | set[str] = frozenset()) -> None:
+    """One-line error naming every stream to copy that ``fmt`` cannot hold.
+
+    It suggests the containers that hold them all (MOV where it does, else
+    Matroska), so one retry is enough.
+    """
+    misfits = [st for st in streams if not _fits(st, fmt, supported)]
+    if not misfits:
+        return
+    names = " and ".join(f"{st.type} stream #{st.index} ({_codec_name(st)})" for st in misfits)
+    why = " (MP4 and MOV hold only mov_text subtitles)" if fmt in ("mp4", "mov") and any(
+        st.type == "subtitle" for st in misfits) else ""
+    # Matroska and NUT take what FFmpeg can mux there: trusted here without a list.
+    others = [how for name, how in _SUGGESTED if name != fmt
+              and all(_fits(st, name) for st in misfits)]
+    them = "them" if len(misfits) > 1 else "it"
+    hint = f"; use {' or '.join(others[:2])}, which can hold {them}" if others else ""
+    raise InputError(f"{input}: {names} cannot go into {fmt}{why}{hint}")
 
 
 def check_rotation_fits(fmt: str, degrees: float, input: str | os.PathLike) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 import av
 
 from ..errors import InputError
-from .containers import check_stream_fits
+from .containers import check_streams_fit
 from .metadata import carry_stream
 
 #: FFmpeg's AVDISCARD_ALL: a stream the demuxer hides.
@@ -26,14 +26,13 @@ def add_copies(src: av.container.InputContainer, dst: av.container.OutputContain
     (one-line error naming a container that holds it) and keeps its tags and
     disposition.
     """
-    supported = _supported_codecs(dst)
+    # Hidden streams are left out: the demuxer hides an MP4's chapter track (chapters are kept).
+    chosen = [st for st in (src.streams if streams is None else streams)
+              if st is not skip and st.type in _COPIED_TYPES
+              and int(st.discard or 0) < _AVDISCARD_ALL]
+    check_streams_fit(chosen, fmt, input, _supported_codecs(dst))
     copies = {}
-    for st in src.streams if streams is None else streams:
-        if st is skip or st.type not in _COPIED_TYPES:
-            continue
-        if int(st.discard or 0) >= _AVDISCARD_ALL:
-            continue  # hidden by the demuxer: an MP4's chapter track (chapters are kept)
-        check_stream_fits(st, fmt, input, supported)
+    for st in chosen:
         try:
             copies[st.index] = dst.add_stream_from_template(st)
         except (ValueError, av.error.FFmpegError) as exc:
