@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from .encode import add_encode_options, settings_from_args
-from .options import add_overwrite, add_progress, progress_log
+from .options import add_examples, add_overwrite, add_progress, progress_log
 
 
 def floats(text: str) -> tuple[float, ...]:
@@ -26,8 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "and "
                        "write DIR/report.json and DIR/rd.png; with --html also DIR/report.html, "
                        "one self-contained page to look at (and its figures as PNG).")
-    p.add_argument("input")
-    p.add_argument("--out", default="compare-out", metavar="DIR", help="output folder")
+    p.add_argument("input", help="video to compare on (a file: it is read more than once)")
+    p.add_argument("--out", default="compare-out", metavar="DIR",
+                   help="output folder (default: %(default)s in the current folder)")
     p.add_argument("--crf", dest="crfs", type=floats, default="18,23,28,33",
                    help="comma-separated CRFs of the RD points (18,23,28,33)")
     p.add_argument("--strengths", type=floats, default=None,
@@ -49,6 +50,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_overwrite(p, "an earlier report in DIR")
     add_progress(p)
     add_encode_options(p, crf=False)
+    add_examples(
+        p,
+        'salcodec compare in.mp4 --out cmp --html     # BD-rate, RD curves, report.html',
+        'salcodec compare in.mp4 --crf 20,26,32 --sample 4 --json',
+    )
     p.set_defaults(func=run)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .compare import floats
 from .encode import add_encode_options, settings_from_args
-from .options import add_overwrite, add_progress, progress_log
+from .options import add_examples, add_overwrite, add_progress, progress_log
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "encode's size, and what the short windows cost in quality, from a "
                        "quarter-size tiled encode of the whole video; print the cheapest as a "
                        "salcodec encode command. Takes about two full encodes' time.")
-    p.add_argument("input")
+    p.add_argument("input", help="video to search on (a file: it is read more than once)")
     p.add_argument("--target", required=True, metavar="METRIC=VALUE",
                    help="e.g. xpsnr=38, ssim=0.97, psnr=38, wpsnr=40 or wxpsnr=38 (with "
                    "--weights); vmaf is not available here")
@@ -29,8 +29,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="candidate strengths, 0 = the plain encoder (default: 0 and --strength)")
     p.add_argument("--weights", default=None, metavar="SPEC",
                    help="weights for a wpsnr/wssim/wxpsnr target (model:NAME, density:PATH, ...)")
-    p.add_argument("--min-crf", type=float, default=10)
-    p.add_argument("--max-crf", type=float, default=45)
+    p.add_argument("--min-crf", type=float, default=10,
+                   help="lowest CRF the search may choose (default: %(default)g)")
+    p.add_argument("--max-crf", type=float, default=45,
+                   help="highest CRF the search may choose (default: %(default)g)")
     p.add_argument("--crf", type=float, default=23, help="CRF of the first trial (23)")
     p.add_argument("--samples", type=int, default=None,
                    help="sample windows (default: one per 5 s of video, 3 to 10; a video "
@@ -45,6 +47,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_progress(p)
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     add_encode_options(p, crf=False)
+    add_examples(
+        p,
+        'salcodec crf-search in.mp4 --target ssim=0.97',
+        'salcodec crf-search in.mp4 --target xpsnr=38 --encode out.mp4',
+        'salcodec crf-search in.mp4 --target psnr=40 --json',
+    )
     p.set_defaults(func=run)
 
 

@@ -8,7 +8,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .options import add_overwrite, add_progress, progress_log
+from ..saliency import available_models
+from .options import add_examples, add_overwrite, add_progress, progress_log
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,14 +19,22 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "print both sizes, the requested offsets and the QP the encoder used.")
     p.add_argument("input", nargs="?", help="video to use instead of the embedded clip")
     p.add_argument("--out", metavar="DIR", help="keep the two encodes in DIR")
-    p.add_argument("--crf", type=float, default=23)
-    p.add_argument("--preset", default="medium")
-    p.add_argument("--model", default="default")
+    p.add_argument("--crf", type=float, default=23,
+                   help="constant rate factor of both encodes (default: %(default)g)")
+    p.add_argument("--preset", default="medium",
+                   help="x264 preset of both encodes, ultrafast..placebo (default: %(default)s)")
+    p.add_argument("--model", default="default", choices=available_models(),
+                   help="saliency model of the salcodec encode (default: %(default)s)")
     p.add_argument("--budget", choices=["attended", "size", "zero-mean"], default="attended",
                    help="what the CRF means for the saliency arm (see encode --help)")
     p.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
     add_overwrite(p, "the encodes in DIR")
     add_progress(p)
+    add_examples(
+        p,
+        'salcodec demo                       # the embedded clip',
+        'salcodec demo in.mp4 --crf 27 --out demo-out',
+    )
     p.set_defaults(func=run)
 
 

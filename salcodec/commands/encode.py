@@ -9,7 +9,7 @@ import sys
 from ..qpmap import DEFAULT_CLAMP, DEFAULT_STRENGTH
 from ..saliency import DEFAULT_MODEL, available_models
 from ..settings import BUDGET_ALIASES, BUDGETS
-from .options import add_overwrite, add_progress, show_progress
+from .options import add_examples, add_overwrite, add_progress, show_progress
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,6 +44,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(refused when the video goes to stdout)")
     add_progress(p)
     add_distributed_options(p)
+    add_examples(
+        p,
+        'salcodec encode in.mp4 out.mp4                       # CRF 23, budget attended',
+        'salcodec encode in.mp4 out.mkv --crf 20 --preset slow -y',
+        'salcodec encode in.mp4 out.mp4 --budget size --json  # size of plain x264, JSON',
+        'salcodec encode videos/ --out-dir encoded/           # a batch',
+        'cat in.mkv | salcodec encode - - -f matroska > out.mkv',
+    )
     p.set_defaults(func=run)
 
 

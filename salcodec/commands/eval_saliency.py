@@ -23,7 +23,7 @@ from ..errors import SalcodecError
 from ..saliency import available_models, get_model
 from ..saliency.datasets import HUMAN_ROWS, VIDEO_HUMAN_ROW, dataset_layout, evaluate
 from ..saliency.videogaze import VIDEO_METRICS
-from .options import add_overwrite, add_progress, progress_log
+from .options import add_examples, add_overwrite, add_progress, progress_log
 
 COLUMNS = ("auc_judd", "nss", "cc", "sim", "kl")
 HEADERS = ("AUC-Judd", "NSS", "CC", "SIM", "KL")
@@ -220,4 +220,9 @@ def register(subparsers) -> None:
                    help="gaze video: write every frame's scores here (columns "
                    f"{','.join(PER_FRAME_COLUMNS)})")
     add_overwrite(p, "CSV")
+    add_examples(
+        p,
+        'salcodec eval-saliency fixations/mit1003-100 --model default,centre',
+        'salcodec eval-saliency gaze-video/ --model default,gaze --per-frame frames.csv',
+    )
     p.set_defaults(func=run)

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from .options import add_overwrite, add_progress, show_progress
+from .options import add_examples, add_overwrite, add_progress, show_progress
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -14,13 +14,18 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Decode FILE with export_side_data=venc_params and report "
                        "the QP the encoder really used, per frame type (VP9: its q index "
                        "0..255). HEVC is refused: FFmpeg's HEVC decoder exports no QP.")
-    p.add_argument("file")
+    p.add_argument("file", help="H.264 or VP9 video whose realised QP to read")
     p.add_argument("--json", action="store_true", help="print JSON on stdout")
     p.add_argument("--png", metavar="PATH", help="write a QP heat map of one frame, with its "
                    "colour bar and the frame type in the title")
     p.add_argument("--frame", type=int, default=0, help="frame for --png (default 0)")
     add_overwrite(p, "PATH")
     add_progress(p)
+    add_examples(
+        p,
+        'salcodec inspect out.mp4',
+        'salcodec inspect out.mp4 --png qp.png --frame 10 --json',
+    )
     p.set_defaults(func=run)
 
 

@@ -31,3 +31,18 @@ def progress_log(args: argparse.Namespace):
     if not show_progress(args):
         return None
     return lambda line: print(line, file=sys.stderr, flush=True)
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's formatter, but the examples epilog keeps its lines as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if text.startswith("examples:"):
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
+def add_examples(p: argparse.ArgumentParser, *lines: str) -> None:
+    """Close ``--help`` with commands to paste, one per line (``# comment`` allowed)."""
+    p.formatter_class = _Formatter
+    p.epilog = "examples:\n" + "\n".join(f"  {line}" for line in lines)

@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .options import add_overwrite, add_progress, show_progress
+from .options import add_examples, add_overwrite, add_progress, show_progress
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -53,6 +53,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_overwrite(p, "FILE")
     add_progress(p)
     p.add_argument("--max-frames", type=int, metavar="N", help="compare at most N frames")
+    add_examples(
+        p,
+        'salcodec quality ref.mp4 dist.mp4 --metrics psnr,ssim,xpsnr',
+        'salcodec quality ref.mp4 dist.mp4 -of csv --output frames.csv',
+    )
     p.set_defaults(func=run)
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import InputError, SalcodecError
 from ..saliency import available_models, get_model
-from .options import add_overwrite, add_progress
+from .options import add_examples, add_overwrite, add_progress
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 
@@ -129,4 +129,9 @@ def register(subparsers) -> None:
     p.add_argument("--overwrite", dest="overwrite", action="store_true",
                    help=argparse.SUPPRESS)  # the earlier spelling of -y
     add_progress(p)
+    add_examples(
+        p,
+        'salcodec saliency in.mp4 heat.mp4 --model default',
+        'salcodec saliency photo.jpg heat.png --alpha 0.6',
+    )
     p.set_defaults(func=run)
