@@ -172,3 +172,44 @@ def realised_in_map_blocks(path: str | os.PathLike, sidecar: str | os.PathLike) 
         return realised_report(path, (rec.offsets for rec in reader))[0]
     finally:
         reader.close()
+
+
+#: Share of a frame's blocks that counts as the map's peak in :func:`realised_attention`.
+PEAK_SHARE = 0.02
+
+
+def realised_attention(path: str | os.PathLike, sidecar: str | os.PathLike) -> dict:
+    """Realised QP of ``path`` where a map sidecar expects eyes: what ``attended`` anchors on.
+
+    ``weighted``: the mean QP under :func:`salcodec.qpmap.attended_weights` of
+    each frame's importance (the weights the ``attended`` budget anchors its
+    offsets on); ``peak``: the mean QP of the frame's :data:`PEAK_SHARE` most
+    important blocks. Read on salcodec's output and on plain x264's encode of
+    the same video (``salcodec demo``), the two say whether the attended
+    blocks kept plain x264's QP. None when no frame pairs with the sidecar.
+    """
+    import av
+
+    from .mapfile import MapReader
+    from .qpmap import attended_weights
+
+    with av.open(os.fspath(path)) as c:
+        ctx = c.streams.video[0].codec_context
+        width, height = ctx.width, ctx.height
+    weighted = np.zeros(2)
+    peak = np.zeros(2)
+    reader = MapReader(sidecar, width, height)
+    try:
+        for (qp_frame, _), rec in zip(qp_frames(path), reader, strict=False):
+            qp, imp = qp_frame.qp, rec.importance
+            if imp is None or imp.shape != qp.shape:
+                continue
+            w = attended_weights(imp)
+            weighted += (float((w * qp).sum()), float(w.sum()))
+            top = imp >= np.quantile(imp, 1 - PEAK_SHARE)
+            peak += (float(qp[top].sum()), int(top.sum()))
+    finally:
+        reader.close()
+    return {"weighted": float(weighted[0] / weighted[1]) if weighted[1] else None,
+            "peak": float(peak[0] / peak[1]) if peak[1] else None}
+

@@ -43,11 +43,12 @@ class EncodeSettings:
         offset (set by bit-budget calibration).
     budget : {"attended", "size", "zero-mean"}
         What the CRF means. ``attended`` (default): plain libx264's CRF quality
-        where people look, fewer bits elsewhere, so the file is smaller than
-        plain x264 at the same CRF. ``size``: the same size as plain x264 at
-        that CRF, bits moved to where people look (a QP bias calibrated on
-        samples of the video). ``zero-mean``: offsets that average zero QP in
-        every frame (the size moves either way).
+        where people look (the offsets are anchored on where the map expects
+        eyes: its peak keeps or beats plain x264's QP), fewer bits elsewhere,
+        so the file is smaller than plain x264 at the same CRF. ``size``: the
+        same size as plain x264 at that CRF, bits moved to where people look
+        (a QP bias calibrated on samples of the video). ``zero-mean``: offsets
+        that average zero QP in every frame (the size moves either way).
     sharpness : float
         How tightly the ``attended`` anchor sits on the most salient blocks
         (see :func:`salcodec.qpmap.attended_weights`).

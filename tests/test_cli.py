@@ -339,6 +339,37 @@ def test_demo_reads_plain_x264s_qp_in_salcodecs_salient_blocks(writer_inputs, ca
     assert plain["attended_share"] == sal["attended_share"]
     assert 0 < plain["inside"] < 52 and 0 < plain["outside"] < 52
     assert sal["outside"] > plain["outside"]  # the rest of the frame pays
+    # Where the attended budget anchors (its weights, and the map's peak), read in both.
+    for arm in (plain, sal):
+        assert 0 < arm["weighted"] < 52 and 0 < arm["peak"] < 52
+    assert sal["peak"] < sal["outside"]
+
+
+def test_realised_attention_weights_qp_as_the_anchor_does(writer_inputs, tmp_path):
+    # Recomputed here from the decoded QP and the sidecar's importance.
+    import numpy as np
+
+    from salcodec import encode
+    from salcodec.mapfile import MapReader
+    from salcodec.qpinspect import iter_qp_maps
+    from salcodec.qpreport import realised_attention
+
+    out, side = tmp_path / "o.mp4", tmp_path / "m.jsonl"
+    encode(writer_inputs["clip"], out, model="lc", preset="ultrafast", export_map=side,
+           progress=False)
+    got = realised_attention(out, side)
+    reader = MapReader(side, 176, 144)
+    num = den = top_sum = top_n = 0.0
+    for q, rec in zip(iter_qp_maps(out), reader, strict=False):
+        imp = rec.importance
+        w = (imp - imp.min()) / (imp.max() - imp.min())
+        num, den = num + (w * q.qp).sum(), den + w.sum()
+        k = max(1, int(round(0.02 * imp.size)))
+        top = q.qp.ravel()[np.argsort(imp.ravel())[-k:]]
+        top_sum, top_n = top_sum + top.sum(), top_n + top.size
+    reader.close()
+    assert got["weighted"] == pytest.approx(num / den)
+    assert got["peak"] == pytest.approx(top_sum / top_n, abs=0.5)
 
 
 def test_demo_with_a_flat_map_says_so(tmp_path):
@@ -358,4 +389,4 @@ def test_demo_with_a_flat_map_says_so(tmp_path):
         c.mux(s.encode(None))
     proc = salcodec("demo", src, "--model", "text", "--preset", "ultrafast", "--no-progress")
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
-    assert "elsewhere (plain n/a)" in proc.stdout, proc.stdout
+    assert "elsewhere: n/a / n/a" in proc.stdout, proc.stdout

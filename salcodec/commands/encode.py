@@ -96,7 +96,8 @@ def add_encode_options(p: argparse.ArgumentParser, crf: bool = True) -> None:
     p.add_argument("--budget", default="attended", type=_budget,
                    metavar="{" + ",".join(BUDGETS) + "}",
                    help="what --crf means. attended (default): plain x264's CRF quality where "
-                   "people look, fewer bits elsewhere, so a smaller file; size: the same size as "
+                   "people look (anchored on the map's peak, which keeps or beats plain "
+                   "x264's QP), fewer bits elsewhere, so a smaller file; size: the same size as "
                    "plain x264 at that CRF, bits moved to where people look (calibrated on "
                    "samples); zero-mean: offsets averaging zero QP per frame (size moves either "
                    "way)")
