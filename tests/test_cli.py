@@ -355,7 +355,7 @@ def test_realised_attention_weights_qp_as_the_anchor_does(writer_inputs, tmp_pat
     from salcodec.qpreport import realised_attention
 
     out, side = tmp_path / "o.mp4", tmp_path / "m.jsonl"
-    encode(writer_inputs["clip"], out, model="lc", preset="ultrafast", export_map=side,
+    encode(writer_inputs["clip"], out, model="lc", preset="veryfast", export_map=side,
            progress=False)
     got = realised_attention(out, side)
     reader = MapReader(side, 176, 144)
