@@ -38,7 +38,7 @@ def test_folder_batch_finishes_the_rest_reports_the_bad_file_and_exits_1(folder,
     table = proc.stderr.strip().splitlines()
     assert table[0].split()[:4] == ["status", "frames", "bytes", "seconds"]
     failed = [line for line in table if line.startswith("failed")]
-    assert len(failed) == 1 and "broken.mp4" in failed[0] and "not a readable media" in failed[0]
+    assert len(failed) == 1 and "broken.mp4" in failed[0] and "truncated or incomplete" in failed[0]
     assert table[-1] == "2 done, 0 skipped, 1 failed"
     # Run again: existing outputs are skipped, -y redoes them; JSON lines on stdout.
     proc = salcodec("encode", folder / "a.mp4", folder / "sub" / "b.avi", "--out-dir", out,
