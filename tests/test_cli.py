@@ -56,25 +56,21 @@ def bad_inputs(tmp_path_factory):
     (d / "folder.mp4").mkdir()
     import av
 
+    def cut_remux(name, **options):
+        """CARPHONE's video remuxed into ``name``, then cut in half as ``cut_<name>``."""
+        with av.open(str(CARPHONE)) as src, av.open(str(d / name), "w", **options) as dst:
+            v = dst.add_stream_from_template(src.streams.video[0])
+            for p in src.demux(video=0):
+                if p.dts is not None:
+                    p.stream = v
+                    dst.mux(p)
+        whole = (d / name).read_bytes()
+        (d / f"cut_{name}").write_bytes(whole[: len(whole) // 2])
+
     # moov first (faststart), then cut: the index promises frames the file lacks.
-    with av.open(str(CARPHONE)) as src, av.open(str(d / "fast.mp4"), "w",
-                                                  options={"movflags": "faststart"}) as dst:
-        v = dst.add_stream_from_template(src.streams.video[0])
-        for p in src.demux(video=0):
-            if p.dts is not None:
-                p.stream = v
-                dst.mux(p)
-    fast = (d / "fast.mp4").read_bytes()
-    (d / "cut_faststart.mp4").write_bytes(fast[: len(fast) // 2])
+    cut_remux("faststart.mp4", options={"movflags": "faststart"})
     # Matroska lists no frame count, but states each track's length (DURATION).
-    with av.open(str(CARPHONE)) as src, av.open(str(d / "whole.mkv"), "w") as dst:
-        v = dst.add_stream_from_template(src.streams.video[0])
-        for p in src.demux(video=0):
-            if p.dts is not None:
-                p.stream = v
-                dst.mux(p)
-    whole = (d / "whole.mkv").read_bytes()
-    (d / "cut.mkv").write_bytes(whole[: len(whole) // 2])
+    cut_remux("whole.mkv")
     with av.open(str(BBB)) as src, av.open(str(d / "audio_only.m4a"), "w") as dst:
         a = dst.add_stream_from_template(src.streams.audio[0])
         for p in src.demux(src.streams.audio[0]):
@@ -91,7 +87,7 @@ def bad_inputs(tmp_path_factory):
     ("truncated.mp4", "truncated or incomplete MP4/MOV"),
     ("corrupt.mp4", "corrupt"),
     ("cut_faststart.mp4", "truncated"),
-    ("cut.mkv", "header states"),
+    ("cut_whole.mkv", "header states"),
     ("folder.mp4", "directory"),
     ("audio_only.m4a", "no video stream"),
 ])
