@@ -219,11 +219,11 @@ def test_known_x264_params_pass_through(no_avx512):
 
 @pytest.fixture
 def cpu(monkeypatch):
-    """Set the CPU flags x264's options see (``cpu(*flags)``); the cache is cleared around."""
+    """Set what x264's options see of the CPU (``cpu((mask, avx512_bit))`` or ``cpu(None)``)."""
     from salcodec.codecs import x264
 
-    def use(*flags):
-        monkeypatch.setattr(x264, "cpu_flags", lambda: frozenset(flags))
+    def use(caps):
+        monkeypatch.setattr(x264, "cpu_capabilities", lambda: caps)
         x264.asm_below_avx512.cache_clear()
 
     yield use
@@ -234,16 +234,29 @@ def cpu(monkeypatch):
 def test_x264_is_held_below_avx512_when_offsets_are_on(cpu):
     # With ROI offsets and MB-tree, libx264's AVX-512 code made the bytes depend on
     # the process's memory (a batch, or what ran before), not only on the input.
-    from salcodec.codecs.x264 import check_x264_params, x264_options
+    from salcodec.codecs.x264 import x264_options
 
-    cpu("sse", "sse2", "mmxext", "ssse3", "fma", "avx", "avx2", "bmi2", "avx512f", "avx512bw")
-    asm = x264_options()["x264-params"]
-    assert asm == "asm=MMX2,SSE,SSE2,SSSE3,AVX,FMA3,BMI2,AVX2"
-    check_x264_params({"asm": asm.split("=")[1]})  # x264's own parser accepts it
+    avx2, avx512 = 1 << 15, 1 << 16
+    cpu((0b1011 | avx2 | avx512, avx512))
+    assert x264_options()["x264-params"] == f"asm={0b1011 | avx2}"
     assert "x264-params" not in x264_options(roi_enabled=False)  # plain x264 is left alone
-    assert x264_options(x264_params="asm=0")["x264-params"] == "asm=0"  # the user's choice
-    cpu("sse", "sse2", "avx2")  # no AVX-512: nothing to hold back
+    for mine in ("asm=0", "noasm=1", "no-asm=1"):  # the user's choice stands
+        assert x264_options(x264_params=mine)["x264-params"] == mine
+    cpu((0b1011 | avx2, avx512))  # no AVX-512 here: nothing to hold back
     assert "x264-params" not in x264_options()
+    cpu(None)  # no such symbols, or not x86
+    assert "x264-params" not in x264_options()
+
+
+def test_x264_cpu_detection_is_read_from_the_bundled_library():
+    from salcodec.codecs.x264 import check_x264_params, cpu_capabilities
+
+    caps = cpu_capabilities()
+    if caps is None:
+        pytest.skip("this libx264 has no x264_cpu_detect / x264_cpu_names, or no AVX-512 level")
+    mask, bit = caps
+    assert bit and not bit & (bit - 1)  # one flag: AVX512's own
+    check_x264_params({"asm": str(mask & ~bit)})  # x264's parser takes the mask
 
 
 def test_frames_from_ndarray_without_time_base_are_encoded_with_offsets(tmp_path):

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import platform
-import sys
 import warnings
 from fractions import Fraction
-from pathlib import Path
 
 import av
 
@@ -74,28 +71,41 @@ def _load_x264():
                         optional={"x264_param_cleanup": ([ptr], None)})
 
 
-#: x264's names of the x86 SIMD levels below AVX-512, each with its /proc/cpuinfo flag.
-X86_LEVELS = (("MMX2", "mmxext"), ("SSE", "sse"), ("SSE2", "sse2"), ("LZCNT", "abm"),
-              ("SSE3", "pni"), ("SSSE3", "ssse3"), ("SSE4.1", "sse4_1"), ("SSE4.2", "sse4_2"),
-              ("AVX", "avx"), ("FMA3", "fma"), ("BMI1", "bmi1"), ("BMI2", "bmi2"),
-              ("AVX2", "avx2"))
+class _CpuName(ctypes.Structure):
+    # x264.h: typedef struct { const char *name; uint32_t flags; } x264_cpu_name_t;
+    _fields_ = [("name", ctypes.c_char_p), ("flags", ctypes.c_uint32)]
 
 
-def cpu_flags() -> frozenset[str]:
-    """The x86 CPU's flags from /proc/cpuinfo (empty elsewhere or when unreadable)."""
-    if sys.platform != "linux" or platform.machine().lower() not in ("x86_64", "amd64"):
-        return frozenset()
+def cpu_capabilities() -> tuple[int, int] | None:
+    """x264's own CPU detection and its AVX-512 bit: ``(x264_cpu_detect(), bit)``.
+
+    Read from the libx264 PyAV bundles (``x264_cpu_detect`` and the
+    ``x264_cpu_names`` table, whose entries carry every level they imply: the
+    AVX-512 bit is AVX512's flags without AVX2's). None where the library or
+    those symbols are missing, or x264 knows no AVX-512 (not x86).
+    """
+    lib = _load_x264()
+    if lib is None or not hasattr(lib, "x264_cpu_detect"):
+        return None
     try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return frozenset()
-    line = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
-    return frozenset(line.partition(":")[2].split())
+        table = (_CpuName * 64).in_dll(lib, "x264_cpu_names")
+    except ValueError:
+        return None
+    flags = {}
+    for entry in table:
+        if not entry.name:
+            break
+        flags[entry.name.decode()] = entry.flags
+    bit = flags.get("AVX512", 0) & ~flags.get("AVX2", 0)
+    if not bit:
+        return None
+    lib.x264_cpu_detect.argtypes, lib.x264_cpu_detect.restype = [], ctypes.c_uint32
+    return int(lib.x264_cpu_detect()), int(bit)
 
 
 @functools.cache
 def asm_below_avx512() -> str | None:
-    """x264's ``asm`` value for this CPU's SIMD levels up to AVX2, where it has AVX-512.
+    """x264's ``asm`` value for this CPU without AVX-512, where it has AVX-512; else None.
 
     With ROI offsets and MB-tree, libx264's AVX-512 code made the bitstream
     depend on the process's memory, not only on its input: the same frames
@@ -104,13 +114,19 @@ def asm_below_avx512() -> str | None:
     allocated before). Without the offsets, or with x264 held to AVX2 or to
     plain C, every run gave the same bytes; the cost of AVX2 instead of
     AVX-512 was within the run-to-run spread at veryfast and about 1-2% at
-    medium (benchmarks/RESULTS.md, Determinism). None where the CPU has no
-    AVX-512, or its flags cannot be read (only Linux's /proc/cpuinfo is).
+    medium (benchmarks/RESULTS.md, Determinism). The value is x264's own
+    detection (:func:`cpu_capabilities`) with the AVX-512 bit cleared, as a
+    number, which ``x264_param_parse`` takes as the CPU mask.
     """
-    flags = cpu_flags()
-    if "avx512f" not in flags:
+    caps = cpu_capabilities()
+    if caps is None or not caps[0] & caps[1]:
         return None
-    return ",".join(name for name, flag in X86_LEVELS if flag in flags)
+    return str(caps[0] & ~caps[1])
+
+
+def _sets_asm(params: dict[str, str]) -> bool:
+    # asm, no-asm, noasm (x264 reads "no" with or without a dash as a negation).
+    return any(k.removeprefix("no").removeprefix("-") == "asm" for k in params)
 
 
 def x264_options(crf: float = 23, preset: str = "medium", x264_params: str | None = None,
@@ -149,7 +165,7 @@ def x264_options(crf: float = 23, preset: str = "medium", x264_params: str | Non
                 "offsets; keep MB-tree on or use a small aq-strength such as 0.1"
             )
         asm = asm_below_avx512()
-        if asm and "asm" not in params and "no-asm" not in params:
+        if asm and not _sets_asm(params):
             params["asm"] = asm  # same input, same bytes (see asm_below_avx512)
     opts = {"crf": f"{crf:g}", "preset": preset}
     if params:
