@@ -218,7 +218,9 @@ class _FrameMux(Muxing):
             raise SalcodecError(f"{name}: no frames to encode")
         _check_frame(first, 0)
         tb = self.time_base or first.time_base or 1 / self.rate
-        warn_if_padded(self.source, first.width, first.height)
+        # Named by the input when there is one, else by the output.
+        warn_if_padded(name if self.source.startswith("<") else self.source, first.width,
+                       first.height)
         width, height = even_size(first.width, first.height)
         s = self.settings
         vout = add_video_stream(dst, s.codec, width, height, self.rate, tb, crf=s.crf,

@@ -14,6 +14,7 @@ offsets give plain x264's estimated bytes (:mod:`salcodec.plainest`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 
@@ -160,18 +161,8 @@ def realised_in_map_blocks(path: str | os.PathLike, sidecar: str | os.PathLike) 
     another encode of the same video: so plain x264's realised QP is read in the very
     blocks salcodec called salient (``salcodec demo``, ``benchmarks.same_crf``).
     """
-    import av
-
-    from .mapfile import MapReader
-
-    with av.open(os.fspath(path)) as c:
-        ctx = c.streams.video[0].codec_context
-        width, height = ctx.width, ctx.height
-    reader = MapReader(sidecar, width, height)
-    try:
-        return realised_report(path, (rec.offsets for rec in reader))[0]
-    finally:
-        reader.close()
+    with _sidecar(path, sidecar) as records:
+        return realised_report(path, (rec.offsets for rec in records))[0]
 
 
 #: Share of a frame's blocks that counts as the map's peak in :func:`realised_attention`.
@@ -183,33 +174,40 @@ def realised_attention(path: str | os.PathLike, sidecar: str | os.PathLike) -> d
 
     ``weighted``: the mean QP under :func:`salcodec.qpmap.attended_weights` of
     each frame's importance (the weights the ``attended`` budget anchors its
-    offsets on); ``peak``: the mean QP of the frame's :data:`PEAK_SHARE` most
-    important blocks. Read on salcodec's output and on plain x264's encode of
-    the same video (``salcodec demo``), the two say whether the attended
-    blocks kept plain x264's QP. None when no frame pairs with the sidecar.
+    offsets on); ``peak``: the mean QP of each frame's :data:`PEAK_SHARE` most
+    important blocks (at least one; ties broken by position). Read on
+    salcodec's output and on plain x264's encode of the same video (``salcodec
+    demo``), the two say whether the attended blocks kept plain x264's QP.
+    None when no frame pairs with the sidecar.
     """
-    import av
-
-    from .mapfile import MapReader
     from .qpmap import attended_weights
 
-    with av.open(os.fspath(path)) as c:
-        ctx = c.streams.video[0].codec_context
-        width, height = ctx.width, ctx.height
-    weighted = np.zeros(2)
-    peak = np.zeros(2)
-    reader = MapReader(sidecar, width, height)
-    try:
-        for (qp_frame, _), rec in zip(qp_frames(path), reader, strict=False):
+    weighted, peak = np.zeros(2), np.zeros(2)
+    with _sidecar(path, sidecar) as records:
+        for (qp_frame, _), rec in zip(qp_frames(path), records, strict=False):
             qp, imp = qp_frame.qp, rec.importance
             if imp is None or imp.shape != qp.shape:
                 continue
             w = attended_weights(imp)
             weighted += (float((w * qp).sum()), float(w.sum()))
-            top = imp >= np.quantile(imp, 1 - PEAK_SHARE)
-            peak += (float(qp[top].sum()), int(top.sum()))
-    finally:
-        reader.close()
+            top = np.argsort(imp.ravel(), kind="stable")[-max(1, round(PEAK_SHARE * imp.size)):]
+            peak += (float(qp.ravel()[top].sum()), top.size)
     return {"weighted": float(weighted[0] / weighted[1]) if weighted[1] else None,
             "peak": float(peak[0] / peak[1]) if peak[1] else None}
 
+
+@contextlib.contextmanager
+def _sidecar(path: str | os.PathLike, sidecar: str | os.PathLike):
+    """The records of a map sidecar, for the macroblock grid of the video at ``path``."""
+    import av
+
+    from .mapfile import MapReader
+
+    with av.open(os.fspath(path)) as c:
+        ctx = c.streams.video[0].codec_context
+        width, height = ctx.width, ctx.height
+    reader = MapReader(sidecar, width, height)
+    try:
+        yield reader
+    finally:
+        reader.close()

@@ -338,7 +338,7 @@ class _Transcode(Muxing):
         if vin.frames and self.frames_in < vin.frames and not _counts_ticks(vin):
             raise InputError(f"{input}: truncated or corrupt: decoded {self.frames_in} of the "
                              f"{vin.frames} video frames its index lists")
-        stated = stated_end(vin)
+        stated = stated_end(self.src, vin)
         if stated is not None and self.video_end is not None \
                 and self.video_end < stated - TRUNCATION_SLACK_S:
             raise InputError(f"{input}: truncated or corrupt: its video ends at "

@@ -360,12 +360,12 @@ def test_realised_attention_weights_qp_as_the_anchor_does(writer_inputs, tmp_pat
         imp = rec.importance
         w = (imp - imp.min()) / (imp.max() - imp.min())
         num, den = num + (w * q.qp).sum(), den + w.sum()
-        k = max(1, int(round(0.02 * imp.size)))
-        top = q.qp.ravel()[np.argsort(imp.ravel())[-k:]]
+        k = max(1, round(0.02 * imp.size))
+        top = q.qp.ravel()[np.argsort(imp.ravel(), kind="stable")[-k:]]
         top_sum, top_n = top_sum + top.sum(), top_n + top.size
     reader.close()
     assert got["weighted"] == pytest.approx(num / den)
-    assert got["peak"] == pytest.approx(top_sum / top_n, abs=0.5)
+    assert got["peak"] == pytest.approx(top_sum / top_n)
 
 
 def test_demo_with_a_flat_map_says_so(tmp_path):

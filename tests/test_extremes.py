@@ -219,3 +219,22 @@ def test_negative_timestamps_in_matroska_are_recovered(tmp_path):
     out = tmp_path / "out.mkv"
     assert main(["encode", str(src), str(out), "--preset", "ultrafast", "--model", "lc"]) == 0
     assert video_pts_seconds(out) == pytest.approx([0.04 * i for i in range(6)], abs=2e-3)
+
+
+def test_a_stale_length_tag_outside_matroska_is_not_called_truncated(tmp_path):
+    # `ffmpeg -i long.mkv -t 3 -c copy short.nut` copies the stream's DURATION tag:
+    # NUT keeps it as given, so only Matroska's own tag may say a file was cut short.
+    src = tmp_path / "short.nut"
+    with av.open(str(CARPHONE)) as c, av.open(str(src), "w") as d:
+        vs = c.streams.video[0]
+        v = d.add_stream_from_template(vs)
+        v.metadata["DURATION"] = "00:00:09.000000000"
+        for p in c.demux(vs):
+            if p.size and p.pts * vs.time_base < 2:
+                p.stream = v
+                d.mux(p)
+    with av.open(str(src)) as c:
+        assert c.streams.video[0].metadata.get("DURATION") == "00:00:09.000000000"
+    assert main(["encode", str(src), str(tmp_path / "o.mp4"), "--model", "lc",
+                 "--preset", "veryfast", "--no-progress"]) == 0
+

@@ -184,6 +184,24 @@ def test_every_stream_that_does_not_fit_is_named_at_once(tmp_path):
     assert salcodec.encode(pcm, tmp_path / "o.mov", **FAST).copied_streams == 1
 
 
+def test_an_attachment_is_refused_where_no_container_but_matroska_holds_it(tmp_path):
+    # A font attachment fits Matroska only: NUT's muxer fails on it ("Invalid argument").
+    src = tmp_path / "font.mkv"
+    with av.open(str(CARPHONE)) as c, av.open(str(src), "w") as d:
+        v = d.add_stream_from_template(c.streams.video[0])
+        d.add_attachment("font.ttf", "application/x-truetype-font", b"\0" * 100)
+        for p in c.demux(video=0):
+            if p.dts is not None:
+                p.stream = v
+                d.mux(p)
+    for out in ("o.mp4", "o.nut"):
+        with pytest.raises(salcodec.SalcodecError) as err:
+            salcodec.encode(src, tmp_path / out, **FAST)
+        msg = str(err.value)
+        assert "attachment stream #1" in msg and ".mkv" in msg and "nut" not in msg[-40:], msg
+    assert salcodec.encode(src, tmp_path / "o.mkv", **FAST).copied_streams == 1
+
+
 def test_subrip_into_mp4_names_mov_text_and_mkv(tmp_path):
     src = with_subtitles(phone_clip(tmp_path / "v.mkv", rotation=0), tmp_path / "in.mkv")
     with pytest.raises(salcodec.SalcodecError, match=r"subtitle stream #1 .*mov_text"):
@@ -256,6 +274,34 @@ def test_saliency_overlay_keeps_the_rotation(tmp_path):
     out = tmp_path / "overlay.mp4"
     assert main(["saliency", str(src), str(out), "--model", "lc"]) == 0
     assert decoded(out)["rotation"] == decoded(src)["rotation"] == -90
+
+
+def test_saliency_overlay_leaves_the_decoders_frames_alone(tmp_path):
+    # A codec that decodes to rgb24 (QuickTime Animation) hands its own frame to
+    # reformat, and builds the next frames on it: the overlay must not be drawn there.
+    from salcodec.commands.saliency import _overlays
+
+    src = tmp_path / "anim.mov"
+    base = (np.indices((64, 96)).sum(0) % 200).astype(np.uint8)
+    with av.open(str(src), "w") as c:
+        s = c.add_stream("qtrle", rate=10)
+        s.width, s.height, s.pix_fmt = 96, 64, "rgb24"
+        for i in range(20):
+            a = np.stack([base] * 3, -1)
+            a[:8, :8] = i * 12  # only a corner changes: the rest is carried over
+            c.mux(s.encode(av.VideoFrame.from_ndarray(a, format="rgb24")))
+        c.mux(s.encode(None))
+    with av.open(str(src)) as c:
+        fresh = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    seen = []
+
+    def model(rgb):
+        seen.append(rgb.copy())
+        return np.ones(rgb.shape[:2], np.float32)
+
+    with av.open(str(src)) as c:
+        list(_overlays(c, c.streams.video[0], src, model, 0.5))
+    assert len(seen) == 20 and all(np.array_equal(a, b) for a, b in zip(fresh, seen, strict=True))
 
 
 def test_saliency_overlay_of_a_packed_bframe_avi_is_timed_like_encode(tmp_path):

@@ -66,7 +66,10 @@ def _overlays(src, vin, input, model, alpha: float):
     for frame in timed_frames(src, vin, input):
         # Drawn into the reformatted frame itself, which keeps the decoded frame's
         # side data: its display matrix is how the output learns the rotation.
+        # An rgb24 frame comes back as itself, its buffer shared with the decoder
+        # (whose next frames may build on it): written only once made our own.
         out = frame.reformat(format="rgb24")
+        out.make_writable()
         plane = out.planes[0]
         pixels = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)
         pixels = pixels[: out.height, : out.width * 3].reshape(out.height, out.width, 3)

@@ -31,6 +31,8 @@ _HOLDS = {
     # WebM: VP8/VP9/AV1 video, Vorbis/Opus audio, WebVTT subtitles (FFmpeg's webm muxer).
     "webm": {"audio": {"vorbis", "opus"}, "subtitle": {"webvtt"}, "video": {"vp8", "vp9", "av1"},
              "attachment": set()},
+    # FFmpeg's nut muxer writes no attachments ("Invalid argument").
+    "nut": {"attachment": set()},
     "mpegts": {"audio": {"aac", "aac_latm", "mp3", "mp2", "ac3", "eac3", "opus", "dts",
                          "truehd", "s302m"},
                "subtitle": {"dvb_subtitle", "dvb_teletext"},

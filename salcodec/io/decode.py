@@ -140,14 +140,19 @@ def expected_frames(stream) -> int:
     return 0
 
 
-def stated_end(stream) -> float | None:
+def stated_end(container, stream) -> float | None:
     """Where a video stream ends, in seconds, as its header states it; None if not stated.
 
-    Matroska and WebM state it per track (the ``DURATION`` tag that FFmpeg and
-    mkvmerge write, ``HH:MM:SS.nnnnnnnnn``): a file cut short still states its
-    whole length, while it lists no frame count to check against.
+    Matroska and WebM state it per track (the ``DURATION`` tag that FFmpeg's
+    muxer writes, ``HH:MM:SS.nnnnnnnnn``; mkvmerge's may carry a language,
+    ``DURATION-eng``): a file cut short still states its whole length, while it
+    lists no frame count to check against. Only there: other containers (NUT)
+    keep whatever stream tags they were given, a copy's stale length included.
     """
-    tag = stream.metadata.get("DURATION") or stream.metadata.get("duration")
+    if not {"matroska", "webm"} & set(container.format.name.split(",")):
+        return None
+    tag = next((v for k, v in stream.metadata.items()
+                if k.upper() == "DURATION" or k.upper().startswith("DURATION-")), None)
     if not tag:
         return None
     try:
