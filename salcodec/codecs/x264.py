@@ -112,9 +112,9 @@ def asm_below_avx512() -> str | None:
     with the same offsets, single-threaded, gave up to three different
     bitstreams over seven runs whose heaps differed (a batch, or anything
     allocated before). Without the offsets, or with x264 held to AVX2 or to
-    plain C, every run gave the same bytes; the cost of AVX2 instead of
-    AVX-512 was within the run-to-run spread at veryfast and about 1-2% at
-    medium (benchmarks/RESULTS.md, Determinism). The value is x264's own
+    plain C, every run gave the same bytes; holding it below AVX-512 cost
+    nothing beyond the run-to-run spread in interleaved 720p encodes
+    (benchmarks/RESULTS.md, Determinism and Cost). The value is x264's own
     detection (:func:`cpu_capabilities`) with the AVX-512 bit cleared, as a
     number, which ``x264_param_parse`` takes as the CPU mask.
     """
