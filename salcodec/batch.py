@@ -93,14 +93,14 @@ def _inside(path: Path, folder: Path) -> bool:
 
 
 def _encode_one(input: str, output: str, settings: EncodeSettings, overwrite: bool,
-                report_qp: bool) -> tuple[str, str | None, dict]:
+                report_qp: bool, drop: tuple[str, ...] = ()) -> tuple[str, str | None, dict]:
     """Encode one file; never raises for a file's own problems (the batch goes on)."""
     from .transcode import encode
 
     try:
         Path(output).parent.mkdir(parents=True, exist_ok=True)
         result = encode(input, output, settings, overwrite=overwrite, progress=False,
-                        report_qp=report_qp)
+                        report_qp=report_qp, drop=drop)
     except SalcodecError as exc:
         return "failed", str(exc), {}
     except OSError as exc:
@@ -114,14 +114,15 @@ def _encode_one(input: str, output: str, settings: EncodeSettings, overwrite: bo
 def run_batch(items: list[BatchItem], settings: EncodeSettings, *, overwrite: bool = False,
               jobs: int = 1, report_qp: bool = False,
               on_done: Callable[[BatchItem], None] | None = None,
-              executor: Executor | None = None) -> list[BatchItem]:
+              executor: Executor | None = None, drop: tuple[str, ...] = ()) -> list[BatchItem]:
     """Encode every item (``jobs`` at a time); fill in status, error and result.
 
     Existing outputs are skipped unless ``overwrite``. ``on_done`` is called
     with each item as it finishes (in completion order). ``executor`` runs
     the files instead of local processes (a Dask client's executor: see
     :func:`salcodec.distributed.encode_batch_distributed`); it gets absolute
-    paths, as its workers may run in another directory.
+    paths, as its workers may run in another directory. ``drop``: kinds of
+    stream left out of every output (see :func:`salcodec.encode`).
     """
     if jobs < 1:
         raise SalcodecError(f"--jobs must be >= 1, got {jobs}")
@@ -142,7 +143,7 @@ def run_batch(items: list[BatchItem], settings: EncodeSettings, *, overwrite: bo
     if executor is not None:
         futures = {executor.submit(_encode_one, os.path.abspath(item.input),
                                    os.path.abspath(item.output), settings, overwrite,
-                                   report_qp): item for item in todo}
+                                   report_qp, drop): item for item in todo}
         for future in as_completed(futures):
             item = futures[future]
             try:
@@ -154,14 +155,15 @@ def run_batch(items: list[BatchItem], settings: EncodeSettings, *, overwrite: bo
         return items
     if jobs == 1 or len(todo) <= 1:
         for item in todo:
-            finish(item, _encode_one(item.input, item.output, settings, overwrite, report_qp))
+            finish(item, _encode_one(item.input, item.output, settings, overwrite, report_qp,
+                                     drop))
         return items
     # Processes, not threads: each encode already runs libx264's threads and a
     # saliency worker, and models keep per-video state.
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
         futures = {pool.submit(_encode_one, item.input, item.output, settings, overwrite,
-                               report_qp): item for item in todo}
+                               report_qp, drop): item for item in todo}
         for future in as_completed(futures):
             finish(futures[future], future.result())
     return items

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -17,7 +17,7 @@ from .encoder import SALIENT_SHARE, SaliencyEncoder
 from .errors import InputError, SalcodecError
 from .io.conform import conform_frame, warn_if_padded
 from .io.containers import check_codec_fits, muxer_options
-from .io.copies import add_copies
+from .io.copies import add_copies, check_drop
 from .io.decode import (
     check_unchanged,
     expected_frames,
@@ -68,10 +68,11 @@ def encode(input: str | os.PathLike, output: str | os.PathLike,
            settings: EncodeSettings | None = None, *, overwrite: bool = False,
            progress: bool | None = None, budget: str | None = None, format: str | None = None,
            report_qp: bool = False, export_map: str | os.PathLike | None = None,
-           **changes) -> EncodeResult:
+           drop: Iterable[str] = (), **changes) -> EncodeResult:
     """Transcode ``input`` to H.264, HEVC or VP9 in ``output`` with saliency-guided QP offsets.
 
-    Audio, subtitle and other streams are copied untouched; video timestamps
+    Audio, subtitle and other streams are copied untouched (unless ``drop``
+    names their kind); video timestamps
     are kept (recovered like FFmpeg's best-effort timestamps where a file's
     are broken); rotation, colour tags, aspect ratio, stream tags and chapters
     are carried over. A file output is written to a temporary file and renamed
@@ -115,6 +116,9 @@ def encode(input: str | os.PathLike, output: str | os.PathLike,
     format : str, optional
         The output container (``matroska``, ``mp4``, ``mov``, ``mpegts``,
         ``nut``), like FFmpeg's ``-f``; needed for a name without extension.
+    drop : iterable of {"audio", "subtitle", "data", "attachment"}
+        Kinds of stream to leave out instead of copying (ffmpeg's ``-an``,
+        ``-sn``, ``-dn``).
     **changes
         Any :class:`~salcodec.settings.EncodeSettings` field, overriding
         ``settings`` (e.g. ``crf=28, strength=6, saliency=False``).
@@ -128,6 +132,7 @@ def encode(input: str | os.PathLike, output: str | os.PathLike,
     if budget is not None:
         changes["budget"] = budget
     settings = (settings or EncodeSettings()).with_(**changes)
+    drop = check_drop(drop)
     budget = settings.budget
     if budget == "size" and settings.saliency:
         require_seekable(input, "--budget size (calibration on samples)")
@@ -151,14 +156,14 @@ def encode(input: str | os.PathLike, output: str | os.PathLike,
         if target.pipe:
             # Written as it goes; frames are counted while muxing instead of re-read.
             run = _run(src, vin, input, target.url, target, settings, progress,
-                       export_map=export_map)
+                       export_map=export_map, drop=drop)
             frames_out, nbytes = run.video_packets, run.bytes
             check_unchanged(input, state, pipe=True)
             _check_count(target, frames_out, run.frames_in)
         else:
             with atomic_output(target.path) as tmp:
                 run = _run(src, vin, input, str(tmp), target, settings, progress, spool,
-                           export_map)
+                           export_map, drop)
                 frames_out = count_video_packets(tmp)
                 nbytes = tmp.stat().st_size
                 check_unchanged(input, state)
@@ -222,10 +227,11 @@ def _check_export(path, settings: EncodeSettings, overwrite: bool) -> None:
 
 
 def _run(src, vin, input, url: str, target: OutputTarget, settings: EncodeSettings,
-         progress, spool: OffsetSpool | None = None, export_map=None) -> _Transcode:
+         progress, spool: OffsetSpool | None = None, export_map=None,
+         drop: tuple[str, ...] = ()) -> _Transcode:
     try:
         return _Transcode(src, vin, input, url, target, settings, progress, spool,
-                          export_map).run()
+                          export_map, drop).run()
     except (av.error.FFmpegError, OSError) as exc:
         error = write_error(exc, url, target.name)
         if error is None:
@@ -272,9 +278,9 @@ class _Transcode(Muxing):
 
     def __init__(self, src, vin, input, url: str, target: OutputTarget,
                  settings: EncodeSettings, progress, spool: OffsetSpool | None = None,
-                 export_map=None) -> None:
+                 export_map=None, drop: tuple[str, ...] = ()) -> None:
         self.src, self.vin, self.input, self.url = src, vin, input, url
-        self.spool, self.export_map = spool, export_map
+        self.spool, self.export_map, self.drop = spool, export_map, drop
         self.target, self.settings, self.progress = target, settings, progress
         self.frames_in = self.video_packets = self.bytes = self.copied = 0
         self.video_end: float | None = None  # the latest decoded frame's end, seconds
@@ -289,7 +295,7 @@ class _Transcode(Muxing):
         stage = None
         try:
             vout, copies = add_output_streams(self.src, self.vin, self.input, dst, fmt,
-                                              self.settings)
+                                              self.settings, self.drop)
             s = self.settings
             stage = SaliencyEncoder(vout, **s.stage_options(), export_map=self.export_map)
             stage.stats.masks = self.spool
@@ -396,7 +402,8 @@ def copied_packets(src, copies: dict, shift: Fraction) -> Iterator[tuple[Fractio
         yield packet.dts * packet.time_base, packet
 
 
-def add_output_streams(src, vin, input, dst, fmt: str, settings: EncodeSettings):
+def add_output_streams(src, vin, input, dst, fmt: str, settings: EncodeSettings,
+                       drop: tuple[str, ...] = ()):
     """The output's video stream and copies of the input's other streams, with metadata.
 
     Also used by the distributed join (:mod:`salcodec.distributed.join`), so a
@@ -417,7 +424,7 @@ def add_output_streams(src, vin, input, dst, fmt: str, settings: EncodeSettings)
                             vin.average_rate or vin.guessed_rate, vin.time_base,
                             crf=settings.crf, preset=settings.preset, params=settings.params,
                             roi_enabled=settings.saliency, pix_fmt=settings.pix_fmt)
-    copies = add_copies(src, dst, fmt, input, skip=vin)
+    copies = add_copies(src, dst, fmt, input, skip=vin, drop=drop)
     carry_container(src, dst, fmt, input)
     return vout, copies
 

@@ -99,3 +99,20 @@ def test_a_cluster_failure_fails_its_file_and_keeps_the_summary(tmp_path):
     assert items[1].error == (f"{items[1].input}: failed on the cluster "
                               "(KilledWorker: worker lost twice)")
     assert summary_table(items).splitlines()[-1] == "1 done, 0 skipped, 1 failed"
+
+
+def test_batch_leaves_the_audio_out_with_an(tmp_path):
+    import shutil
+
+    import av
+
+    src = tmp_path / "in"
+    src.mkdir()
+    shutil.copy(DATA / "bbb_audio.mp4", src / "a.mp4")
+    out = tmp_path / "out"
+    proc = salcodec("encode", src, "--out-dir", out, "-an", "--model", "lc",
+                    "--preset", "veryfast")
+    assert proc.returncode == 0, proc.stderr
+    with av.open(str(out / "a.mp4")) as c:
+        assert [s.type for s in c.streams] == ["video"]
+

@@ -386,3 +386,17 @@ def test_demo_with_a_flat_map_says_so(tmp_path):
     proc = salcodec("demo", src, "--model", "text", "--preset", "ultrafast", "--no-progress")
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
     assert "elsewhere: n/a / n/a" in proc.stdout, proc.stdout
+
+
+def test_an_leaves_the_audio_out_like_ffmpeg(tmp_path):
+    out = tmp_path / "o.mp4"
+    proc = salcodec("encode", BBB, out, "-an", "--model", "lc", "--preset", "veryfast")
+    assert proc.returncode == 0, proc.stderr
+    import av
+
+    with av.open(str(out)) as c:
+        assert [s.type for s in c.streams] == ["video"]
+    # Not carried to Dask workers: one line before anything starts.
+    proc = salcodec("encode", BBB, tmp_path / "d.mp4", "-an", "--distributed")
+    assert_one_line_error(proc, "-an, -sn and -dn are not available with --distributed")
+

@@ -180,8 +180,18 @@ def test_every_stream_that_does_not_fit_is_named_at_once(tmp_path):
         salcodec.encode(both, tmp_path / "o.mp4", **FAST)
     msg = str(err.value)
     assert "(pcm_s16le) and subtitle stream #2 (srt)" in msg and ".mkv" in msg, msg
-    assert ".mov" not in msg
+    assert ".mov" not in msg and msg.endswith("or leave them out (-an -sn)")
     assert salcodec.encode(pcm, tmp_path / "o.mov", **FAST).copied_streams == 1
+    # Or left out, as ffmpeg's -an and -sn do: only the video goes in.
+    r = salcodec.encode(both, tmp_path / "o.mp4", drop=("audio", "subtitle"), **FAST)
+    assert r.copied_streams == 0 and r.frames_out == r.frames_in
+    with av.open(str(tmp_path / "o.mp4")) as c:
+        assert [s.type for s in c.streams] == ["video"]
+    r = salcodec.encode(both, tmp_path / "o.mkv", drop=("subtitle",), **FAST)
+    assert r.copied_streams == 1  # the audio is still copied
+    with pytest.raises(salcodec.SalcodecError, match="cannot drop 'video' streams"):
+        salcodec.encode(both, tmp_path / "o2.mkv", drop=("video",), **FAST)
+    assert not (tmp_path / "o2.mkv").exists()
 
 
 def test_an_attachment_is_refused_where_no_container_but_matroska_holds_it(tmp_path):

@@ -16,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("encode", help="transcode a video with saliency-guided QP offsets",
                        description="Transcode INPUT to H.264 (libx264), HEVC (libx265) or VP9 "
                        "(libvpx-vp9) in OUTPUT, spending bits where viewers look. Audio and "
-                       "other streams are copied.")
+                       "other streams are copied (or dropped with -an, -sn, -dn).")
     p.add_argument("paths", nargs="+", metavar="PATH",
                    help="INPUT OUTPUT: input file (- or pipe:0 reads stdin, a FIFO is read as a "
                    "pipe) and output file (.mp4, .mov, .m4v, .mkv, .ts, .nut, or .webm for VP9; "
@@ -32,6 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="output container when the name has no extension: matroska, mp4 "
                    "(fragmented to a pipe), mov, mpegts, nut, webm (VP9 only)")
     add_encode_options(p)
+    for flag, kind in (("-an", "audio"), ("-sn", "subtitle"), ("-dn", "data")):
+        p.add_argument(flag, dest="drop", action="append_const", const=kind, default=[],
+                       help=f"leave the {kind} streams out instead of copying them (as ffmpeg)")
     p.add_argument("--map", dest="map_source", default=None, metavar="SOURCE",
                    help="drive the encoder with your own maps instead of a model: a greyscale "
                    "video or a folder of images (bright = look here; one per frame, resized to "
@@ -134,6 +137,7 @@ def run(args: argparse.Namespace) -> int:
                             "use --out-dir DIR for several inputs")
     args.input, args.output = args.paths
     if args.distributed is not None:
+        _refuse_drop(args)
         return run_distributed(args)
     _refuse_distributed_options(args)
     if args.json and is_stdout(args.output):
@@ -143,7 +147,8 @@ def run(args: argparse.Namespace) -> int:
     shown = show_progress(args)
     result = encode(args.input, args.output, settings_from_args(args),
                     overwrite=args.overwrite, progress=args.progress, format=args.format,
-                    report_qp=args.json or shown, export_map=args.export_map)
+                    report_qp=args.json or shown, export_map=args.export_map,
+                    drop=args.drop)
     return _print_result(result, args.json)
 
 
@@ -182,11 +187,12 @@ def run_batch_args(args: argparse.Namespace) -> int:
     if args.distributed is not None:
         from ..distributed import encode_batch_distributed
 
+        _refuse_drop(args)
         encode_batch_distributed(items, settings, address=_address(args), tls=_tls(args),
                                  overwrite=args.overwrite, on_done=done)
     else:
         run_batch(items, settings, overwrite=args.overwrite, jobs=_given(args.jobs, 1),
-                  report_qp=False, on_done=done)
+                  report_qp=False, on_done=done, drop=tuple(args.drop))
     print(summary_table(items), file=sys.stderr)
     return 1 if any(i.status == "failed" for i in items) else 0
 
@@ -253,6 +259,15 @@ def _refuse_distributed_options(args: argparse.Namespace) -> None:
                         ("--tls-key", args.tls_key)):
         if value is not None:
             raise SalcodecError(f"{flag} goes with --distributed")
+
+
+def _refuse_drop(args: argparse.Namespace) -> None:
+    """-an, -sn and -dn are not carried to Dask workers (yet): one line, not a silent copy."""
+    from ..errors import SalcodecError
+
+    if args.drop:
+        raise SalcodecError("-an, -sn and -dn are not available with --distributed; encode "
+                            "without it, or drop the streams afterwards")
 
 
 def _refuse_jobs(args: argparse.Namespace) -> None:
