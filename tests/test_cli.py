@@ -396,7 +396,4 @@ def test_an_leaves_the_audio_out_like_ffmpeg(tmp_path):
 
     with av.open(str(out)) as c:
         assert [s.type for s in c.streams] == ["video"]
-    # Not carried to Dask workers: one line before anything starts.
-    proc = salcodec("encode", BBB, tmp_path / "d.mp4", "-an", "--distributed")
-    assert_one_line_error(proc, "-an, -sn and -dn are not available with --distributed")
 

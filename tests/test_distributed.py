@@ -373,6 +373,31 @@ def cluster(work):
         yield address, procs
 
 
+def test_join_leaves_out_the_streams_asked_to(work):
+    """-an with --distributed: the chunks are video only anyway; the join drops the
+    audio instead of copying it (run from resumed chunks, no cluster needed)."""
+    from salcodec.distributed import encode_distributed
+    from salcodec.distributed.chunks import plan_chunks
+    from salcodec.distributed.resume import WorkDir
+    from salcodec.distributed.worker import encode_chunk
+
+    src = work / "with-audio.mp4"
+    shutil.copy(DATA / "bbb_audio.mp4", src)
+    settings = EncodeSettings(model="lc", preset="veryfast")
+    plan = plan_chunks(os.path.abspath(src), 1.0)
+    wd = work / "resume-drop"
+    store = WorkDir(wd, plan.fingerprint(settings.as_dict(), {"export_map": False}))
+    for c in plan.chunks:
+        store.save(encode_chunk(plan.input, c, settings, x264_threads=1))
+    out = work / "no-audio.mp4"
+    result = encode_distributed(src, out, settings, address="tcp://127.0.0.1:9",
+                                chunk_seconds=1.0, resume=wd, progress=False,
+                                drop=("audio",))
+    assert result.copied_streams == 0 and result.frames_out == 50
+    with av.open(str(out)) as c:
+        assert [s.type for s in c.streams] == ["video"]
+
+
 def test_batch_whole_files_over_the_scheduler(work, cluster):
     inputs = work / "batch-in"
     inputs.mkdir()

@@ -137,7 +137,6 @@ def run(args: argparse.Namespace) -> int:
                             "use --out-dir DIR for several inputs")
     args.input, args.output = args.paths
     if args.distributed is not None:
-        _refuse_drop(args)
         return run_distributed(args)
     _refuse_distributed_options(args)
     if args.json and is_stdout(args.output):
@@ -187,9 +186,8 @@ def run_batch_args(args: argparse.Namespace) -> int:
     if args.distributed is not None:
         from ..distributed import encode_batch_distributed
 
-        _refuse_drop(args)
         encode_batch_distributed(items, settings, address=_address(args), tls=_tls(args),
-                                 overwrite=args.overwrite, on_done=done)
+                                 overwrite=args.overwrite, on_done=done, drop=tuple(args.drop))
     else:
         run_batch(items, settings, overwrite=args.overwrite, jobs=_given(args.jobs, 1),
                   report_qp=False, on_done=done, drop=tuple(args.drop))
@@ -261,15 +259,6 @@ def _refuse_distributed_options(args: argparse.Namespace) -> None:
             raise SalcodecError(f"{flag} goes with --distributed")
 
 
-def _refuse_drop(args: argparse.Namespace) -> None:
-    """-an, -sn and -dn are not carried to Dask workers (yet): one line, not a silent copy."""
-    from ..errors import SalcodecError
-
-    if args.drop:
-        raise SalcodecError("-an, -sn and -dn are not available with --distributed; encode "
-                            "without it, or drop the streams afterwards")
-
-
 def _refuse_jobs(args: argparse.Namespace) -> None:
     from ..errors import SalcodecError
 
@@ -289,7 +278,8 @@ def run_distributed(args: argparse.Namespace) -> int:
                                 warm_seconds=_given(args.warm_seconds, WARM_SECONDS),
                                 resume=args.resume, overwrite=args.overwrite,
                                 progress=args.progress, format=args.format,
-                                export_map=args.export_map, tls=_tls(args))
+                                export_map=args.export_map, tls=_tls(args),
+                                drop=args.drop)
     return _print_result(result, args.json)
 
 

@@ -31,6 +31,7 @@ import json
 import os
 import time
 import zlib
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
@@ -69,7 +70,7 @@ def encode_distributed(input: str | os.PathLike, output: str | os.PathLike,
                        export_map: str | os.PathLike | None = None,
                        tls: TLSFiles | None = None, n_workers: int | None = None,
                        x264_threads: int | None = None, dashboard: str | None = None,
-                       retries: int = 2, **changes):
+                       retries: int = 2, drop: Iterable[str] = (), **changes):
     """Encode one video in chunks on a Dask cluster; same result type as :func:`encode`.
 
     Parameters
@@ -78,7 +79,7 @@ def encode_distributed(input: str | os.PathLike, output: str | os.PathLike,
         A seekable video file readable at this path on every worker, and an
         output file (pipes are refused: workers seek in the input, the join
         needs the whole video).
-    settings, overwrite, progress, format, export_map, **changes
+    settings, overwrite, progress, format, export_map, drop, **changes
         As for :func:`salcodec.transcode.encode` (``--map`` is refused).
     address : str, optional
         ``tcp://host:port`` or ``tls://host:port`` of a running scheduler;
@@ -102,10 +103,12 @@ def encode_distributed(input: str | os.PathLike, output: str | os.PathLike,
         Extra tries of a chunk that raised; a chunk whose worker died is
         rescheduled by Dask on its own.
     """
+    from ..io.copies import check_drop
     from ..transcode import EncodeResult, _check_export, size_budget
 
     started = time.monotonic()
     settings = (settings or EncodeSettings()).with_(**changes)
+    drop = check_drop(drop)
     require_seekable(input, "--distributed (workers seek in the input)")
     if is_stdout(output) or is_fifo(output):
         raise SalcodecError(f"{output}: --distributed writes a file, not a pipe (the chunks are "
@@ -141,7 +144,7 @@ def encode_distributed(input: str | os.PathLike, output: str | os.PathLike,
         joined = time.monotonic()
         with atomic_output(target.path) as tmp:
             frames, nbytes, copied, size = join_chunks(input, tmp, target.format, settings, plan,
-                                                 results, target.name)
+                                                 results, target.name, drop)
         # The map only once the video is in place (as transcode.encode): a map
         # beside no video, or beside an older one, would describe other frames.
         if export_map is not None:
@@ -304,7 +307,7 @@ def _write_map(path, results: list[ChunkResult]) -> None:
 
 def encode_batch_distributed(items, settings: EncodeSettings, *, address: str | None = None,
                              tls: TLSFiles | None = None, n_workers: int | None = None,
-                             overwrite: bool = False, on_done=None):
+                             overwrite: bool = False, on_done=None, drop: tuple[str, ...] = ()):
     """Batch mode on a cluster: each file one task (see :func:`salcodec.batch.run_batch`).
 
     Inputs and outputs are read and written by the workers at the given paths
@@ -314,7 +317,7 @@ def encode_batch_distributed(items, settings: EncodeSettings, *, address: str | 
 
     with connect(address, tls, n_workers) as (client, _):
         return run_batch(items, settings, overwrite=overwrite, executor=client.get_executor(),
-                         on_done=on_done)
+                         on_done=on_done, drop=drop)
 
 
 __all__ = ["CHUNK_SECONDS", "WARM_SECONDS", "TLSFiles", "encode_batch_distributed",

@@ -50,9 +50,9 @@ def check_chunks(plan: ChunkPlan, results: list[ChunkResult], name: str) -> None
 
 
 def join_chunks(input: str, output: str | os.PathLike, fmt: str, settings: EncodeSettings,
-                plan: ChunkPlan, results: list[ChunkResult],
-                name: str) -> tuple[int, int, int, tuple[int, int]]:
-    """Write ``output`` (a temporary path) from the chunks.
+                plan: ChunkPlan, results: list[ChunkResult], name: str,
+                drop: tuple[str, ...] = ()) -> tuple[int, int, int, tuple[int, int]]:
+    """Write ``output`` (a temporary path) from the chunks; ``drop``: stream kinds left out.
 
     Returns (video frames, bytes, streams copied, coded size).
     """
@@ -62,7 +62,7 @@ def join_chunks(input: str, output: str | os.PathLike, fmt: str, settings: Encod
     dst = av.open(str(output), mode="w", format=fmt, options=muxer_options(fmt, False))
     try:
         vin = video_stream(src, input)
-        vout, copies = add_output_streams(src, vin, input, dst, fmt, settings)
+        vout, copies = add_output_streams(src, vin, input, dst, fmt, settings, drop)
         size = (vout.width, vout.height)
         vout.codec_context.flags |= GLOBAL_HEADER  # SPS/PPS out of band, as in the chunks
         carry_video(vin, first, conform_frame(first, vout.width, vout.height,
