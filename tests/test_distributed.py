@@ -279,14 +279,25 @@ def test_map_has_one_header_and_follows_the_video(work, cut_clip, monkeypatch):
     assert not side.exists() and not (work / "failed.mkv").exists()
 
 
-def test_negative_start_is_moved_to_zero_as_in_one_process(work):
-    """An input starting before 0 (MPEG-TS): the chunks' video starts at 0, as a
-    single-process encode's does (transcode.start_shift), with the same spacing."""
+def join_saved_chunks(src, out, settings, wd, **kw):
+    """Encode ``src``'s 1 s chunks here into work dir ``wd``, then join them with
+    encode_distributed, which then needs no cluster (its address is a closed port)."""
     from salcodec.distributed import encode_distributed
     from salcodec.distributed.chunks import plan_chunks
     from salcodec.distributed.resume import WorkDir
     from salcodec.distributed.worker import encode_chunk
 
+    plan = plan_chunks(os.path.abspath(src), 1.0)
+    store = WorkDir(wd, plan.fingerprint(settings.as_dict(), {"export_map": False}))
+    for c in plan.chunks:
+        store.save(encode_chunk(plan.input, c, settings, x264_threads=1))
+    return encode_distributed(src, out, settings, address="tcp://127.0.0.1:9",
+                              chunk_seconds=1.0, resume=wd, progress=False, **kw)
+
+
+def test_negative_start_is_moved_to_zero_as_in_one_process(work):
+    """An input starting before 0 (MPEG-TS): the chunks' video starts at 0, as a
+    single-process encode's does (transcode.start_shift), with the same spacing."""
     from .test_extremes import write_negative_start
 
     src = work / "neg.ts"
@@ -294,14 +305,8 @@ def test_negative_start_is_moved_to_zero_as_in_one_process(work):
     settings = EncodeSettings(saliency=False, preset="ultrafast")
     one = work / "neg-single.mp4"
     encode(src, one, settings, progress=False)
-    plan = plan_chunks(os.path.abspath(src), 1.0)
-    wd = work / "neg-chunks"
-    store = WorkDir(wd, plan.fingerprint(settings.as_dict(), {"export_map": False}))
-    for c in plan.chunks:
-        store.save(encode_chunk(plan.input, c, settings, x264_threads=1))
     out = work / "neg-dist.mp4"
-    encode_distributed(src, out, settings, address="tcp://127.0.0.1:9", chunk_seconds=1.0,
-                       resume=wd, progress=False)
+    join_saved_chunks(src, out, settings, work / "neg-chunks")
     got, want = video_pts_seconds(out), video_pts_seconds(one)
     assert got[0] >= 0 and got == pytest.approx(want, abs=2e-3)
 
@@ -376,23 +381,11 @@ def cluster(work):
 def test_join_leaves_out_the_streams_asked_to(work):
     """-an with --distributed: the chunks are video only anyway; the join drops the
     audio instead of copying it (run from resumed chunks, no cluster needed)."""
-    from salcodec.distributed import encode_distributed
-    from salcodec.distributed.chunks import plan_chunks
-    from salcodec.distributed.resume import WorkDir
-    from salcodec.distributed.worker import encode_chunk
-
     src = work / "with-audio.mp4"
     shutil.copy(DATA / "bbb_audio.mp4", src)
-    settings = EncodeSettings(model="lc", preset="veryfast")
-    plan = plan_chunks(os.path.abspath(src), 1.0)
-    wd = work / "resume-drop"
-    store = WorkDir(wd, plan.fingerprint(settings.as_dict(), {"export_map": False}))
-    for c in plan.chunks:
-        store.save(encode_chunk(plan.input, c, settings, x264_threads=1))
     out = work / "no-audio.mp4"
-    result = encode_distributed(src, out, settings, address="tcp://127.0.0.1:9",
-                                chunk_seconds=1.0, resume=wd, progress=False,
-                                drop=("audio",))
+    result = join_saved_chunks(src, out, EncodeSettings(model="lc", preset="veryfast"),
+                               work / "resume-drop", drop=("audio",))
     assert result.copied_streams == 0 and result.frames_out == 50
     with av.open(str(out)) as c:
         assert [s.type for s in c.streams] == ["video"]
