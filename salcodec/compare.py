@@ -22,6 +22,7 @@ from typing import TextIO
 from . import bdrate
 from .bitstream import video_payload_bytes
 from .errors import SalcodecError, SalcodecWarning
+from .io.copies import DROPPABLE
 from .io.safeio import write_atomic
 from .quality import measure, resolve_metrics, vmaf_status
 from .quality.weights import WeightSpec, parse_weights
@@ -172,9 +173,11 @@ def compare(input: str | os.PathLike, out_dir: str | os.PathLike, *,
                 # rather than recomputed (the saliency model again) afterwards.
                 maps = work / f"arm{i}_crf{crf:g}.map.jsonl" if html and i == 1 else None
                 log(f"{arm.name}: CRF {crf:g} ...")
+                # Video only: what compare measures (a stream the .mp4 cannot hold
+                # would otherwise stop it).
                 r = encode(reference, dst, arm.settings.with_(crf=crf), overwrite=True,
                            budget=budget if arm.settings.saliency else None, progress=False,
-                           export_map=maps)
+                           export_map=maps, drop=DROPPABLE)
                 if x264 is None:
                     from .report.provenance import x264_build
 

@@ -339,6 +339,10 @@ def test_demo_reads_plain_x264s_qp_in_salcodecs_salient_blocks(writer_inputs, ca
     for arm in (plain, sal):
         assert 0 < arm["weighted"] < 52 and 0 < arm["peak"] < 52
     assert sal["peak"] < sal["outside"]
+    # The printed headline is in the JSON; the temporary encodes are named as gone.
+    saving = 1 - arms["salcodec"]["encode"]["bytes"] / arms["x264"]["encode"]["bytes"]
+    assert arms["salcodec"]["smaller_than_plain"] == pytest.approx(saving, abs=1e-4)
+    assert arms["x264"]["encode"]["output"] is arms["salcodec"]["encode"]["output"] is None
 
 
 def test_realised_attention_weights_qp_as_the_anchor_does(writer_inputs, tmp_path):
@@ -396,4 +400,27 @@ def test_an_leaves_the_audio_out_like_ffmpeg(tmp_path):
 
     with av.open(str(out)) as c:
         assert [s.type for s in c.streams] == ["video"]
+
+
+def test_demo_and_compare_encode_the_video_only(tmp_path):
+    # PCM audio cannot go into their .mp4 encodes; they measure the video, so they
+    # leave the other streams out instead of stopping.
+    from .test_metadata import phone_clip
+
+    src = phone_clip(tmp_path / "pcm.mkv", rotation=0, audio_codec="pcm_s16le")
+    proc = salcodec("demo", src, "--model", "lc", "--preset", "ultrafast", "--no-progress")
+    assert proc.returncode == 0 and "smaller at the same CRF" in proc.stdout, proc.stderr
+    proc = salcodec("compare", src, "--crf", "26,32", "--model", "lc", "--preset", "ultrafast",
+                    "--out", tmp_path / "cmp", "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_drop_none_and_a_webm_hint(tmp_path):
+    from salcodec import SalcodecError, encode
+
+    out = tmp_path / "o.mkv"
+    assert encode(CARPHONE, out, model="lc", preset="veryfast", drop=None,
+                  progress=False).frames_out == 120
+    with pytest.raises(SalcodecError, match="or --codec libvpx-vp9"):
+        encode(CARPHONE, tmp_path / "o.webm", model="lc", progress=False)
 

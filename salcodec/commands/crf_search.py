@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from .compare import floats
-from .encode import add_encode_options, settings_from_args
+from .encode import add_drop_options, add_encode_options, settings_from_args
 from .options import add_examples, add_overwrite, add_progress, progress_log
 
 
@@ -47,6 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_progress(p)
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     add_encode_options(p, crf=False)
+    add_drop_options(p, " of the --encode output")
     add_examples(
         p,
         'salcodec crf-search in.mp4 --target ssim=0.97',
@@ -99,7 +100,7 @@ def _encode_and_check(args: argparse.Namespace, result: dict) -> dict:
     best = result["best"]
     t0 = time.perf_counter()
     r = encode(args.input, args.encode, EncodeSettings(**best["settings"]),
-               overwrite=args.overwrite, progress=args.progress)
+               overwrite=args.overwrite, progress=args.progress, drop=args.drop)
     seconds = time.perf_counter() - t0
     metric, value = result["target"]["metric"], result["target"]["value"]
     q = measure(args.input, args.encode, [metric], args.weights).summary[metric]["mean"]

@@ -32,9 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="output container when the name has no extension: matroska, mp4 "
                    "(fragmented to a pipe), mov, mpegts, nut, webm (VP9 only)")
     add_encode_options(p)
-    for flag, kind in (("-an", "audio"), ("-sn", "subtitle"), ("-dn", "data")):
-        p.add_argument(flag, dest="drop", action="append_const", const=kind, default=[],
-                       help=f"leave the {kind} streams out instead of copying them (as ffmpeg)")
+    add_drop_options(p)
     p.add_argument("--map", dest="map_source", default=None, metavar="SOURCE",
                    help="drive the encoder with your own maps instead of a model: a greyscale "
                    "video or a folder of images (bright = look here; one per frame, resized to "
@@ -123,6 +121,14 @@ def settings_from_args(args: argparse.Namespace):
                           saliency=args.saliency, model=args.model, strength=args.strength,
                           clamp=args.clamp, smoothing=args.smoothing, bias=args.bias,
                           budget=args.budget, map_source=getattr(args, "map_source", None))
+
+
+def add_drop_options(p: argparse.ArgumentParser, what: str = "") -> None:
+    """``-an``, ``-sn``, ``-dn``: leave those streams out (``args.drop``), as ffmpeg does."""
+    for flag, kind in (("-an", "audio"), ("-sn", "subtitle"), ("-dn", "data")):
+        p.add_argument(flag, dest="drop", action="append_const", const=kind, default=[],
+                       help=f"leave the {kind} streams out{what} instead of copying them "
+                       "(as ffmpeg)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -75,8 +75,9 @@ def check_codec_fits(codec: str, fmt: str, name: str | os.PathLike) -> None:
     spec = get_codec(codec)
     if fmt not in spec.containers:
         holders = ", ".join(sorted(spec.containers))
+        vp9 = "; or --codec libvpx-vp9" if fmt == "webm" else ""
         raise SalcodecError(f"{name}: {fmt} cannot hold {spec.label} ({codec}); use one of "
-                            f"{holders}")
+                            f"{holders}{vp9}")
 
 
 def muxer_options(fmt: str, pipe: bool) -> dict[str, str]:
@@ -117,8 +118,9 @@ def _codec_name(stream) -> str:
     return cc.name if cc is not None else getattr(stream, "mimetype", None) or "no codec"
 
 
-#: Containers a refusal may suggest, with how to ask for each.
-_SUGGESTED = (("mov", ".mov (-f mov)"), ("matroska", ".mkv (-f matroska)"), ("nut", "-f nut"))
+#: Containers a refusal may suggest, with how to ask for each (NUT is not: FFmpeg's
+#: muxer takes fewer subtitle and data codecs than its list of them says).
+_SUGGESTED = (("mov", ".mov (-f mov)"), ("matroska", ".mkv (-f matroska)"))
 
 
 def check_streams_fit(streams, fmt: str, input: str | os.PathLike,
@@ -134,14 +136,16 @@ def check_streams_fit(streams, fmt: str, input: str | os.PathLike,
     names = " and ".join(f"{st.type} stream #{st.index} ({_codec_name(st)})" for st in misfits)
     why = " (MP4 and MOV hold only mov_text subtitles)" if fmt in ("mp4", "mov") and any(
         st.type == "subtitle" for st in misfits) else ""
-    # Matroska and NUT take what FFmpeg can mux there: trusted here without a list.
+    # Matroska takes what FFmpeg can mux there, trusted here without a list; which
+    # data streams a muxer takes is known only when writing: none is suggested.
     others = [how for name, how in _SUGGESTED if name != fmt
-              and all(_fits(st, name) for st in misfits)]
+              and all(st.type != "data" and _fits(st, name) for st in misfits)]
     them = "them" if len(misfits) > 1 else "it"
     hint = f"; use {' or '.join(others[:2])}, which can hold {them}" if others else ""
     flags = sorted({_DROP_FLAGS.get(st.type) for st in misfits})
     if None not in flags:  # every misfit is of a kind encode can leave out
-        hint += f"{', or' if hint else '; or'} leave {them} out ({' '.join(flags)})"
+        hint += (f"{', or' if hint else ';'} leave {them} out (encode {' '.join(flags)}; "
+                 "drop= in Python)")
     raise InputError(f"{input}: {names} cannot go into {fmt}{why}{hint}")
 
 

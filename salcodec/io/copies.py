@@ -19,8 +19,8 @@ DROPPABLE = ("audio", "subtitle", "data", "attachment")
 
 
 def check_drop(drop: Iterable[str]) -> tuple[str, ...]:
-    """``drop`` as a tuple of stream kinds, or a one-line error naming a wrong one."""
-    drop = (drop,) if isinstance(drop, str) else tuple(drop)
+    """``drop`` as a tuple of stream kinds (None: none), or a one-line error naming a wrong one."""
+    drop = () if drop is None else (drop,) if isinstance(drop, str) else tuple(drop)
     for kind in drop:
         if kind not in DROPPABLE:
             raise SalcodecError(f"cannot drop {kind!r} streams; choose from "
