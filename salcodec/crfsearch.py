@@ -36,6 +36,7 @@ import re
 import shlex
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, fields
 from pathlib import Path
 
@@ -110,11 +111,13 @@ def arm_settings(settings: EncodeSettings, strength: float) -> EncodeSettings:
     return settings.with_(strength=strength, saliency=True)
 
 
-def encode_command(input: str | os.PathLike, output: str, settings: EncodeSettings) -> str:
+def encode_command(input: str | os.PathLike, output: str, settings: EncodeSettings,
+                   drop: Iterable[str] = ()) -> str:
     """A copy-pasteable ``salcodec encode`` line for ``settings``.
 
     ``--crf`` and ``--preset`` always; other options only where they differ
-    from the defaults; saliency options are left out for the plain encoder.
+    from the defaults; saliency options are left out for the plain encoder;
+    ``-an``/``-sn``/``-dn`` for the stream kinds in ``drop``.
     """
     default = EncodeSettings()
     flags = {"params": "--params"}
@@ -132,6 +135,7 @@ def encode_command(input: str | os.PathLike, output: str, settings: EncodeSettin
             continue  # mapping options mean nothing for the plain encoder
         flag = flags.get(name, "--" + name.replace("_", "-"))
         args += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
+    args += [f"-{kind[0]}n" for kind in ("audio", "subtitle", "data") if kind in drop]
     return shlex.join(args)
 
 

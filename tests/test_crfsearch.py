@@ -12,7 +12,7 @@ import pytest
 
 from salcodec.bitstream import video_payload_bytes
 from salcodec.cli import main
-from salcodec.commands.encode import add_encode_options, settings_from_args
+from salcodec.commands.encode import add_drop_options, add_encode_options, settings_from_args
 from salcodec.crfsearch import (
     CRF_PER_STRENGTH,
     crf_search,
@@ -168,6 +168,10 @@ def test_encode_command_round_trips_through_the_cli_parser():
             assert got == s
         else:  # mapping options mean nothing for plain x264
             assert got.baseline().with_(model=s.model) == s
+    # The streams left out of the --encode output are left out by the printed line too.
+    add_drop_options(p)
+    argv = shlex.split(encode_command("in.mp4", "out.mp4", FAST, ("subtitle", "audio")))
+    assert argv[-2:] == ["-an", "-sn"] and p.parse_args(argv[2:]).drop == ["audio", "subtitle"]
 
 
 def test_prediction_from_a_real_sample(tmp_path):

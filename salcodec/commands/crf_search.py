@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     if args.encode and best is not None:
         result["encoded"] = _encode_and_check(args, result)
         result["command"] = encode_command(args.input, args.encode,
-                                           settings.__class__(**best["settings"]))
+                                           settings.__class__(**best["settings"]), args.drop)
     if args.json:
         json.dump(result, sys.stdout, indent=2)
         sys.stdout.write("\n")
