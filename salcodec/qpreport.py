@@ -15,6 +15,7 @@ offsets give plain x264's estimated bytes (:mod:`salcodec.plainest`).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import tempfile
 
@@ -92,8 +93,8 @@ def luma_plane(frame) -> np.ndarray:
                        np.uint16 if frame.format.components[0].bits > 8 else np.uint8)
 
 
-def realised_report(path: str | os.PathLike, offsets,
-                    file_bytes: int | None = None) -> tuple[dict, dict]:
+def realised_report(path: str | os.PathLike, offsets, file_bytes: int | None = None,
+                    importance=None) -> tuple[dict, dict]:
     """Mean realised QP inside and outside the salient blocks, and plain x264's estimate.
 
     One decode of the output (:func:`qp_frames`) and, for the estimate, one
@@ -110,6 +111,9 @@ def realised_report(path: str | os.PathLike, offsets,
     file_bytes : int, optional
         The output file's size: also estimate plain x264's size (H.264 only,
         see :mod:`salcodec.plainest`).
+    importance : iterable of ndarray, optional
+        Each frame's per-macroblock importance (a map sidecar's): also report
+        the QP where the ``attended`` budget anchors (``weighted``, ``peak``).
 
     Returns
     -------
@@ -117,6 +121,11 @@ def realised_report(path: str | os.PathLike, offsets,
         ``inside``, ``outside``: mean QP of the most salient blocks of each
         frame and of the rest (None when a side has no block);
         ``attended_share``: fraction of the blocks inside; ``frames``: frames counted.
+        With ``importance``: ``weighted``, the mean QP under
+        :func:`salcodec.qpmap.attended_weights` of each frame's importance (the
+        weights the ``attended`` budget anchors its offsets on), and ``peak``,
+        the mean QP of each frame's :data:`PEAK_SHARE` most important blocks
+        (at least one; ties broken by position); None when no frame pairs.
     plain_estimate : dict
         :meth:`salcodec.plainest.PlainEstimate.result`; empty without ``file_bytes``.
     """
@@ -128,11 +137,15 @@ def realised_report(path: str | os.PathLike, offsets,
              if file_bytes is not None else [])
     estimate = PlainEstimate() if file_bytes is not None else None
     sums, counts = np.zeros(2), np.zeros(2)
+    attention = _Attention() if importance is not None else None
     frames = paired = 0
     last, mask = None, None
-    for (qp_frame, weights), off in zip(qp_frames(path, estimate is not None), offsets,
-                                        strict=False):
+    for (qp_frame, weights), off, imp in zip(
+            qp_frames(path, estimate is not None), offsets,
+            itertools.repeat(None) if importance is None else importance, strict=False):
         qp = qp_frame.qp
+        if attention is not None:
+            attention.add(qp, imp)
         if estimate is not None and qp_frame.index < len(sizes):
             estimate.add(sizes[qp_frame.index], qp, off, weights)
             paired += 1
@@ -146,7 +159,8 @@ def realised_report(path: str | os.PathLike, offsets,
     mean = [float(s / c) if c else None for s, c in zip(sums, counts, strict=True)]
     total = counts.sum()
     qp = {"inside": mean[0], "outside": mean[1],
-          "attended_share": float(counts[0] / total) if total else None, "frames": frames}
+          "attended_share": float(counts[0] / total) if total else None, "frames": frames,
+          **(attention.result() if attention is not None else {})}
     if estimate is None:
         return qp, {}
     for n in sizes[paired:]:  # frames without offsets: counted at their own size
@@ -159,41 +173,41 @@ def realised_in_map_blocks(path: str | os.PathLike, sidecar: str | os.PathLike) 
 
     The sidecar is one written by ``encode --export-map`` (:mod:`salcodec.mapfile`) for
     another encode of the same video: so plain x264's realised QP is read in the very
-    blocks salcodec called salient (``salcodec demo``, ``benchmarks.same_crf``).
+    blocks salcodec called salient (``salcodec demo``, ``benchmarks.same_crf``). The
+    answer also has ``weighted`` and ``peak``: the QP where the map's importance says
+    the ``attended`` budget anchors (see :func:`realised_report`).
     """
     with _sidecar(path, sidecar) as records:
-        return realised_report(path, (rec.offsets for rec in records))[0]
+        # Read in step, one record at a time (tee holds only the one between).
+        a, b = itertools.tee(records)
+        return realised_report(path, (r.offsets for r in a),
+                               importance=(r.importance for r in b))[0]
 
 
-#: Share of a frame's blocks that counts as the map's peak in :func:`realised_attention`.
+#: Share of a frame's blocks that counts as the map's peak (``realised_report``'s ``peak``).
 PEAK_SHARE = 0.02
 
 
-def realised_attention(path: str | os.PathLike, sidecar: str | os.PathLike) -> dict:
-    """Realised QP of ``path`` where a map sidecar expects eyes: what ``attended`` anchors on.
+class _Attention:
+    """Sums for :func:`realised_report`'s ``weighted`` and ``peak`` QP, frame by frame."""
 
-    ``weighted``: the mean QP under :func:`salcodec.qpmap.attended_weights` of
-    each frame's importance (the weights the ``attended`` budget anchors its
-    offsets on); ``peak``: the mean QP of each frame's :data:`PEAK_SHARE` most
-    important blocks (at least one; ties broken by position). Read on
-    salcodec's output and on plain x264's encode of the same video (``salcodec
-    demo``), the two say whether the attended blocks kept plain x264's QP.
-    None when no frame pairs with the sidecar.
-    """
-    from .qpmap import attended_weights
+    def __init__(self) -> None:
+        self.weighted, self.peak = np.zeros(2), np.zeros(2)
 
-    weighted, peak = np.zeros(2), np.zeros(2)
-    with _sidecar(path, sidecar) as records:
-        for (qp_frame, _), rec in zip(qp_frames(path), records, strict=False):
-            qp, imp = qp_frame.qp, rec.importance
-            if imp is None or imp.shape != qp.shape:
-                continue
-            w = attended_weights(imp)
-            weighted += (float((w * qp).sum()), float(w.sum()))
-            top = np.argsort(imp.ravel(), kind="stable")[-max(1, round(PEAK_SHARE * imp.size)):]
-            peak += (float(qp.ravel()[top].sum()), top.size)
-    return {"weighted": float(weighted[0] / weighted[1]) if weighted[1] else None,
-            "peak": float(peak[0] / peak[1]) if peak[1] else None}
+    def add(self, qp: np.ndarray, imp: np.ndarray | None) -> None:
+        from .qpmap import attended_weights
+
+        if imp is None or imp.shape != qp.shape:
+            return
+        w = attended_weights(imp)
+        self.weighted += (float((w * qp).sum()), float(w.sum()))
+        top = np.argsort(imp.ravel(), kind="stable")[-max(1, round(PEAK_SHARE * imp.size)):]
+        self.peak += (float(qp.ravel()[top].sum()), top.size)
+
+    def result(self) -> dict:
+        w, p = self.weighted, self.peak
+        return {"weighted": float(w[0] / w[1]) if w[1] else None,
+                "peak": float(p[0] / p[1]) if p[1] else None}
 
 
 @contextlib.contextmanager

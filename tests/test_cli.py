@@ -345,19 +345,19 @@ def test_demo_reads_plain_x264s_qp_in_salcodecs_salient_blocks(writer_inputs, ca
     assert arms["x264"]["encode"]["output"] is arms["salcodec"]["encode"]["output"] is None
 
 
-def test_realised_attention_weights_qp_as_the_anchor_does(writer_inputs, tmp_path):
+def test_realised_qp_is_weighted_as_the_anchor_weighs(writer_inputs, tmp_path):
     # Recomputed here from the decoded QP and the sidecar's importance.
     import numpy as np
 
     from salcodec import encode
     from salcodec.mapfile import MapReader
     from salcodec.qpinspect import iter_qp_maps
-    from salcodec.qpreport import realised_attention
+    from salcodec.qpreport import realised_in_map_blocks
 
     out, side = tmp_path / "o.mp4", tmp_path / "m.jsonl"
     encode(writer_inputs["clip"], out, model="lc", preset="veryfast", export_map=side,
            progress=False)
-    got = realised_attention(out, side)
+    got = realised_in_map_blocks(out, side)
     reader = MapReader(side, 176, 144)
     num = den = top_sum = top_n = 0.0
     for q, rec in zip(iter_qp_maps(out), reader, strict=False):

@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from ..io.copies import DROPPABLE
     from ..io.safeio import check_output_path
     from ..qpinspect import qp_statistics
-    from ..qpreport import realised_attention, realised_in_map_blocks
+    from ..qpreport import realised_in_map_blocks
     from ..quality import measure
     from ..settings import EncodeSettings
     from ..transcode import encode
@@ -80,8 +80,10 @@ def run(args: argparse.Namespace) -> int:
                           "quality": {m: q.summary[m]["mean"] for m in q.metrics},
                           "weights": weights}
         arms["x264"]["encode"]["qp"] = realised_in_map_blocks(names["x264"], offsets)
-        for name, out in names.items():  # where the budget expects eyes, in both encodes
-            arms[name]["encode"]["qp"].update(realised_attention(out, offsets))
+        # Where the budget expects eyes, in salcodec's encode too (its inside/outside
+        # came with the encode).
+        where = realised_in_map_blocks(names["salcodec"], offsets)
+        arms["salcodec"]["encode"]["qp"].update(weighted=where["weighted"], peak=where["peak"])
         arms = {name: arms[name] for name in ("x264", "salcodec")}
         ratio = arms["salcodec"]["encode"]["bytes"] / arms["x264"]["encode"]["bytes"]
         arms["salcodec"]["smaller_than_plain"] = round(1 - ratio, 4)  # the headline
