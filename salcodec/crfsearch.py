@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import SalcodecError
+from .io.containers import DROP_FLAGS
 from .quality.measure import vmaf_error
 from .quality.weights import parse_weights
 from .sampling import count_frames, make_sample, with_proxy
@@ -135,7 +136,7 @@ def encode_command(input: str | os.PathLike, output: str, settings: EncodeSettin
             continue  # mapping options mean nothing for the plain encoder
         flag = flags.get(name, "--" + name.replace("_", "-"))
         args += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
-    args += [f"-{kind[0]}n" for kind in ("audio", "subtitle", "data") if kind in drop]
+    args += [flag for kind, flag in DROP_FLAGS.items() if kind in drop]
     return shlex.join(args)
 
 

@@ -125,7 +125,9 @@ def settings_from_args(args: argparse.Namespace):
 
 def add_drop_options(p: argparse.ArgumentParser, what: str = "") -> None:
     """``-an``, ``-sn``, ``-dn``: leave those streams out (``args.drop``), as ffmpeg does."""
-    for flag, kind in (("-an", "audio"), ("-sn", "subtitle"), ("-dn", "data")):
+    from ..io.containers import DROP_FLAGS
+
+    for kind, flag in DROP_FLAGS.items():
         p.add_argument(flag, dest="drop", action="append_const", const=kind, default=[],
                        help=f"leave the {kind} streams out{what} instead of copying them "
                        "(as ffmpeg)")

@@ -142,15 +142,15 @@ def check_streams_fit(streams, fmt: str, input: str | os.PathLike,
               and all(st.type != "data" and _fits(st, name) for st in misfits)]
     them = "them" if len(misfits) > 1 else "it"
     hint = f"; use {' or '.join(others[:2])}, which can hold {them}" if others else ""
-    flags = sorted({_DROP_FLAGS.get(st.type) for st in misfits})
+    flags = sorted({DROP_FLAGS.get(st.type) for st in misfits})
     if None not in flags:  # every misfit is of a kind encode can leave out
         hint += (f"{', or' if hint else ';'} leave {them} out (encode {' '.join(flags)}; "
                  "drop= in Python)")
     raise InputError(f"{input}: {names} cannot go into {fmt}{why}{hint}")
 
 
-#: encode's flags that leave a kind of stream out (``salcodec.encode(drop=...)``).
-_DROP_FLAGS = {"audio": "-an", "subtitle": "-sn", "data": "-dn"}
+#: encode's flags that leave a kind of stream out (``salcodec.encode(drop=...)``), as ffmpeg's.
+DROP_FLAGS = {"audio": "-an", "subtitle": "-sn", "data": "-dn"}
 
 
 def check_rotation_fits(fmt: str, degrees: float, input: str | os.PathLike) -> None:
