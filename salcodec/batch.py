@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InputError, SalcodecError
+from .io.copies import check_drop
 from .settings import EncodeSettings
 
 #: File names a folder input contributes (other files in it are left alone).
@@ -126,6 +127,7 @@ def run_batch(items: list[BatchItem], settings: EncodeSettings, *, overwrite: bo
     """
     if jobs < 1:
         raise SalcodecError(f"--jobs must be >= 1, got {jobs}")
+    drop = check_drop(drop)  # a wrong kind: one line before any file, not a failure per file
     todo = []
     for item in items:
         if os.path.exists(item.output) and not overwrite:
